@@ -1,0 +1,64 @@
+# Kundenpuls: `make run` starts everything on SQLite, `make test` runs the suite on SQLite and PostgreSQL.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+PORT ?= 5000
+STAFF_EMAIL ?= admin@example.com
+STAFF_PASSWORD ?= kundenpuls-demo
+PG_CLUSTER = $(shell pg_lsclusters -h 2>/dev/null | awk 'NR==1{print $$1}')
+
+.PHONY: run test lint fmt bench translations services clean
+
+$(BIN)/.runtime: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+translations: $(BIN)/.runtime
+	@$(BIN)/pybabel compile -q -d translations
+
+run: $(BIN)/.runtime translations
+	$(FLASK) db upgrade
+	@if [ "$$($(FLASK) demo seed --if-empty --customers 3000)" ]; then :; fi
+	@$(FLASK) users create $(STAFF_EMAIL) --role admin --password $(STAFF_PASSWORD) --name "Demo Admin" >/dev/null
+	@echo
+	@echo "  Kundenpuls runs at http://127.0.0.1:$(PORT)/"
+	@echo "  Staff login: $(STAFF_EMAIL) / $(STAFF_PASSWORD)"
+	@echo "  Mail goes to the local mailbox at http://127.0.0.1:$(PORT)/mailbox (no SMTP_URL set)"
+	@echo
+	@trap 'kill 0' EXIT INT TERM; \
+	  $(FLASK) scheduler run --interval 30 & \
+	  $(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $(PG_CLUSTER) main start
+	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null); } || \
+	  echo "chromium is missing and could not be installed: browser tests will fail under CI=true"
+
+test: $(BIN)/.dev translations services
+	KP_TEST_DB=sqlite $(BIN)/pytest -p no:cacheprovider
+	KP_TEST_DB=postgresql $(BIN)/pytest -p no:cacheprovider
+
+lint: $(BIN)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(BIN)/.dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(BIN)/.dev services
+	$(BIN)/python bench/submit.py
+	$(BIN)/python bench/dispatch.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,1 @@
+"""Customers and their purchases: the data every survey starts from."""

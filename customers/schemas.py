@@ -1,0 +1,103 @@
+"""Validation of incoming customer and purchase data, shared by the API and CSV import."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from customers.models import LOCALES
+
+# A purchase may be stamped a little ahead of our clock (clock skew), never days ahead.
+FUTURE_TOLERANCE = timedelta(minutes=10)
+
+Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+def normalize_locale(value: str | None) -> str | None:
+    """Accept 'de', 'de-DE', 'en_GB'; refuse languages we have no texts for."""
+    if value is None or str(value).strip() == "":
+        return None
+    language = str(value).strip().replace("_", "-").split("-")[0].lower()
+    if language not in LOCALES:
+        raise ValueError(f"unsupported locale {value!r}; use one of: {', '.join(LOCALES)}")
+    return language
+
+
+class CustomerIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    external_id: Text100
+    email: EmailStr
+    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    locale: str | None = None
+    timezone: str | None = None
+
+    @field_validator("locale", mode="before")
+    @classmethod
+    def _locale(cls, value: Any) -> str | None:
+        return normalize_locale(value)
+
+    @field_validator("timezone", mode="before")
+    @classmethod
+    def _timezone(cls, value: Any) -> str | None:
+        if value is None or str(value).strip() == "":
+            return None
+        try:
+            ZoneInfo(str(value).strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from None
+        return str(value).strip()
+
+
+class PurchaseIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    order_id: Text100
+    customer: CustomerIn
+    amount: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+    margin: Annotated[Decimal, Field(max_digits=12, decimal_places=2)] | None = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")] = "EUR"
+    category: Annotated[str, StringConstraints(max_length=100)] | None = None
+    purchased_at: datetime
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("category", "margin", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip() == "" else value
+
+    @field_validator("purchased_at")
+    @classmethod
+    def _not_in_future(cls, value: datetime, info: ValidationInfo) -> datetime:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        now = (info.context or {}).get("now")
+        if now is not None and value > now + FUTURE_TOLERANCE:
+            raise ValueError("purchased_at lies in the future")
+        return value
+
+
+def error_list(exc: ValidationError) -> list[dict[str, str]]:
+    """Pydantic's errors as [{field, message}], with dotted field paths."""
+    errors = []
+    for err in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in err["loc"]) or "(body)"
+        message = err["msg"].removeprefix("Value error, ")
+        errors.append({"field": field, "message": message})
+    return errors

@@ -1,0 +1,97 @@
+"""Kundenpuls: the application factory and the wiring of its parts."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, request
+
+from kundenpuls.config import ROOT, load_config
+from kundenpuls.extensions import babel, csrf, db, login_manager, migrate
+from kundenpuls.timeutil import render_migration_type
+
+SUPPORTED_LOCALES = ("de", "en")
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.update(load_config(overrides))
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        (ROOT / "instance").mkdir(exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_headers(app)
+    return app
+
+
+def select_locale() -> str:
+    return g.get("locale") or request.accept_languages.best_match(SUPPORTED_LOCALES) or "en"
+
+
+def register_extensions(app: Flask) -> None:
+    from kundenpuls import models  # noqa: F401  (tables known to Alembic)
+    from customers import models as customer_models  # noqa: F401
+    from surveys import models as survey_models  # noqa: F401
+
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(ROOT / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+        render_item=render_migration_type,
+    )
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    babel.init_app(app, locale_selector=select_locale)
+
+
+def register_blueprints(app: Flask) -> None:
+    from customers.views import bp as customers_api
+    from kundenpuls.auth import bp as auth
+    from kundenpuls.health import bp as health
+    from surveys.views import bp as surveys
+
+    for blueprint in (health, auth, customers_api, surveys):
+        app.register_blueprint(blueprint)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from kundenpuls.errors import register_errorhandlers as register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from kundenpuls.cli import register_commands as register
+
+    register(app)
+
+
+def register_headers(app: Flask) -> None:
+    production = app.config["KUNDENPULS_ENV"] == "production"
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        # Survey and unsubscribe URLs carry tokens: never leak them in a Referer.
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        )
+        if production:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response

@@ -1,0 +1,73 @@
+"""Configuration from the environment (and `.env`), one object per purpose."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a configuration we may start with."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+class Config:
+    """Settings read once at start-up; production refuses unsafe defaults."""
+
+    def __init__(self) -> None:
+        self.KUNDENPULS_ENV = _env("KUNDENPULS_ENV", "development")
+        self.production = self.KUNDENPULS_ENV == "production"
+        secret = _env("SECRET_KEY")
+        if secret is None and self.production:
+            raise ConfigError("SECRET_KEY must be set when KUNDENPULS_ENV=production")
+        self.SECRET_KEY = secret or secrets.token_hex(32)
+        self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL") or (
+            f"sqlite:///{ROOT / 'instance' / 'kundenpuls.sqlite3'}"
+        )
+        if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql://"):
+            self.SQLALCHEMY_DATABASE_URI = self.SQLALCHEMY_DATABASE_URI.replace(
+                "postgresql://", "postgresql+psycopg://", 1
+            )
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        self.SMTP_URL = _env("SMTP_URL")
+        self.MAIL_FROM = _env("MAIL_FROM", "Kundenpuls <no-reply@localhost>")
+        self.BASE_URL = (_env("BASE_URL", "http://127.0.0.1:5000") or "").rstrip("/")
+        self.REDIS_URL = _env("REDIS_URL")
+        self.SESSION_COOKIE_SECURE = self.production
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_SECURE = self.production
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.BABEL_DEFAULT_LOCALE = "en"
+        self.BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
+        self.MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+        self.OUTBOX_BATCH_SIZE = int(_env("OUTBOX_BATCH_SIZE", "200") or 200)
+        self.OUTBOX_CLAIM_TIMEOUT_SECONDS = int(_env("OUTBOX_CLAIM_TIMEOUT_SECONDS", "600") or 600)
+        self.SMTP_TIMEOUT_SECONDS = float(_env("SMTP_TIMEOUT_SECONDS", "30") or 30)
+        if self.production and self.SQLALCHEMY_DATABASE_URI.startswith("sqlite") and not _env(
+            "KUNDENPULS_ALLOW_SQLITE"
+        ):
+            raise ConfigError(
+                "SQLite is not for production: set DATABASE_URL to PostgreSQL "
+                "(or KUNDENPULS_ALLOW_SQLITE=1 for a single-machine install)"
+            )
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    """Read `.env` (if present) and the environment, then apply explicit overrides."""
+    from dotenv import load_dotenv
+
+    load_dotenv(ROOT / ".env", override=False)
+    config = Config().as_dict()
+    config.update(overrides or {})
+    return config

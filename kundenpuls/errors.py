@@ -1,0 +1,47 @@
+"""Error responses: problem+json under /api/, friendly pages everywhere else."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from kundenpuls.extensions import db
+from kundenpuls.problems import Problem, problem_response
+
+log = logging.getLogger(__name__)
+
+
+def _wants_problem() -> bool:
+    return request.path.startswith("/api/")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def handle_problem(exc: Problem):
+        db.session.rollback()
+        return problem_response(exc.status, exc.title, exc.detail, exc.errors)
+
+    @app.errorhandler(CSRFError)
+    def handle_csrf(exc: CSRFError):
+        db.session.rollback()
+        if _wants_problem():
+            return problem_response(400, "CSRF token missing or invalid", exc.description)
+        return render_template("errors/error.html", status=400, kind="csrf"), 400
+
+    @app.errorhandler(HTTPException)
+    def handle_http(exc: HTTPException):
+        db.session.rollback()
+        if _wants_problem():
+            return problem_response(exc.code or 500, exc.name, exc.description)
+        return render_template("errors/error.html", status=exc.code, kind=str(exc.code)), exc.code
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        if _wants_problem():
+            return problem_response(500, "Internal Server Error", "The error was logged.")
+        return render_template("errors/error.html", status=500, kind="500"), 500

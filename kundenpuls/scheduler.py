@@ -1,0 +1,55 @@
+"""Every kind of due work, run once (`tick`) or on a clock in its own process (`run`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from flask import Flask
+
+from kundenpuls.extensions import db
+from kundenpuls.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+Job = tuple[str, Callable]
+
+
+def all_jobs() -> Sequence[Job]:
+    """The jobs of every domain package, in the order a tick runs them."""
+    from surveys.jobs import JOBS as survey_jobs
+
+    return (*survey_jobs,)
+
+
+def tick(now: datetime) -> tuple[dict[str, object], list[str]]:
+    """Run each job once as of `now`; a failing job is logged and does not stop the others."""
+    results: dict[str, object] = {}
+    failures: list[str] = []
+    for name, job in all_jobs():
+        try:
+            results[name] = job(db.session, now)
+        except Exception:
+            log.exception("job %s failed", name)
+            db.session.rollback()
+            failures.append(name)
+        finally:
+            db.session.remove()
+    return results, failures
+
+
+def run_forever(app: Flask, interval_seconds: int = 60) -> None:
+    """APScheduler in this process only; web workers never start it."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    scheduler = BlockingScheduler(timezone="UTC")
+
+    def run_tick() -> None:
+        with app.app_context():
+            results, failures = tick(utcnow())
+            log.info("tick: %s%s", results, f" failed: {failures}" if failures else "")
+
+    scheduler.add_job(run_tick, "interval", seconds=interval_seconds, id="tick", max_instances=1, coalesce=True,
+                      next_run_time=utcnow())
+    scheduler.start()

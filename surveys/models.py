@@ -1,0 +1,137 @@
+"""Survey, Invitation, Response, OutboxMessage and the dev mailbox."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, Time, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from customers.models import Customer, Purchase
+from kundenpuls.extensions import db
+from kundenpuls.timeutil import UTCDateTime
+
+
+class Survey(db.Model):
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(50), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # nps | churn
+    name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    delay_days: Mapped[int] = mapped_column(default=3)
+    # Purchases older than delay + catch-up when first seen are history, not invited.
+    catchup_days: Mapped[int] = mapped_column(default=14)
+    reminder_count: Mapped[int] = mapped_column(default=1)
+    reminder_after_days: Mapped[int] = mapped_column(default=4)
+    expiry_days: Mapped[int] = mapped_column(default=30)
+    quiet_days: Mapped[int] = mapped_column(default=90)
+    send_weekdays: Mapped[str] = mapped_column(String(20), default="0,1,2,3,4")  # Mon=0
+    send_start: Mapped[time] = mapped_column(Time(), default=time(8, 0))
+    send_end: Mapped[time] = mapped_column(Time(), default=time(18, 0))
+    # {"de": {"subject": ..., "question": ...}, "en": {...}}
+    texts: Mapped[dict] = mapped_column(JSON)
+
+    def text(self, locale: str, name: str) -> str:
+        return (self.texts.get(locale) or self.texts["en"]).get(name) or self.texts["en"][name]
+
+    @property
+    def weekdays(self) -> frozenset[int]:
+        return frozenset(int(d) for d in self.send_weekdays.split(",") if d.strip())
+
+
+class Invitation(db.Model):
+    __tablename__ = "invitations"
+    __table_args__ = (
+        UniqueConstraint("survey_id", "purchase_id", name="uq_invitations_survey_purchase"),
+        Index("ix_invitations_customer_created", "customer_id", "created_at"),
+        Index("ix_invitations_status_expires", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"))
+    locale: Mapped[str] = mapped_column(String(5))
+    # pending (mail queued) -> sent -> answered | expired | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reminders_queued: Mapped[int] = mapped_column(default=0)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    survey: Mapped[Survey] = relationship()
+    customer: Mapped[Customer] = relationship()
+    purchase: Mapped[Purchase | None] = relationship()
+
+
+class Response(db.Model):
+    __tablename__ = "responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"), unique=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    score: Mapped[int | None] = mapped_column()
+    comment: Mapped[str | None] = mapped_column(Text)
+    locale: Mapped[str] = mapped_column(String(5))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+    invitation: Mapped[Invitation] = relationship()
+
+    @property
+    def nps_class(self) -> str | None:
+        if self.score is None:
+            return None
+        return "promoter" if self.score >= 9 else "passive" if self.score >= 7 else "detractor"
+
+
+class OutboxMessage(db.Model):
+    """A mail to send, written in the same transaction as what caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # (invitation, kind, sequence) for survey mail: the same mail can never be queued twice.
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    headers: Mapped[dict] = mapped_column(JSON, default=dict)
+    message_id: Mapped[str] = mapped_column(String(250), unique=True)
+    # pending -> sending (claimed) -> sent | failed | cancelled
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Local send window of the recipient, checked again at send time.
+    window_tz: Mapped[str | None] = mapped_column(String(64))
+    window_weekdays: Mapped[str | None] = mapped_column(String(20))
+    window_start: Mapped[time | None] = mapped_column(Time())
+    window_end: Mapped[time | None] = mapped_column(Time())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DevMail(db.Model):
+    """The local mailbox that receives mail when no SMTP server is configured."""
+
+    __tablename__ = "dev_mailbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(250), unique=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    raw: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())

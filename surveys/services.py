@@ -1,0 +1,90 @@
+"""Answering and unsubscribing: what a customer's click changes. They flush; the caller commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from surveys.mail import SURVEY_MAIL_KINDS
+from surveys.models import Invitation, OutboxMessage, Response
+from surveys.signals import response_submitted
+
+MAX_COMMENT = 5000
+
+
+class AlreadyAnswered(Exception):
+    """The invitation has its one answer already."""
+
+
+class InvitationExpired(Exception):
+    """The invitation can no longer be answered."""
+
+
+def invitation_by_token(session: Session, token: str) -> Invitation | None:
+    if not token or len(token) > 64:
+        return None
+    return session.scalars(select(Invitation).where(Invitation.token == token)).one_or_none()
+
+
+def is_expired(invitation: Invitation, now: datetime) -> bool:
+    return invitation.status == "expired" or (invitation.status != "answered" and invitation.expires_at <= now)
+
+
+def record_response(
+    session: Session, invitation: Invitation, score: int, comment: str | None, now: datetime
+) -> Response:
+    """Store the one answer of an invitation and stop its reminders."""
+    if invitation.status == "answered":
+        raise AlreadyAnswered
+    if is_expired(invitation, now):
+        raise InvitationExpired
+    if not 0 <= score <= 10:
+        raise ValueError("score must be between 0 and 10")
+    comment = (comment or "").strip() or None
+    if comment is not None and len(comment) > MAX_COMMENT:
+        raise ValueError(f"comment longer than {MAX_COMMENT} characters")
+    response = Response(
+        invitation_id=invitation.id,
+        survey_id=invitation.survey_id,
+        customer_id=invitation.customer_id,
+        score=score,
+        comment=comment,
+        locale=invitation.locale,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(response)
+    except IntegrityError:  # a second tab or a double tap got there first
+        raise AlreadyAnswered from None
+    invitation.status, invitation.answered_at = "answered", now
+    _cancel_pending(session, OutboxMessage.invitation_id == invitation.id, "answered")
+    session.flush()
+    response_submitted.send(response, session=session, now=now)
+    return response
+
+
+def unsubscribe(session: Session, invitation: Invitation, now: datetime) -> None:
+    """Stop all survey mail to this customer at once, including queued reminders."""
+    customer = invitation.customer
+    if customer.unsubscribed_at is None:
+        customer.unsubscribed_at = now
+    _cancel_pending(session, OutboxMessage.customer_id == customer.id, "unsubscribed")
+    session.execute(
+        update(Invitation)
+        .where(Invitation.customer_id == customer.id, Invitation.status == "pending")
+        .values(status="cancelled")
+    )
+    session.flush()
+
+
+def _cancel_pending(session: Session, condition, reason: str) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(condition, OutboxMessage.kind.in_(SURVEY_MAIL_KINDS), OutboxMessage.status == "pending")
+        .values(status="cancelled", last_error=reason)
+        .execution_options(synchronize_session=False)
+    )
