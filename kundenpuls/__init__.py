@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, g, request
+from flask_babel import get_locale
 
 from kundenpuls.config import ROOT, load_config
 from kundenpuls.extensions import babel, csrf, db, login_manager, migrate
@@ -54,6 +55,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["get_locale"] = get_locale
 
 
 def register_blueprints(app: Flask) -> None:

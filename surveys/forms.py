@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import RadioField, TextAreaField
+from wtforms import RadioField, SelectChoice, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from surveys.services import MAX_COMMENT
@@ -10,7 +10,7 @@ from surveys.services import MAX_COMMENT
 
 class NpsForm(FlaskForm):
     score = RadioField(
-        choices=[(n, str(n)) for n in range(11)],
+        choices=[SelectChoice(n, str(n)) for n in range(11)],
         coerce=int,
         validators=[InputRequired(message=_l("Please choose a score from 0 to 10."))],
     )

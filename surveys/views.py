@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from email import message_from_string, policy
+
 from flask import Blueprint, abort, current_app, g, render_template, request
 from flask_login import login_required
 from sqlalchemy import select
@@ -93,4 +96,10 @@ def mailbox_message(mail_id: int):
     if current_app.config.get("SMTP_URL"):
         abort(404)
     mail = db.get_or_404(DevMail, mail_id)
-    return render_template("staff/mailbox_message.html", mail=mail)
+    parsed = message_from_string(mail.raw, policy=policy.default)
+    plain = parsed.get_body(("plain",))
+    text = plain.get_content() if plain is not None else ""
+    headers = [(name, parsed[name]) for name in ("From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe")]
+    return render_template(
+        "staff/mailbox_message.html", mail=mail, headers=headers, text=text, links=re.findall(r"https?://\S+", text)
+    )
