@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -23,12 +24,14 @@ def _run(path: Path, importer) -> None:
     total = _count_rows(path)
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = open_csv(handle)
-        with click.progressbar(length=total, label=f"Importing {path.name}", file=click.get_text_stream("stderr")) as bar:
+        with click.progressbar(length=total, label=f"Importing {path.name}", file=sys.stderr) as bar:
             try:
                 report = importer(db.session, reader, utcnow(), on_row=lambda: bar.update(1))
             except HeaderError as exc:
                 raise click.ClickException(f"{path.name}: wrong header: {exc}") from None
-    click.echo(f"{report.rows} rows: {report.created} created, {report.unchanged} already known, {len(report.errors)} failed")
+    click.echo(
+        f"{report.rows} rows: {report.created} created, {report.unchanged} already known, {len(report.errors)} failed"
+    )
     if report.errors:
         for error in report.errors[:50]:
             click.echo(f"line {error.line}: {error.message}", err=True)

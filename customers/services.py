@@ -14,9 +14,7 @@ from customers.schemas import CustomerIn, PurchaseIn
 
 def upsert_customer(session: Session, data: CustomerIn, now: datetime) -> tuple[Customer, bool]:
     """Find the customer by the shop's id and refresh the contact data the shop sent."""
-    customer = session.scalars(
-        select(Customer).where(Customer.external_id == data.external_id)
-    ).one_or_none()
+    customer = session.scalars(select(Customer).where(Customer.external_id == data.external_id)).one_or_none()
     created = customer is None
     if customer is None:
         customer = Customer(external_id=data.external_id, created_at=now, locale=data.locale or "de")
@@ -24,9 +22,7 @@ def upsert_customer(session: Session, data: CustomerIn, now: datetime) -> tuple[
             with session.begin_nested():
                 session.add(customer)
         except IntegrityError:  # created concurrently by another request
-            customer = session.scalars(
-                select(Customer).where(Customer.external_id == data.external_id)
-            ).one()
+            customer = session.scalars(select(Customer).where(Customer.external_id == data.external_id)).one()
             created = False
     if data.email and data.email.lower() != (customer.email or "").lower():
         customer.email = data.email

@@ -38,8 +38,8 @@ def select_locale() -> str:
 
 
 def register_extensions(app: Flask) -> None:
-    from kundenpuls import models  # noqa: F401  (tables known to Alembic)
     from customers import models as customer_models  # noqa: F401
+    from kundenpuls import models  # noqa: F401  (tables known to Alembic)
     from surveys import models as survey_models  # noqa: F401
 
     db.init_app(app)

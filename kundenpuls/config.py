@@ -28,9 +28,7 @@ class Config:
         if secret is None and self.production:
             raise ConfigError("SECRET_KEY must be set when KUNDENPULS_ENV=production")
         self.SECRET_KEY = secret or secrets.token_hex(32)
-        self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL") or (
-            f"sqlite:///{ROOT / 'instance' / 'kundenpuls.sqlite3'}"
-        )
+        self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL") or (f"sqlite:///{ROOT / 'instance' / 'kundenpuls.sqlite3'}")
         if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql://"):
             self.SQLALCHEMY_DATABASE_URI = self.SQLALCHEMY_DATABASE_URI.replace(
                 "postgresql://", "postgresql+psycopg://", 1
@@ -51,8 +49,10 @@ class Config:
         self.OUTBOX_BATCH_SIZE = int(_env("OUTBOX_BATCH_SIZE", "200") or 200)
         self.OUTBOX_CLAIM_TIMEOUT_SECONDS = int(_env("OUTBOX_CLAIM_TIMEOUT_SECONDS", "600") or 600)
         self.SMTP_TIMEOUT_SECONDS = float(_env("SMTP_TIMEOUT_SECONDS", "30") or 30)
-        if self.production and self.SQLALCHEMY_DATABASE_URI.startswith("sqlite") and not _env(
-            "KUNDENPULS_ALLOW_SQLITE"
+        if (
+            self.production
+            and self.SQLALCHEMY_DATABASE_URI.startswith("sqlite")
+            and not _env("KUNDENPULS_ALLOW_SQLITE")
         ):
             raise ConfigError(
                 "SQLite is not for production: set DATABASE_URL to PostgreSQL "

@@ -13,10 +13,54 @@ from sqlalchemy.orm import Session
 from customers.models import Customer, Purchase
 from surveys.models import Invitation, Response, Survey
 
-FIRST = ["Anna", "Lukas", "Mia", "Leon", "Emma", "Finn", "Hannah", "Paul", "Lea", "Jonas", "Sofia", "Felix",
-         "Marie", "Noah", "Laura", "Elias", "Julia", "Ben", "Sarah", "Tim", "Olivia", "James", "Grace", "Tom"]
-LAST = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann",
-        "Koch", "Richter", "Klein", "Wolf", "Neumann", "Braun", "Smith", "Jones", "Taylor", "Brown"]
+FIRST = [
+    "Anna",
+    "Lukas",
+    "Mia",
+    "Leon",
+    "Emma",
+    "Finn",
+    "Hannah",
+    "Paul",
+    "Lea",
+    "Jonas",
+    "Sofia",
+    "Felix",
+    "Marie",
+    "Noah",
+    "Laura",
+    "Elias",
+    "Julia",
+    "Ben",
+    "Sarah",
+    "Tim",
+    "Olivia",
+    "James",
+    "Grace",
+    "Tom",
+]
+LAST = [
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Koch",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Neumann",
+    "Braun",
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+]
 # category: (typical order value, margin share, share of orders with a delivery problem)
 CATEGORIES = {
     "Elektronik": (240.0, 0.12, 0.10),
@@ -27,14 +71,23 @@ CATEGORIES = {
 }
 COMMENTS = {
     "de": {
-        "detractor": ["Lieferung kam eine Woche zu spät.", "Zu teuer für die Qualität.", "Niemand hat auf meine Mail geantwortet.",
-                      "Artikel war beschädigt.", "Rücksendung war kompliziert."],
+        "detractor": [
+            "Lieferung kam eine Woche zu spät.",
+            "Zu teuer für die Qualität.",
+            "Niemand hat auf meine Mail geantwortet.",
+            "Artikel war beschädigt.",
+            "Rücksendung war kompliziert.",
+        ],
         "passive": ["Ganz okay, aber die Lieferung dauerte.", "Preis in Ordnung.", ""],
         "promoter": ["Schnelle Lieferung, super Service!", "Tolle Beratung am Telefon.", "Immer wieder gern.", ""],
     },
     "en": {
-        "detractor": ["Delivery was a week late.", "Too expensive for the quality.", "Nobody answered my email.",
-                      "The item arrived damaged."],
+        "detractor": [
+            "Delivery was a week late.",
+            "Too expensive for the quality.",
+            "Nobody answered my email.",
+            "The item arrived damaged.",
+        ],
         "passive": ["Fine, but delivery took a while.", "Price is okay.", ""],
         "promoter": ["Fast delivery, great service!", "Very helpful support.", ""],
     },
@@ -63,14 +116,22 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
         locale = "de" if rng.random() < 0.8 else "en"
         first, last = rng.choice(FIRST), rng.choice(LAST)
         joined = start + timedelta(days=rng.uniform(0, 700))
-        customer_rows.append({
-            "external_id": f"demo-{seed}-{i:06d}", "email": f"{first}.{last}.{i}@example.com".lower(),
-            "name": f"{first} {last}", "locale": locale,
-            "timezone": "Europe/London" if locale == "en" and rng.random() < 0.5 else "Europe/Berlin",
-            "created_at": joined,
-        })
+        customer_rows.append(
+            {
+                "external_id": f"demo-{seed}-{i:06d}",
+                "email": f"{first}.{last}.{i}@example.com".lower(),
+                "name": f"{first} {last}",
+                "locale": locale,
+                "timezone": "Europe/London" if locale == "en" and rng.random() < 0.5 else "Europe/Berlin",
+                "created_at": joined,
+            }
+        )
     session.execute(insert(Customer), customer_rows)
-    ids = dict(session.execute(select(Customer.external_id, Customer.id).where(Customer.external_id.like(f"demo-{seed}-%"))).all())
+    ids = dict(
+        session.execute(
+            select(Customer.external_id, Customer.id).where(Customer.external_id.like(f"demo-{seed}-%"))
+        ).all()
+    )
     profiles = {}
     for row in customer_rows:
         cid = ids[row["external_id"]]
@@ -83,16 +144,25 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
             category = favourite if rng.random() < 0.6 else rng.choice(list(CATEGORIES))
             value, margin_share, _ = CATEGORIES[category]
             amount = round(max(5.0, rng.lognormvariate(0, 0.5) * value), 2)
-            purchase_rows.append({
-                "order_id": f"demo-{seed}-{len(purchase_rows):07d}", "customer_id": cid,
-                "amount": Decimal(str(amount)), "margin": Decimal(str(round(amount * margin_share, 2))),
-                "currency": "EUR", "category": category, "purchased_at": moment, "created_at": moment,
-            })
+            purchase_rows.append(
+                {
+                    "order_id": f"demo-{seed}-{len(purchase_rows):07d}",
+                    "customer_id": cid,
+                    "amount": Decimal(str(amount)),
+                    "margin": Decimal(str(round(amount * margin_share, 2))),
+                    "currency": "EUR",
+                    "category": category,
+                    "purchased_at": moment,
+                    "created_at": moment,
+                }
+            )
             moment += timedelta(days=rng.expovariate(per_year / 365.0))
     purchase_rows = [p for p in purchase_rows if p["purchased_at"] < now]
     for chunk in range(0, len(purchase_rows), 5000):
-        session.execute(insert(Purchase), purchase_rows[chunk:chunk + 5000])
-    order_ids = dict(session.execute(select(Purchase.order_id, Purchase.id).where(Purchase.order_id.like(f"demo-{seed}-%"))).all())
+        session.execute(insert(Purchase), purchase_rows[chunk : chunk + 5000])
+    order_ids = dict(
+        session.execute(select(Purchase.order_id, Purchase.id).where(Purchase.order_id.like(f"demo-{seed}-%"))).all()
+    )
 
     invitations, answers = [], []
     last_invited: dict[int, datetime] = {}
@@ -100,34 +170,59 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
     for purchase in sorted(purchase_rows, key=lambda p: p["purchased_at"]):
         invited = purchase["purchased_at"] + timedelta(days=survey.delay_days)
         cid = purchase["customer_id"]
-        if invited > history_end or invited - last_invited.get(cid, start - timedelta(days=999)) < timedelta(days=survey.quiet_days):
+        if invited > history_end or invited - last_invited.get(cid, start - timedelta(days=999)) < timedelta(
+            days=survey.quiet_days
+        ):
             continue
         last_invited[cid] = invited
         loyal, locale = profiles[cid]
         token = secrets.token_urlsafe(24)
         answered = rng.random() < 0.38
-        invitations.append({
-            "token": token, "survey_id": survey.id, "customer_id": cid, "purchase_id": order_ids[purchase["order_id"]],
-            "locale": locale, "status": "answered" if answered else "expired", "created_at": invited,
-            "expires_at": invited + timedelta(days=survey.expiry_days), "sent_at": invited, "last_mailed_at": invited,
-            "reminders_queued": 0 if answered and rng.random() < 0.6 else 1,
-            "answered_at": invited + timedelta(hours=rng.uniform(1, 120)) if answered else None,
-        })
+        invitations.append(
+            {
+                "token": token,
+                "survey_id": survey.id,
+                "customer_id": cid,
+                "purchase_id": order_ids[purchase["order_id"]],
+                "locale": locale,
+                "status": "answered" if answered else "expired",
+                "created_at": invited,
+                "expires_at": invited + timedelta(days=survey.expiry_days),
+                "sent_at": invited,
+                "last_mailed_at": invited,
+                "reminders_queued": 0 if answered and rng.random() < 0.6 else 1,
+                "answered_at": invited + timedelta(hours=rng.uniform(1, 120)) if answered else None,
+            }
+        )
         if answered:
             delayed = rng.random() < CATEGORIES[purchase["category"]][2]
             score = _score(rng, loyal, delayed, purchase["category"])
             comment = rng.choice(COMMENTS[locale][_nps_class(score)]) if rng.random() < 0.5 else ""
             answers.append((token, score, comment or None, locale))
     for chunk in range(0, len(invitations), 5000):
-        session.execute(insert(Invitation), invitations[chunk:chunk + 5000])
-    tokens = dict(session.execute(select(Invitation.token, Invitation.id).where(Invitation.survey_id == survey.id)).all())
+        session.execute(insert(Invitation), invitations[chunk : chunk + 5000])
+    tokens = dict(
+        session.execute(select(Invitation.token, Invitation.id).where(Invitation.survey_id == survey.id)).all()
+    )
     by_token = {inv["token"]: inv for inv in invitations}
-    response_rows = [{
-        "invitation_id": tokens[token], "survey_id": survey.id, "customer_id": by_token[token]["customer_id"],
-        "score": score, "comment": comment, "locale": locale, "created_at": by_token[token]["answered_at"],
-    } for token, score, comment, locale in answers]
+    response_rows = [
+        {
+            "invitation_id": tokens[token],
+            "survey_id": survey.id,
+            "customer_id": by_token[token]["customer_id"],
+            "score": score,
+            "comment": comment,
+            "locale": locale,
+            "created_at": by_token[token]["answered_at"],
+        }
+        for token, score, comment, locale in answers
+    ]
     for chunk in range(0, len(response_rows), 5000):
-        session.execute(insert(Response), response_rows[chunk:chunk + 5000])
+        session.execute(insert(Response), response_rows[chunk : chunk + 5000])
     session.commit()
-    return {"customers": len(customer_rows), "purchases": len(purchase_rows),
-            "invitations": len(invitations), "responses": len(response_rows)}
+    return {
+        "customers": len(customer_rows),
+        "purchases": len(purchase_rows),
+        "invitations": len(invitations),
+        "responses": len(response_rows),
+    }

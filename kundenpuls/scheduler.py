@@ -50,6 +50,13 @@ def run_forever(app: Flask, interval_seconds: int = 60) -> None:
             results, failures = tick(utcnow())
             log.info("tick: %s%s", results, f" failed: {failures}" if failures else "")
 
-    scheduler.add_job(run_tick, "interval", seconds=interval_seconds, id="tick", max_instances=1, coalesce=True,
-                      next_run_time=utcnow())
+    scheduler.add_job(
+        run_tick,
+        "interval",
+        seconds=interval_seconds,
+        id="tick",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=utcnow(),
+    )
     scheduler.start()

@@ -77,9 +77,7 @@ def create_due_invitations(session: Session, now: datetime) -> int:
             if not due:
                 session.commit()
                 break
-            customers = {
-                c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_([c for _, c in due])))
-            }
+            customers = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_([c for _, c in due])))}
             for purchase_id, customer_id in due:
                 customer = customers[customer_id]
                 invitation = Invitation(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import formataddr, format_datetime, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 
 from flask import current_app, render_template
 from flask_babel import force_locale
@@ -66,9 +66,7 @@ def queue_survey_mail(session: Session, invitation: Invitation, kind: str, seq: 
         window_weekdays=survey.send_weekdays,
         window_start=survey.send_start,
         window_end=survey.send_end,
-        next_attempt_at=next_window_start(
-            now, customer.timezone, survey.weekdays, survey.send_start, survey.send_end
-        ),
+        next_attempt_at=next_window_start(now, customer.timezone, survey.weekdays, survey.send_start, survey.send_end),
         status="pending",
         created_at=now,
     )

@@ -176,7 +176,12 @@ def _retry(message: OutboxMessage, now: datetime, error: str, counts: DispatchCo
 
 
 def _fail(
-    session: Session, message: OutboxMessage, now: datetime, error: str, counts: DispatchCounts, bad_address: bool = False
+    session: Session,
+    message: OutboxMessage,
+    now: datetime,
+    error: str,
+    counts: DispatchCounts,
+    bad_address: bool = False,
 ) -> None:
     message.attempts += 1
     message.status, message.last_error = "failed", error[:1000]
@@ -189,7 +194,9 @@ def _fail(
             customer.email_invalid_reason = error[:500]
 
 
-def _release(session: Session, messages: list[OutboxMessage], now: datetime, error: str, counts: DispatchCounts) -> None:
+def _release(
+    session: Session, messages: list[OutboxMessage], now: datetime, error: str, counts: DispatchCounts
+) -> None:
     """Give claimed rows back for a later attempt, after a backoff."""
     log.warning("SMTP unavailable, %d messages wait for a retry: %s", len(messages), error)
     for message in messages:

@@ -9,9 +9,7 @@ from zoneinfo import ZoneInfo
 DEFAULT_TZ = "Europe/Berlin"
 
 
-def next_window_start(
-    now: datetime, tz: str | None, weekdays: Collection[int], start: time, end: time
-) -> datetime:
+def next_window_start(now: datetime, tz: str | None, weekdays: Collection[int], start: time, end: time) -> datetime:
     """The earliest instant at or after `now` that lies inside the window, in UTC."""
     zone = ZoneInfo(tz or DEFAULT_TZ)
     local = now.astimezone(zone)

@@ -57,8 +57,10 @@ def app(database_url):
     )
     with app.app_context():
         upgrade()
-        baseline = {table: [dict(row._mapping) for row in _db.session.execute(select(table))]
-                    for table in _db.metadata.sorted_tables}
+        baseline = {
+            table: [dict(row._mapping) for row in _db.session.execute(select(table))]
+            for table in _db.metadata.sorted_tables
+        }
         _db.session.remove()
     app.config["_BASELINE"] = baseline
     yield app
@@ -160,8 +162,13 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
-def purchase_payload(order_id: str = "O-1", external_id: str = "C-1", email: str = "anna@example.com",
-                     purchased_at: datetime | None = None, **extra) -> dict:
+def purchase_payload(
+    order_id: str = "O-1",
+    external_id: str = "C-1",
+    email: str = "anna@example.com",
+    purchased_at: datetime | None = None,
+    **extra,
+) -> dict:
     customer = {"external_id": external_id, "email": email, "name": "Anna Becker", "locale": "de"}
     customer.update(extra.pop("customer", {}))
     payload = {
@@ -183,10 +190,18 @@ def buy(session):
     from customers.schemas import PurchaseIn
     from customers.services import record_purchase
 
-    def _buy(order_id="O-1", external_id="C-1", email="anna@example.com", purchased_at=None, locale="de",
-             timezone=None, name="Anna Becker"):
-        payload = purchase_payload(order_id, external_id, email, purchased_at,
-                                   customer={"locale": locale, "timezone": timezone, "name": name})
+    def _buy(
+        order_id="O-1",
+        external_id="C-1",
+        email="anna@example.com",
+        purchased_at=None,
+        locale="de",
+        timezone=None,
+        name="Anna Becker",
+    ):
+        payload = purchase_payload(
+            order_id, external_id, email, purchased_at, customer={"locale": locale, "timezone": timezone, "name": name}
+        )
         purchase, _ = record_purchase(session, PurchaseIn.model_validate(payload), datetime.now(UTC))
         session.commit()
         return purchase

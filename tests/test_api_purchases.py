@@ -18,7 +18,12 @@ def test_new_purchase_is_created_with_its_customer(api, session):
     body = response.get_json()
     assert body["order_id"] == "O-1"
     assert body["amount"] == "59.90"
-    assert body["customer"] == {"external_id": "C-1", "email": "anna@example.com", "name": "Anna Becker", "locale": "de"}
+    assert body["customer"] == {
+        "external_id": "C-1",
+        "email": "anna@example.com",
+        "name": "Anna Becker",
+        "locale": "de",
+    }
     customer = session.scalars(select(Customer)).one()
     assert customer.purchases[0].purchased_at == datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
@@ -33,7 +38,9 @@ def test_same_order_again_is_200_and_stores_nothing_new(api, session):
 
 def test_second_purchase_updates_contact_data(api, session):
     api.post("/api/v1/purchases", purchase_payload())
-    api.post("/api/v1/purchases", purchase_payload(order_id="O-2", customer={"email": "anna.b@example.org", "locale": "en"}))
+    api.post(
+        "/api/v1/purchases", purchase_payload(order_id="O-2", customer={"email": "anna.b@example.org", "locale": "en"})
+    )
     customer = session.scalars(select(Customer)).one()
     assert (customer.email, customer.locale, len(customer.purchases)) == ("anna.b@example.org", "en", 2)
 
@@ -73,7 +80,9 @@ def test_malformed_json_and_wrong_content_type(api, client, api_key):
 
 def test_wrong_or_missing_api_key_is_401(client, session):
     _problem(client.post("/api/v1/purchases", json=purchase_payload()), 401)
-    _problem(client.post("/api/v1/purchases", json=purchase_payload(), headers={"Authorization": "Bearer kp_wrong"}), 401)
+    _problem(
+        client.post("/api/v1/purchases", json=purchase_payload(), headers={"Authorization": "Bearer kp_wrong"}), 401
+    )
     assert count(session, Purchase) == 0
 
 

@@ -54,13 +54,20 @@ def test_answer_is_stored_once_and_stops_reminders(client, session, invitation):
     response_submitted.connect(lambda r, **kw: received.append(r.score), weak=False)
     token = csrf_token(client.get(f"/s/{invitation.token}").text)
     try:
-        page = client.post(f"/s/{invitation.token}", data={"score": 3, "comment": "Lieferung kam zu spät", "csrf_token": token})
+        page = client.post(
+            f"/s/{invitation.token}", data={"score": 3, "comment": "Lieferung kam zu spät", "csrf_token": token}
+        )
     finally:
         response_submitted.receivers.clear()
     assert page.status_code == 200
     assert "Vielen Dank für Ihre Antwort!" in page.text
     [stored] = responses(session)
-    assert (stored.score, stored.comment, stored.locale, stored.nps_class) == (3, "Lieferung kam zu spät", "de", "detractor")
+    assert (stored.score, stored.comment, stored.locale, stored.nps_class) == (
+        3,
+        "Lieferung kam zu spät",
+        "de",
+        "detractor",
+    )
     assert received == [3]
     assert session.get(Invitation, invitation.id).status == "answered"
     assert session.scalars(select(OutboxMessage.status)).all() == ["cancelled"]

@@ -1,0 +1,89 @@
+"""The shell: configuration rules, staff sign-in, CLI commands, a fresh database."""
+
+import pytest
+from sqlalchemy import select
+
+from kundenpuls import create_app
+from kundenpuls.config import ConfigError
+from kundenpuls.models import ApiKey, User
+from surveys.models import Survey
+from tests.conftest import csrf_token
+
+
+def test_fresh_database_has_an_active_default_nps_survey(session):
+    survey = session.scalars(select(Survey)).one()
+    assert (survey.kind, survey.active, survey.delay_days, survey.reminder_count) == ("nps", True, 3, 1)
+    assert (survey.reminder_after_days, survey.expiry_days, survey.quiet_days) == (4, 30, 90)
+    assert survey.weekdays == {0, 1, 2, 3, 4}
+    assert set(survey.texts) == {"de", "en"}
+
+
+def test_production_refuses_to_start_without_secret_key(monkeypatch):
+    monkeypatch.setenv("KUNDENPULS_ENV", "production")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1/none")
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app()
+
+
+def test_production_refuses_sqlite_unless_told(monkeypatch):
+    monkeypatch.setenv("KUNDENPULS_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="SQLite"):
+        create_app()
+    monkeypatch.setenv("KUNDENPULS_ALLOW_SQLITE", "1")
+    app = create_app()
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_csrf_is_on_in_the_real_configuration(app):
+    assert app.config.get("WTF_CSRF_ENABLED", True) is True
+
+
+def test_users_create_and_sign_in(runner, client, session):
+    result = runner.invoke(
+        args=["users", "create", "Maria@Example.com", "--role", "manager", "--password", "s3cret-pass"]
+    )
+    assert result.exit_code == 0, result.output
+    user = session.scalars(select(User)).one()
+    assert user.role == "manager" and "s3cret-pass" not in user.password_hash
+    token = csrf_token(client.get("/login").text)
+    wrong = client.post("/login", data={"email": "maria@example.com", "password": "nope", "csrf_token": token})
+    assert wrong.status_code == 401 and "Email or password is wrong." in wrong.text
+    ok = client.post("/login", data={"email": "maria@example.com", "password": "s3cret-pass", "csrf_token": token})
+    assert ok.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_staff_pages_need_a_login(client):
+    response = client.get("/mailbox")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_short_password_is_refused(runner):
+    result = runner.invoke(args=["users", "create", "a@example.com", "--role", "agent", "--password", "short"])
+    assert result.exit_code == 1 and "at least 8" in result.output
+
+
+def test_apikeys_create_prints_the_key_once_and_stores_a_hash(runner, session, client):
+    result = runner.invoke(args=["apikeys", "create", "Shopware"])
+    key = result.output.strip()
+    assert key.startswith("kp_") and len(key) > 40
+    stored = session.scalars(select(ApiKey)).one()
+    assert stored.key_hash == ApiKey.hash_key(key) and key not in (stored.key_hash, stored.prefix)
+    response = client.post("/api/v1/purchases", json={}, headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 422  # authorised, then validated
+
+
+def test_demo_seed_makes_data_with_patterns(runner, session):
+    from surveys.models import Response
+
+    result = runner.invoke(args=["demo", "seed", "--customers", "300", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    assert "300 customers" in result.output
+    scores = session.scalars(select(Response.score)).all()
+    assert len(scores) > 50
+    assert {s for s in scores if s <= 6} and {s for s in scores if s >= 9}
+    again = runner.invoke(args=["demo", "seed", "--customers", "300", "--if-empty"])
+    assert "no demo data added" in again.output
