@@ -22,7 +22,7 @@ $(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt
 	touch $@
 
 translations: $(BIN)/.runtime
-	@$(BIN)/pybabel compile -q -d translations
+	@$(BIN)/pybabel compile -d translations 2>&1 | grep -v "^compiling" || true
 
 run: $(BIN)/.runtime translations
 	$(FLASK) db upgrade
