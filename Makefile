@@ -22,7 +22,7 @@ $(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt
 	touch $@
 
 translations: $(BIN)/.runtime
-	@$(BIN)/pybabel compile -d translations 2>&1 | grep -v "^compiling" || true
+	@$(BIN)/pybabel compile -d translations
 
 run: $(BIN)/.runtime translations
 	$(FLASK) db upgrade
