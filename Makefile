@@ -62,3 +62,7 @@ bench: $(BIN)/.dev services
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
+
+i18n-update: $(BIN)/.runtime
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -o translations/messages.pot --ignore-dirs=".venv migrations tests" .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching

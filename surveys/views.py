@@ -5,20 +5,23 @@ from __future__ import annotations
 import re
 from email import message_from_string, policy
 
-from flask import Blueprint, abort, current_app, g, render_template, request
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
 from kundenpuls.extensions import csrf, db
 from kundenpuls.timeutil import utcnow
 from surveys.forms import NpsForm
-from surveys.models import DevMail, Invitation
+from surveys.models import DevMail, Invitation, OutboxMessage
+from surveys.queries import outbox_counts, outbox_problems
 from surveys.services import (
     AlreadyAnswered,
     InvitationExpired,
     invitation_by_token,
     is_expired,
     record_response,
+    retry_failed,
     unsubscribe,
 )
 
@@ -79,6 +82,22 @@ def unsubscribe_post(token: str):
     unsubscribe(db.session, invitation, utcnow())
     db.session.commit()
     return _page("surveys/unsubscribe.html", invitation=invitation, done=True)
+
+
+@bp.route("/outbox")
+@login_required
+def outbox():
+    return render_template("staff/outbox.html", counts=outbox_counts(db.session), problems=outbox_problems(db.session))
+
+
+@bp.route("/outbox/<int:message_id>/retry", methods=["POST"])
+@login_required
+def outbox_retry(message_id: int):
+    message = db.get_or_404(OutboxMessage, message_id)
+    if retry_failed(db.session, message, utcnow()):
+        db.session.commit()
+        flash(_("The mail is queued again."), "info")
+    return redirect(url_for("surveys.outbox"))
 
 
 @bp.route("/mailbox")

@@ -170,3 +170,22 @@ def test_two_senders_at_once_send_every_mail_exactly_once(app, session, buy, smt
     ids = [m["Message-ID"] for m in smtp.messages]
     assert len(ids) == 120 and len(set(ids)) == 120
     assert session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent")) == 120
+
+
+def test_staff_see_failed_mail_with_reason_and_can_send_it_again(session, buy, smtp, client, staff):
+    from tests.conftest import csrf_token, next_business_morning
+
+    invite_all(session, buy, 2)
+    smtp.reject["kunde1@example.com"] = "550 5.1.1 mailbox unknown"
+    dispatch_due(session, SEND)
+    token = csrf_token(client.get("/login").text)
+    client.post("/login", data={"email": staff.email, "password": "correct horse battery", "csrf_token": token})
+    page = client.get("/outbox")
+    assert page.status_code == 200
+    assert "kunde1@example.com" in page.text and "550 mailbox unknown" in page.text.replace("5.1.1 ", "")
+    failed = session.scalars(select(OutboxMessage).where(OutboxMessage.status == "failed")).one()
+    del smtp.reject["kunde1@example.com"]
+    client.post(f"/outbox/{failed.id}/retry", data={"csrf_token": token})
+    session.expire_all()
+    assert dispatch_due(session, next_business_morning(datetime.now(UTC))).sent == 1
+    assert sorted(m["To"] for m in smtp.messages) == ["kunde0@example.com", "kunde1@example.com"]
