@@ -1,10 +1,10 @@
-"""Composing survey mail into the outbox, and turning outbox rows into MIME messages."""
+"""Composing survey mail into the outbox, as finished MIME messages."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, parseaddr
 
 from flask import current_app, render_template
 from flask_babel import force_locale
@@ -21,6 +21,10 @@ def _mail_domain() -> str:
     return address.rpartition("@")[2] or "localhost"
 
 
+def envelope_sender() -> str:
+    return parseaddr(current_app.config["MAIL_FROM"])[1]
+
+
 def survey_links(invitation: Invitation) -> dict:
     base = current_app.config["BASE_URL"]
     return {
@@ -28,6 +32,27 @@ def survey_links(invitation: Invitation) -> dict:
         "survey": f"{base}/s/{invitation.token}",
         "unsubscribe": f"{base}/u/{invitation.token}",
     }
+
+
+def compose(recipient: str, subject: str, text: str, html: str | None, message_id: str, headers: dict[str, str]) -> str:
+    """A multipart (text + HTML) message as ASCII text, ready for SMTP; Date is added when sent."""
+    email = EmailMessage()
+    email["From"] = current_app.config["MAIL_FROM"]
+    email["To"] = recipient
+    email["Subject"] = subject
+    email["Message-ID"] = message_id
+    email["Auto-Submitted"] = "auto-generated"
+    for name, value in headers.items():
+        email[name] = value
+    email.set_content(text)
+    if html:
+        email.add_alternative(html, subtype="html")
+    return email.as_string()
+
+
+def with_date(raw: str, now: datetime) -> bytes:
+    """The stored message with its Date header, as sent."""
+    return f"Date: {format_datetime(now)}\n{raw}".replace("\r\n", "\n").replace("\n", "\r\n").encode("ascii")
 
 
 def queue_survey_mail(session: Session, invitation: Invitation, kind: str, seq: int, now: datetime) -> OutboxMessage:
@@ -45,23 +70,29 @@ def queue_survey_mail(session: Session, invitation: Invitation, kind: str, seq: 
     }
     with force_locale(locale):
         subject = survey.text(locale, "reminder_subject" if kind == "reminder" else "subject")
-        body_text = render_template("emails/survey.txt", **context)
-        body_html = render_template("emails/survey.html", **context)
-    key = f"{kind}:{invitation.id}:{seq}"
+        text = render_template("emails/survey.txt", **context)
+        html = render_template("emails/survey.html", **context)
+    message_id = f"<kp.{kind}.{invitation.id}.{seq}.{invitation.token[:10]}@{_mail_domain()}>"
+    raw = compose(
+        customer.email,
+        subject,
+        text,
+        html,
+        message_id,
+        {
+            "List-Unsubscribe": f"<{links['unsubscribe']}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
     message = OutboxMessage(
-        key=key,
+        key=f"{kind}:{invitation.id}:{seq}",
         kind=kind,
         invitation_id=invitation.id,
         customer_id=customer.id,
         recipient=customer.email,
         subject=subject,
-        body_text=body_text,
-        body_html=body_html,
-        headers={
-            "List-Unsubscribe": f"<{links['unsubscribe']}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
-        message_id=f"<kp.{kind}.{invitation.id}.{seq}.{invitation.token[:10]}@{_mail_domain()}>",
+        raw=raw,
+        message_id=message_id,
         window_tz=customer.timezone,
         window_weekdays=survey.send_weekdays,
         window_start=survey.send_start,
@@ -72,20 +103,3 @@ def queue_survey_mail(session: Session, invitation: Invitation, kind: str, seq: 
     )
     session.add(message)
     return message
-
-
-def build_email(message: OutboxMessage, mail_from: str, now: datetime) -> EmailMessage:
-    """The MIME message for an outbox row: text first, HTML as the alternative."""
-    email = EmailMessage()
-    email["From"] = mail_from
-    email["To"] = formataddr(("", message.recipient))
-    email["Subject"] = message.subject
-    email["Message-ID"] = message.message_id
-    email["Date"] = format_datetime(now)
-    email["Auto-Submitted"] = "auto-generated"
-    for name, value in (message.headers or {}).items():
-        email[name] = value
-    email.set_content(message.body_text)
-    if message.body_html:
-        email.add_alternative(message.body_html, subtype="html")
-    return email

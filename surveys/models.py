@@ -104,9 +104,8 @@ class OutboxMessage(db.Model):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
-    body_text: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str | None] = mapped_column(Text)
-    headers: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The finished MIME message (without Date, added at sending): what goes out is fixed when queued.
+    raw: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(250), unique=True)
     # pending -> sending (claimed) -> sent | failed | cancelled
     status: Mapped[str] = mapped_column(String(12), default="pending")

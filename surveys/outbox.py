@@ -14,7 +14,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from customers.models import Customer
-from surveys.mail import SURVEY_MAIL_KINDS, build_email
+from surveys.mail import SURVEY_MAIL_KINDS, envelope_sender, with_date
 from surveys.models import Invitation, OutboxMessage
 from surveys.sendwindow import next_window_start
 from surveys.transport import DevMailboxTransport, SmtpTransport
@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=2)
+# Accepted messages are recorded in runs of this size: fewer commits, a small resend window on a crash.
+MARK_EVERY = 50
 
 
 @dataclass
@@ -90,9 +92,25 @@ def dispatch_due(session: Session, now: datetime, limit: int | None = None) -> D
 
 def _send_batch(session: Session, ids: list[int], now: datetime, counts: DispatchCounts) -> bool:
     """Send one claimed batch; False when the server went away (the rest is released)."""
-    mail_from = current_app.config["MAIL_FROM"]
+    sender = envelope_sender()
     rows = session.execute(
-        select(OutboxMessage, Customer.unsubscribed_at, Invitation.status)
+        select(
+            OutboxMessage.id,
+            OutboxMessage.kind,
+            OutboxMessage.recipient,
+            OutboxMessage.subject,
+            OutboxMessage.raw,
+            OutboxMessage.message_id,
+            OutboxMessage.attempts,
+            OutboxMessage.invitation_id,
+            OutboxMessage.customer_id,
+            OutboxMessage.window_tz,
+            OutboxMessage.window_weekdays,
+            OutboxMessage.window_start,
+            OutboxMessage.window_end,
+            Customer.unsubscribed_at,
+            Invitation.status.label("invitation_status"),
+        )
         .outerjoin(Customer, Customer.id == OutboxMessage.customer_id)
         .outerjoin(Invitation, Invitation.id == OutboxMessage.invitation_id)
         .where(OutboxMessage.id.in_(ids))
@@ -102,47 +120,48 @@ def _send_batch(session: Session, ids: list[int], now: datetime, counts: Dispatc
     try:
         transport.open()
     except (OSError, smtplib.SMTPException) as exc:
-        _release(session, [row[0] for row in rows], now, f"cannot connect: {exc}", counts)
+        _release(session, rows, now, f"cannot connect: {exc}", counts)
         return False
+    sent: list = []
     try:
-        for index, (message, unsubscribed_at, invitation_status) in enumerate(rows):
-            if message.kind in SURVEY_MAIL_KINDS and (
-                unsubscribed_at is not None or invitation_status not in ("pending", "sent")
+        for index, row in enumerate(rows):
+            if row.kind in SURVEY_MAIL_KINDS and (
+                row.unsubscribed_at is not None or row.invitation_status not in ("pending", "sent")
             ):
-                message.status = "cancelled"
-                message.last_error = "unsubscribed" if unsubscribed_at else f"invitation {invitation_status}"
+                reason = "unsubscribed" if row.unsubscribed_at else f"invitation {row.invitation_status}"
+                _set(session, row.id, status="cancelled", last_error=reason)
                 counts.cancelled += 1
-                session.commit()
                 continue
-            opens = _window_opens(message, now)
+            opens = _window_opens(row, now)
             if opens > now:
-                message.status, message.next_attempt_at = "pending", opens
+                _set(session, row.id, status="pending", next_attempt_at=opens)
                 counts.deferred += 1
-                session.commit()
                 continue
             try:
-                transport.send(build_email(message, mail_from, now))
+                transport.send(sender, row.recipient, with_date(row.raw, now), row.message_id, row.subject)
             except smtplib.SMTPRecipientsRefused as exc:
                 code, reason = next(iter(exc.recipients.values()))
                 if 400 <= code < 500:
-                    _retry(message, now, f"{code} {reason!r}", counts)
+                    _retry(session, row, now, f"{code} {_text(reason)}", counts)
                 else:
-                    _fail(session, message, now, f"{code} {_text(reason)}", counts, bad_address=True)
+                    _fail(session, row, now, f"{code} {_text(reason)}", counts, bad_address=True)
             except smtplib.SMTPResponseException as exc:
+                error = f"{exc.smtp_code} {_text(exc.smtp_error)}"
                 if 400 <= exc.smtp_code < 500:
-                    _retry(message, now, f"{exc.smtp_code} {_text(exc.smtp_error)}", counts)
+                    _retry(session, row, now, error, counts)
                 else:
-                    _fail(session, message, now, f"{exc.smtp_code} {_text(exc.smtp_error)}", counts)
+                    _fail(session, row, now, error, counts)
             except (OSError, smtplib.SMTPException) as exc:
-                session.rollback()
-                _release(session, [row[0] for row in rows[index:]], now, f"connection lost: {exc}", counts)
+                _mark_sent(session, sent, now, counts)
+                _release(session, rows[index:], now, f"connection lost: {exc}", counts)
                 return False
             else:
-                _mark_sent(session, message, now)
-                counts.sent += 1
-            session.commit()
+                sent.append(row)
+                if len(sent) >= MARK_EVERY:
+                    _mark_sent(session, sent, now, counts)
     finally:
         transport.close()
+    _mark_sent(session, sent, now, counts)
     return True
 
 
@@ -150,56 +169,71 @@ def _text(reason: bytes | str) -> str:
     return reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
 
 
-def _window_opens(message: OutboxMessage, now: datetime) -> datetime:
-    if message.window_start is None or message.window_end is None:
+def _window_opens(row, now: datetime) -> datetime:
+    if row.window_start is None or row.window_end is None:
         return now
-    weekdays = {int(d) for d in (message.window_weekdays or "").split(",") if d.strip()}
-    return next_window_start(now, message.window_tz, weekdays, message.window_start, message.window_end)
+    weekdays = {int(d) for d in (row.window_weekdays or "").split(",") if d.strip()}
+    return next_window_start(now, row.window_tz, weekdays, row.window_start, row.window_end)
 
 
-def _mark_sent(session: Session, message: OutboxMessage, now: datetime) -> None:
-    message.status, message.sent_at, message.last_error = "sent", now, None
-    message.attempts += 1
-    if message.invitation_id is not None:
-        invitation = session.get(Invitation, message.invitation_id)
-        invitation.last_mailed_at = now
-        if message.kind == "invitation" and invitation.status == "pending":
-            invitation.status, invitation.sent_at = "sent", now
+def _set(session: Session, message_id: int, **values) -> None:
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
 
 
-def _retry(message: OutboxMessage, now: datetime, error: str, counts: DispatchCounts) -> None:
-    message.attempts += 1
-    message.status = "pending"
-    message.next_attempt_at = now + backoff(message.attempts)
-    message.last_error = error[:1000]
+def _mark_sent(session: Session, rows: list, now: datetime, counts: DispatchCounts) -> None:
+    """Record a run of accepted messages in three statements and commit.
+
+    A crash before this commit resends those messages with the same Message-ID, so receivers can tell.
+    """
+    if rows:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([row.id for row in rows]))
+            .values(status="sent", sent_at=now, attempts=OutboxMessage.attempts + 1, last_error=None)
+        )
+        mailed = [row.invitation_id for row in rows if row.invitation_id is not None]
+        first = [row.invitation_id for row in rows if row.invitation_id is not None and row.kind == "invitation"]
+        if mailed:
+            session.execute(update(Invitation).where(Invitation.id.in_(mailed)).values(last_mailed_at=now))
+        if first:
+            session.execute(
+                update(Invitation)
+                .where(Invitation.id.in_(first), Invitation.status == "pending")
+                .values(status="sent", sent_at=now)
+            )
+        counts.sent += len(rows)
+        rows.clear()
+    session.commit()
+
+
+def _retry(session: Session, row, now: datetime, error: str, counts: DispatchCounts) -> None:
+    attempts = row.attempts + 1
+    _set(
+        session,
+        row.id,
+        status="pending",
+        attempts=attempts,
+        next_attempt_at=now + backoff(attempts),
+        last_error=error[:1000],
+    )
     counts.retried += 1
 
 
-def _fail(
-    session: Session,
-    message: OutboxMessage,
-    now: datetime,
-    error: str,
-    counts: DispatchCounts,
-    bad_address: bool = False,
-) -> None:
-    message.attempts += 1
-    message.status, message.last_error = "failed", error[:1000]
+def _fail(session: Session, row, now: datetime, error: str, counts: DispatchCounts, bad_address: bool = False) -> None:
+    _set(session, row.id, status="failed", attempts=row.attempts + 1, last_error=error[:1000])
     counts.failed += 1
-    log.warning("outbox message %s failed for good: %s", message.id, error)
-    if bad_address and message.customer_id is not None:
-        customer = session.get(Customer, message.customer_id)
-        if customer is not None and customer.email == message.recipient:
-            customer.email_invalid_at = now
-            customer.email_invalid_reason = error[:500]
+    log.warning("outbox message %s failed for good: %s", row.id, error)
+    if bad_address and row.customer_id is not None:
+        session.execute(
+            update(Customer)
+            .where(Customer.id == row.customer_id, Customer.email == row.recipient)
+            .values(email_invalid_at=now, email_invalid_reason=error[:500])
+        )
 
 
-def _release(
-    session: Session, messages: list[OutboxMessage], now: datetime, error: str, counts: DispatchCounts
-) -> None:
+def _release(session: Session, rows: list, now: datetime, error: str, counts: DispatchCounts) -> None:
     """Give claimed rows back for a later attempt, after a backoff."""
-    log.warning("SMTP unavailable, %d messages wait for a retry: %s", len(messages), error)
-    for message in messages:
-        if message.status == "sending":
-            _retry(message, now, error, counts)
+    log.warning("SMTP unavailable, %d messages wait for a retry: %s", len(rows), error)
+    for row in rows:
+        _retry(session, row, now, error, counts)
     session.commit()

@@ -91,14 +91,9 @@ def _cancel_pending(session: Session, condition, reason: str) -> None:
 
 
 def retry_failed(session: Session, message: OutboxMessage, now: datetime) -> bool:
-    """Staff send a failed mail again (e.g. after the address was corrected)."""
+    """Staff send a failed mail again, unchanged, e.g. after the receiving side fixed a mailbox."""
     if message.status != "failed":
         return False
     message.status, message.next_attempt_at = "pending", now
-    if message.customer_id is not None:
-        customer = message.invitation.customer if message.invitation else None
-        if customer is not None and customer.email_invalid_at is not None:
-            customer.email_invalid_at, customer.email_invalid_reason = None, None
-            message.recipient = customer.email
     session.flush()
     return True

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from email.message import EmailMessage
+from collections.abc import Callable
+from datetime import datetime
 from urllib.parse import parse_qs, unquote, urlparse
 
 from sqlalchemy.orm import Session
@@ -47,11 +48,11 @@ class SmtpTransport:
             raise
         self._conn = conn
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, sender: str, recipient: str, data: bytes, message_id: str, subject: str) -> None:
         if self._conn is None:
             self.open()
         assert self._conn is not None
-        self._conn.send_message(message)
+        self._conn.sendmail(sender, [recipient], data)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -65,21 +66,21 @@ class SmtpTransport:
 class DevMailboxTransport:
     """Delivers into the dev_mailbox table, in the sender's transaction."""
 
-    def __init__(self, session: Session, now_factory) -> None:
+    def __init__(self, session: Session, now: Callable[[], datetime]) -> None:
         self.session = session
-        self.now_factory = now_factory
+        self.now = now
 
     def open(self) -> None:
         pass
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, sender: str, recipient: str, data: bytes, message_id: str, subject: str) -> None:
         self.session.add(
             DevMail(
-                message_id=message["Message-ID"],
-                recipient=message["To"],
-                subject=message["Subject"],
-                raw=message.as_string(),
-                received_at=self.now_factory(),
+                message_id=message_id,
+                recipient=recipient,
+                subject=subject,
+                raw=data.decode("ascii"),
+                received_at=self.now(),
             )
         )
 
