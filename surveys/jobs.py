@@ -78,6 +78,7 @@ def create_due_invitations(session: Session, now: datetime) -> int:
                 session.commit()
                 break
             customers = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_([c for _, c in due])))}
+            invitations = []
             for purchase_id, customer_id in due:
                 customer = customers[customer_id]
                 invitation = Invitation(
@@ -91,9 +92,11 @@ def create_due_invitations(session: Session, now: datetime) -> int:
                     expires_at=now + timedelta(days=survey.expiry_days),
                 )
                 session.add(invitation)
-                session.flush()
+                invitations.append(invitation)
+            session.flush()  # one batched INSERT ... RETURNING for the chunk's ids
+            for invitation in invitations:
                 queue_survey_mail(session, invitation, "invitation", 0, now)
-                created += 1
+            created += len(invitations)
             session.commit()
     return created
 

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=2)
 # Accepted messages are recorded in runs of this size: fewer commits, a small resend window on a crash.
-MARK_EVERY = 50
+MARK_EVERY = 100
 
 
 @dataclass
@@ -82,16 +82,18 @@ def dispatch_due(session: Session, now: datetime, limit: int | None = None) -> D
     counts = DispatchCounts()
     batch_size = limit or current_app.config["OUTBOX_BATCH_SIZE"]
     claim_timeout = timedelta(seconds=current_app.config["OUTBOX_CLAIM_TIMEOUT_SECONDS"])
-    while True:
-        ids = claim_batch(session, now, batch_size, claim_timeout)
-        if not ids:
-            return counts
-        if not _send_batch(session, ids, now, counts):
-            return counts
+    transport = make_transport(session, now)
+    try:
+        while True:
+            ids = claim_batch(session, now, batch_size, claim_timeout)
+            if not ids or not _send_batch(session, transport, ids, now, counts):
+                return counts
+    finally:
+        transport.close()
 
 
-def _send_batch(session: Session, ids: list[int], now: datetime, counts: DispatchCounts) -> bool:
-    """Send one claimed batch; False when the server went away (the rest is released)."""
+def _send_batch(session: Session, transport, ids: list[int], now: datetime, counts: DispatchCounts) -> bool:
+    """Send one claimed batch over the open transport; False when the server went away (the rest is released)."""
     sender = envelope_sender()
     rows = session.execute(
         select(
@@ -116,51 +118,47 @@ def _send_batch(session: Session, ids: list[int], now: datetime, counts: Dispatc
         .where(OutboxMessage.id.in_(ids))
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
     ).all()
-    transport = make_transport(session, now)
     try:
         transport.open()
     except (OSError, smtplib.SMTPException) as exc:
         _release(session, rows, now, f"cannot connect: {exc}", counts)
         return False
     sent: list = []
-    try:
-        for index, row in enumerate(rows):
-            if row.kind in SURVEY_MAIL_KINDS and (
-                row.unsubscribed_at is not None or row.invitation_status not in ("pending", "sent")
-            ):
-                reason = "unsubscribed" if row.unsubscribed_at else f"invitation {row.invitation_status}"
-                _set(session, row.id, status="cancelled", last_error=reason)
-                counts.cancelled += 1
-                continue
-            opens = _window_opens(row, now)
-            if opens > now:
-                _set(session, row.id, status="pending", next_attempt_at=opens)
-                counts.deferred += 1
-                continue
-            try:
-                transport.send(sender, row.recipient, with_date(row.raw, now), row.message_id, row.subject)
-            except smtplib.SMTPRecipientsRefused as exc:
-                code, reason = next(iter(exc.recipients.values()))
-                if 400 <= code < 500:
-                    _retry(session, row, now, f"{code} {_text(reason)}", counts)
-                else:
-                    _fail(session, row, now, f"{code} {_text(reason)}", counts, bad_address=True)
-            except smtplib.SMTPResponseException as exc:
-                error = f"{exc.smtp_code} {_text(exc.smtp_error)}"
-                if 400 <= exc.smtp_code < 500:
-                    _retry(session, row, now, error, counts)
-                else:
-                    _fail(session, row, now, error, counts)
-            except (OSError, smtplib.SMTPException) as exc:
-                _mark_sent(session, sent, now, counts)
-                _release(session, rows[index:], now, f"connection lost: {exc}", counts)
-                return False
+    for index, row in enumerate(rows):
+        if row.kind in SURVEY_MAIL_KINDS and (
+            row.unsubscribed_at is not None or row.invitation_status not in ("pending", "sent")
+        ):
+            reason = "unsubscribed" if row.unsubscribed_at else f"invitation {row.invitation_status}"
+            _set(session, row.id, status="cancelled", last_error=reason)
+            counts.cancelled += 1
+            continue
+        opens = _window_opens(row, now)
+        if opens > now:
+            _set(session, row.id, status="pending", next_attempt_at=opens)
+            counts.deferred += 1
+            continue
+        try:
+            transport.send(sender, row.recipient, with_date(row.raw, now), row.message_id, row.subject)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, reason = next(iter(exc.recipients.values()))
+            if 400 <= code < 500:
+                _retry(session, row, now, f"{code} {_text(reason)}", counts)
             else:
-                sent.append(row)
-                if len(sent) >= MARK_EVERY:
-                    _mark_sent(session, sent, now, counts)
-    finally:
-        transport.close()
+                _fail(session, row, now, f"{code} {_text(reason)}", counts, bad_address=True)
+        except smtplib.SMTPResponseException as exc:
+            error = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+            if 400 <= exc.smtp_code < 500:
+                _retry(session, row, now, error, counts)
+            else:
+                _fail(session, row, now, error, counts)
+        except (OSError, smtplib.SMTPException) as exc:
+            _mark_sent(session, sent, now, counts)
+            _release(session, rows[index:], now, f"connection lost: {exc}", counts)
+            return False
+        else:
+            sent.append(row)
+            if len(sent) >= MARK_EVERY:
+                _mark_sent(session, sent, now, counts)
     _mark_sent(session, sent, now, counts)
     return True
 

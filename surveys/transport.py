@@ -31,7 +31,9 @@ class SmtpTransport:
         self._conn: smtplib.SMTP | None = None
 
     def open(self) -> None:
-        context = ssl.create_default_context()
+        if self._conn is not None:
+            return
+        context = ssl.create_default_context() if self.ssl or self.starttls else None
         if self.ssl:
             conn: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
         else:

@@ -1,0 +1,143 @@
+"""Invitations mailed per second to a local SMTP server, next to plain smtplib over one connection.
+
+Seeds N customers with a purchase due for the survey into PostgreSQL (COPY), lets the scheduler job
+create the invitations (outbox rows), then times `dispatch_due` against an SMTP server in another
+process. The floor sends the same finished messages with plain smtplib over one connection.
+Target: at least 70% of the floor; peak memory of this process under 300 MB for 100,000 invitations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import smtplib
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+from common import ROOT, peak_rss_mb, psycopg_url, throwaway_database
+
+import psycopg
+from flask_migrate import upgrade
+from sqlalchemy import select, text
+
+from kundenpuls import create_app
+from kundenpuls.extensions import db
+from surveys.jobs import create_due_invitations
+from surveys.mail import with_date
+from surveys.models import OutboxMessage
+from surveys.outbox import dispatch_due
+from tests.smtp import free_port
+
+NOW = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Berlin
+
+
+def seed(url: str, n: int) -> None:
+    customers, purchases = io.StringIO(), io.StringIO()
+    bought = (NOW - timedelta(days=3, hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    for i in range(n):
+        locale = "de" if i % 5 else "en"
+        customers.write(f"b{i}\tkunde{i}@example.com\tKunde {i}\t{locale}\t{bought}\n")
+        purchases.write(f"o{i}\t{i + 1}\t49.90\tEUR\t{bought}\t{bought}\n")
+    with psycopg.connect(psycopg_url(url)) as conn, conn.cursor() as cur:
+        with cur.copy("COPY customers (external_id, email, name, locale, created_at) FROM STDIN") as copy:
+            copy.write(customers.getvalue())
+        with cur.copy("COPY purchases (order_id, customer_id, amount, currency, purchased_at, created_at) FROM STDIN") as copy:
+            copy.write(purchases.getvalue())
+        cur.execute("ANALYZE")
+
+
+class SmtpProcess:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "smtp_counter.py"), str(self.port)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def count(self) -> tuple[int, int]:
+        self.proc.stdin.write("count\n")
+        self.proc.stdin.flush()
+        received, duplicates = self.proc.stdout.readline().split()
+        return int(received), int(duplicates)
+
+    def reset(self) -> None:
+        self.proc.stdin.write("reset\n")
+        self.proc.stdin.flush()
+        assert self.proc.stdout.readline().strip() == "ok"
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+def floor(port: int, messages: list[tuple[str, bytes]]) -> float:
+    """Plain smtplib, one connection, the same finished messages: messages per second."""
+    conn = smtplib.SMTP("127.0.0.1", port)
+    start = time.perf_counter()
+    for recipient, data in messages:
+        conn.sendmail("umfrage@kundenpuls.test", [recipient], data)
+    elapsed = time.perf_counter() - start
+    conn.quit()
+    return len(messages) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--invitations", type=int, default=100_000)
+    parser.add_argument("--floor-messages", type=int, default=20_000)
+    args = parser.parse_args()
+    smtp = SmtpProcess()
+    try:
+        with throwaway_database("kp_bench_dispatch") as url:
+            app = create_app({
+                "SQLALCHEMY_DATABASE_URI": url, "SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
+                "MAIL_FROM": "Kundenpuls <umfrage@kundenpuls.test>", "BASE_URL": "https://kundenpuls.test",
+                "OUTBOX_BATCH_SIZE": 500,
+            })
+            with app.app_context():
+                upgrade()
+                t0 = time.perf_counter()
+                seed(url, args.invitations)
+                seeded = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                created = create_due_invitations(db.session, NOW)
+                creating = time.perf_counter() - t0
+                db.session.remove()
+                rss_before_send = peak_rss_mb()
+
+                sample = [
+                    (recipient, with_date(raw, NOW))
+                    for recipient, raw in db.session.execute(
+                        select(OutboxMessage.recipient, OutboxMessage.raw).limit(args.floor_messages)
+                    )
+                ]
+                db.session.remove()
+                floor_rate = floor(smtp.port, sample)
+                del sample
+                smtp.reset()
+
+                t0 = time.perf_counter()
+                counts = dispatch_due(db.session, NOW)
+                sending = time.perf_counter() - t0
+                received, duplicates = smtp.count()
+                not_sent = db.session.scalar(text("SELECT count(*) FROM outbox WHERE status <> 'sent'"))
+                db.session.remove()
+                db.engine.dispose()
+    finally:
+        smtp.close()
+    rate = counts.sent / sending
+    print(f"seeded {args.invitations:,} customers and purchases (COPY) in {seeded:.1f} s")
+    print(f"create_due_invitations: {created:,} invitations + outbox rows in {creating:.1f} s "
+          f"({created / creating:,.0f}/s); peak RSS so far {rss_before_send:.0f} MB")
+    print(f"floor  plain smtplib, one connection: {floor_rate:,.0f} messages/s ({args.floor_messages:,} messages)")
+    print(f"kundenpuls dispatch_due:             {rate:,.0f} messages/s ({counts.sent:,} sent in {sending:.1f} s)")
+    print(f"ratio: {rate / floor_rate:.0%} of the floor (target >= 70%)")
+    print(f"received by the SMTP server: {received:,}; duplicates: {duplicates}; rows not sent: {not_sent}")
+    print(f"peak RSS of this process: {peak_rss_mb():.0f} MB (target < 300 MB)")
+
+
+if __name__ == "__main__":
+    main()
