@@ -16,9 +16,8 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from common import ROOT, peak_rss_mb, psycopg_url, throwaway_database
-
 import psycopg
+from common import ROOT, peak_rss_mb, psycopg_url, throwaway_database
 from flask_migrate import upgrade
 from sqlalchemy import select, text
 
@@ -43,7 +42,9 @@ def seed(url: str, n: int) -> None:
     with psycopg.connect(psycopg_url(url)) as conn, conn.cursor() as cur:
         with cur.copy("COPY customers (external_id, email, name, locale, created_at) FROM STDIN") as copy:
             copy.write(customers.getvalue())
-        with cur.copy("COPY purchases (order_id, customer_id, amount, currency, purchased_at, created_at) FROM STDIN") as copy:
+        with cur.copy(
+            "COPY purchases (order_id, customer_id, amount, currency, purchased_at, created_at) FROM STDIN"
+        ) as copy:
             copy.write(purchases.getvalue())
         cur.execute("ANALYZE")
 
@@ -53,7 +54,9 @@ class SmtpProcess:
         self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "bench" / "smtp_counter.py"), str(self.port)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout.readline().strip() == "ready"
 
@@ -92,11 +95,15 @@ def main() -> None:
     smtp = SmtpProcess()
     try:
         with throwaway_database("kp_bench_dispatch") as url:
-            app = create_app({
-                "SQLALCHEMY_DATABASE_URI": url, "SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
-                "MAIL_FROM": "Kundenpuls <umfrage@kundenpuls.test>", "BASE_URL": "https://kundenpuls.test",
-                "OUTBOX_BATCH_SIZE": 500,
-            })
+            app = create_app(
+                {
+                    "SQLALCHEMY_DATABASE_URI": url,
+                    "SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",
+                    "MAIL_FROM": "Kundenpuls <umfrage@kundenpuls.test>",
+                    "BASE_URL": "https://kundenpuls.test",
+                    "OUTBOX_BATCH_SIZE": 500,
+                }
+            )
             with app.app_context():
                 upgrade()
                 t0 = time.perf_counter()
@@ -130,8 +137,10 @@ def main() -> None:
         smtp.close()
     rate = counts.sent / sending
     print(f"seeded {args.invitations:,} customers and purchases (COPY) in {seeded:.1f} s")
-    print(f"create_due_invitations: {created:,} invitations + outbox rows in {creating:.1f} s "
-          f"({created / creating:,.0f}/s); peak RSS so far {rss_before_send:.0f} MB")
+    print(
+        f"create_due_invitations: {created:,} invitations + outbox rows in {creating:.1f} s "
+        f"({created / creating:,.0f}/s); peak RSS so far {rss_before_send:.0f} MB"
+    )
     print(f"floor  plain smtplib, one connection: {floor_rate:,.0f} messages/s ({args.floor_messages:,} messages)")
     print(f"kundenpuls dispatch_due:             {rate:,.0f} messages/s ({counts.sent:,} sent in {sending:.1f} s)")
     print(f"ratio: {rate / floor_rate:.0%} of the floor (target >= 70%)")

@@ -1,0 +1,164 @@
+"""Survey answers per second under gunicorn against PostgreSQL, next to a bare one-INSERT Flask endpoint.
+
+Both run under the same gunicorn settings and are driven by the same load generator over loopback.
+The survey POST is the real one: CSRF token, one answer per invitation, reminders cancelled, signal sent.
+Targets: at least 60% of the floor's rate; p99 under 50 ms at half of the measured peak rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+
+import loadgen
+import psycopg
+from common import ROOT, psycopg_url, throwaway_database
+
+from tests.smtp import free_port
+
+
+def seed(url: str, n: int) -> list[str]:
+    """n customers with one open, mailed invitation each (COPY); returns the tokens."""
+    now = datetime.now(UTC)
+    created = now.strftime("%Y-%m-%d %H:%M:%S")
+    expires = (now + timedelta(days=30)).strftime("%Y-%m-%d %H:%M:%S")
+    customers, invitations, tokens = io.StringIO(), io.StringIO(), []
+    for i in range(n):
+        token = f"bench{i:08d}" + os.urandom(8).hex()
+        tokens.append(token)
+        customers.write(f"s{i}\tkunde{i}@example.com\tde\t{created}\n")
+        invitations.write(f"{token}\t1\t{i + 1}\tde\tsent\t{created}\t{expires}\t{created}\t{created}\t0\n")
+    with psycopg.connect(psycopg_url(url)) as conn, conn.cursor() as cur:
+        with cur.copy("COPY customers (external_id, email, locale, created_at) FROM STDIN") as copy:
+            copy.write(customers.getvalue())
+        with cur.copy(
+            "COPY invitations (token, survey_id, customer_id, locale, status, created_at, expires_at, sent_at,"
+            " last_mailed_at, reminders_queued) FROM STDIN"
+        ) as copy:
+            copy.write(invitations.getvalue())
+        cur.execute(
+            "CREATE TABLE bench_floor (id serial PRIMARY KEY, token text, score int, comment text,"
+            " created_at timestamptz)"
+        )
+        cur.execute("ANALYZE")
+    return tokens
+
+
+def gunicorn(app: str, port: int, workers: int, env: dict) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            app,
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return proc
+        except OSError as exc:
+            if getattr(exc, "code", None) == 404:
+                return proc
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"gunicorn {app} did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def form_request(path: str, body: bytes, cookie: str | None) -> bytes:
+    headers = [
+        f"POST {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Connection: close",
+        "Content-Type: application/x-www-form-urlencoded",
+        f"Content-Length: {len(body)}",
+    ]
+    if cookie:
+        headers.append(f"Cookie: {cookie}")
+    return ("\r\n".join(headers) + "\r\n\r\n").encode() + body
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--invitations", type=int, default=60_000)
+    args = parser.parse_args()
+    with throwaway_database("kp_bench_submit") as url:
+        env = {"DATABASE_URL": url, "SECRET_KEY": "bench-secret", "KUNDENPULS_ENV": "development"}
+        subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
+        tokens = seed(url, args.invitations)
+        comment = "Schnelle+Lieferung%2C+freundlicher+Service"
+
+        port = free_port()
+        floor_proc = gunicorn("bench.floor_app:app", port, args.workers, env)
+        try:
+            floor_requests = [form_request(f"/answer/{t}", f"score=9&comment={comment}".encode(), None) for t in tokens]
+            loadgen.run(port, floor_requests[:2000], 2)  # warm-up
+            floor = loadgen.run(port, floor_requests[2000:], args.seconds)
+        finally:
+            stop(floor_proc)
+
+        port = free_port()
+        app_proc = gunicorn("wsgi:app", port, args.workers, env)
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/s/{tokens[0]}") as page:
+                cookie = page.headers["Set-Cookie"].split(";", 1)[0]
+                csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.read().decode()).group(1)
+            body = f"score=9&comment={comment}&csrf_token={csrf}".encode()
+            requests = [form_request(f"/s/{t}", body, cookie) for t in tokens]
+            loadgen.run(port, requests[:2000], 2)  # warm-up
+            used = 2000
+            peak = loadgen.run(port, requests[used:], args.seconds)
+            used += peak.ok + peak.errors
+            half = loadgen.run(port, requests[used:], args.seconds, rate=peak.rate / 2)
+        finally:
+            stop(app_proc)
+        with psycopg.connect(psycopg_url(url)) as conn:
+            stored = conn.execute("SELECT count(*) FROM responses").fetchone()[0]
+    ratio = peak.rate / floor.rate
+    print(f"gunicorn sync workers: {args.workers}; load: 2 processes x 8 threads, new connection per request")
+    print(
+        f"floor  bare Flask, one INSERT:   {floor.rate:7.0f} req/s  p50 {floor.percentile(0.5):5.1f} ms  "
+        f"p99 {floor.percentile(0.99):5.1f} ms  errors {floor.errors}"
+    )
+    print(
+        f"kundenpuls POST /s/<token> peak: {peak.rate:7.0f} answers/s  p50 {peak.percentile(0.5):5.1f} ms  "
+        f"p99 {peak.percentile(0.99):5.1f} ms  errors {peak.errors} {peak.statuses}"
+    )
+    print(f"ratio: {ratio:.0%} of the floor (target >= 60%)")
+    print(
+        f"at half the peak ({peak.rate / 2:.0f}/s): {half.rate:.0f} answers/s  p50 {half.percentile(0.5):.1f} ms  "
+        f"p99 {half.percentile(0.99):.1f} ms (target p99 < 50 ms)"
+    )
+    print(f"responses stored: {stored} (answers accepted: {2000 + peak.ok + half.ok})")
+
+
+if __name__ == "__main__":
+    main()
