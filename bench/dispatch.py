@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import multiprocessing as mp
 import smtplib
 import subprocess
 import sys
@@ -19,13 +20,12 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from common import ROOT, peak_rss_mb, psycopg_url, throwaway_database
 from flask_migrate import upgrade
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from kundenpuls import create_app
 from kundenpuls.extensions import db
 from surveys.jobs import create_due_invitations
 from surveys.mail import with_date
-from surveys.models import OutboxMessage
 from surveys.outbox import dispatch_due
 from tests.smtp import free_port
 
@@ -76,15 +76,31 @@ class SmtpProcess:
         self.proc.wait(timeout=10)
 
 
-def floor(port: int, messages: list[tuple[str, bytes]]) -> float:
-    """Plain smtplib, one connection, the same finished messages: messages per second."""
-    conn = smtplib.SMTP("127.0.0.1", port)
+def _floor(url: str, port: int, n: int, queue: mp.Queue) -> None:
+    with psycopg.connect(psycopg_url(url)) as conn:
+        rows = conn.execute("SELECT recipient, raw FROM outbox ORDER BY id LIMIT %s", (n,)).fetchall()
+    messages = [(recipient, with_date(raw, NOW)) for recipient, raw in rows]
+    del rows
+    smtp = smtplib.SMTP("127.0.0.1", port)
     start = time.perf_counter()
     for recipient, data in messages:
-        conn.sendmail("umfrage@kundenpuls.test", [recipient], data)
+        smtp.sendmail("umfrage@kundenpuls.test", [recipient], data)
     elapsed = time.perf_counter() - start
-    conn.quit()
-    return len(messages) / elapsed
+    smtp.quit()
+    queue.put(len(messages) / elapsed)
+
+
+def floor(url: str, port: int, n: int) -> float:
+    """Plain smtplib, one connection, the same finished messages, prepared in memory beforehand.
+
+    Runs in its own process, so its message list does not count towards the sender's peak memory.
+    """
+    queue: mp.Queue = mp.Queue()
+    proc = mp.Process(target=_floor, args=(url, port, n, queue))
+    proc.start()
+    rate = queue.get()
+    proc.join()
+    return rate
 
 
 def main() -> None:
@@ -115,15 +131,7 @@ def main() -> None:
                 db.session.remove()
                 rss_before_send = peak_rss_mb()
 
-                sample = [
-                    (recipient, with_date(raw, NOW))
-                    for recipient, raw in db.session.execute(
-                        select(OutboxMessage.recipient, OutboxMessage.raw).limit(args.floor_messages)
-                    )
-                ]
-                db.session.remove()
-                floor_rate = floor(smtp.port, sample)
-                del sample
+                floor_rate = floor(url, smtp.port, args.floor_messages)
                 smtp.reset()
 
                 t0 = time.perf_counter()
