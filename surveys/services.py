@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from surveys.mail import SURVEY_MAIL_KINDS
 from surveys.models import Invitation, OutboxMessage, Response
@@ -24,9 +24,12 @@ class InvitationExpired(Exception):
 
 
 def invitation_by_token(session: Session, token: str) -> Invitation | None:
+    """The invitation with its survey (every page needs the survey's texts)."""
     if not token or len(token) > 64:
         return None
-    return session.scalars(select(Invitation).where(Invitation.token == token)).one_or_none()
+    return session.scalars(
+        select(Invitation).options(joinedload(Invitation.survey)).where(Invitation.token == token)
+    ).one_or_none()
 
 
 def is_expired(invitation: Invitation, now: datetime) -> bool:
@@ -36,7 +39,10 @@ def is_expired(invitation: Invitation, now: datetime) -> bool:
 def record_response(
     session: Session, invitation: Invitation, score: int, comment: str | None, now: datetime
 ) -> Response:
-    """Store the one answer of an invitation and stop its reminders."""
+    """Store the one answer of an invitation and stop its reminders.
+
+    On an IntegrityError the whole transaction is rolled back: call this before writing anything else.
+    """
     if invitation.status == "answered":
         raise AlreadyAnswered
     if is_expired(invitation, now):
@@ -55,14 +61,14 @@ def record_response(
         locale=invitation.locale,
         created_at=now,
     )
-    try:
-        with session.begin_nested():
-            session.add(response)
-    except IntegrityError:  # a second tab or a double tap got there first
-        raise AlreadyAnswered from None
+    session.add(response)
     invitation.status, invitation.answered_at = "answered", now
+    try:
+        session.flush()
+    except IntegrityError:  # a second tab or a double tap got there first; nothing else was written
+        session.rollback()
+        raise AlreadyAnswered from None
     _cancel_pending(session, OutboxMessage.invitation_id == invitation.id, "answered")
-    session.flush()
     response_submitted.send(response, session=session, now=now)
     return response
 

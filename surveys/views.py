@@ -56,15 +56,15 @@ def survey(token: str):
         return _page("surveys/survey.html", form=form, invitation=invitation)
     if not form.validate_on_submit():
         return _page("surveys/survey.html", 422, form=form, invitation=invitation)
+    thanks = invitation.survey.text(invitation.locale, "thanks")
     try:
         record_response(db.session, invitation, form.score.data, form.comment.data, now)
     except AlreadyAnswered:
-        db.session.rollback()
-        return _page("surveys/already.html", 409, invitation=invitation)
+        return _page("surveys/already.html", 409)
     except InvitationExpired:
         abort(410)
     db.session.commit()
-    return _page("surveys/thanks.html", invitation=invitation, score=form.score.data)
+    return _page("surveys/thanks.html", thanks=thanks)
 
 
 @bp.route("/u/<token>", methods=["GET"])
