@@ -43,6 +43,8 @@ class Config:
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.REMEMBER_COOKIE_SECURE = self.production
         self.WTF_CSRF_TIME_LIMIT = None
+        # Form error messages are our own, translated with Flask-Babel; WTForms would load its catalogs per call.
+        self.WTF_I18N_ENABLED = False
         self.BABEL_DEFAULT_LOCALE = "en"
         self.BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
         self.MAX_CONTENT_LENGTH = 2 * 1024 * 1024

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -13,6 +13,8 @@ from surveys.models import Invitation, OutboxMessage, Response
 from surveys.signals import response_submitted
 
 MAX_COMMENT = 5000
+# An invitation in one of these states can still be answered (cancelled: mail not sent before an unsubscribe).
+OPEN_STATUSES = ("pending", "sent", "cancelled")
 
 
 class AlreadyAnswered(Exception):
@@ -39,9 +41,10 @@ def is_expired(invitation: Invitation, now: datetime) -> bool:
 def record_response(
     session: Session, invitation: Invitation, score: int, comment: str | None, now: datetime
 ) -> Response:
-    """Store the one answer of an invitation and stop its reminders.
+    """Store the one answer of an invitation; no reminder goes out after it.
 
-    On an IntegrityError the whole transaction is rolled back: call this before writing anything else.
+    The conditional UPDATE is the guard against a double submit: a second request waits for the first
+    one's row lock and then finds the invitation answered. The unique invitation_id of responses backs it up.
     """
     if invitation.status == "answered":
         raise AlreadyAnswered
@@ -52,23 +55,30 @@ def record_response(
     comment = (comment or "").strip() or None
     if comment is not None and len(comment) > MAX_COMMENT:
         raise ValueError(f"comment longer than {MAX_COMMENT} characters")
-    response = Response(
-        invitation_id=invitation.id,
-        survey_id=invitation.survey_id,
-        customer_id=invitation.customer_id,
-        score=score,
-        comment=comment,
-        locale=invitation.locale,
-        created_at=now,
+    claimed = session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.status.in_(OPEN_STATUSES))
+        .values(status="answered", answered_at=now)
     )
-    session.add(response)
-    invitation.status, invitation.answered_at = "answered", now
+    if claimed.rowcount != 1:
+        session.rollback()
+        raise AlreadyAnswered
+    values = {
+        "invitation_id": invitation.id,
+        "survey_id": invitation.survey_id,
+        "customer_id": invitation.customer_id,
+        "score": score,
+        "comment": comment,
+        "locale": invitation.locale,
+        "created_at": now,
+    }
     try:
-        session.flush()
-    except IntegrityError:  # a second tab or a double tap got there first; nothing else was written
+        response_id = session.execute(insert(Response.__table__).values(values).returning(Response.id)).scalar_one()
+    except IntegrityError:
         session.rollback()
         raise AlreadyAnswered from None
-    _cancel_pending(session, OutboxMessage.invitation_id == invitation.id, "answered")
+    response = Response(id=response_id, **values)
+    # A reminder still queued is cancelled by the sender, which sends nothing for answered invitations.
     response_submitted.send(response, session=session, now=now)
     return response
 

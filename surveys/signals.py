@@ -4,5 +4,5 @@ from blinker import Namespace
 
 _signals = Namespace()
 
-# sender: the Response; kwargs: session, now
+# sender: the stored Response (a detached copy of the row); kwargs: session, now
 response_submitted = _signals.signal("response-submitted")
