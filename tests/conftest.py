@@ -207,3 +207,34 @@ def buy(session):
         return purchase
 
     return _buy
+
+
+@pytest.fixture
+def concurrently(app):
+    """Run `job(session)` in n threads at once, each with its own app context and session, like n schedulers."""
+    import threading
+
+    def _run(job, n):
+        results = []
+
+        def worker():
+            with app.app_context():
+                try:
+                    results.append(job(_db.session))
+                finally:
+                    _db.session.remove()
+
+        threads = [threading.Thread(target=worker) for _ in range(n)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return results
+
+    return _run
+
+
+@pytest.fixture
+def postgresql_only(db):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("several scheduler processes share one PostgreSQL (row locks); SQLite runs one process")

@@ -121,29 +121,12 @@ def test_count_query_is_set_based(session, buy):
     assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 30
 
 
-def test_two_schedulers_creating_invitations_at_once_invite_each_customer_once(app, session, buy):
-    import threading
-
-    from kundenpuls.extensions import db
-
-    if db.engine.dialect.name != "postgresql":
-        import pytest
-
-        pytest.skip("several scheduler processes are a PostgreSQL setup; SQLite runs one")
+def test_two_schedulers_creating_invitations_at_once_invite_each_customer_once(
+    session, buy, concurrently, postgresql_only
+):
     for n in range(40):
         buy(f"O-{n}", f"C-{n % 20}", f"c{n % 20}@example.com", purchased_at=BOUGHT + timedelta(minutes=n))
-    results = []
-
-    def scheduler():
-        with app.app_context():
-            results.append(create_due_invitations(db.session, THREE_DAYS_LATER + timedelta(hours=1)))
-            db.session.remove()
-
-    threads = [threading.Thread(target=scheduler) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = concurrently(lambda s: create_due_invitations(s, THREE_DAYS_LATER + timedelta(hours=1)), 3)
     create_due_invitations(session, THREE_DAYS_LATER + timedelta(hours=1))
     assert sum(results) == 20
     per_customer = session.execute(select(Invitation.customer_id, func.count()).group_by(Invitation.customer_id)).all()

@@ -1,15 +1,12 @@
 """Mail over real SMTP: what arrives, and that nothing is lost or doubled when the server misbehaves."""
 
 import re
-import threading
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlparse
 
-import pytest
 from sqlalchemy import func, select
 
 from customers.models import Customer
-from kundenpuls.extensions import db
 from surveys.jobs import create_due_invitations
 from surveys.models import DevMail, Invitation, OutboxMessage
 from surveys.outbox import dispatch_due
@@ -147,24 +144,10 @@ def test_without_smtp_mail_goes_to_the_dev_mailbox(session, buy, client, staff):
     assert "/s/" in detail.text and "?score=10" in detail.text
 
 
-@pytest.mark.postgresql_only
-def test_two_senders_at_once_send_every_mail_exactly_once(app, session, buy, smtp):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("row locks with SKIP LOCKED are PostgreSQL's; SQLite runs one sender")
+def test_two_senders_at_once_send_every_mail_exactly_once(app, session, buy, smtp, concurrently, postgresql_only):
     invite_all(session, buy, 120)
     app.config["OUTBOX_BATCH_SIZE"] = 10
-    results = []
-
-    def sender():
-        with app.app_context():
-            results.append(dispatch_due(db.session, SEND).sent)
-            db.session.remove()
-
-    threads = [threading.Thread(target=sender) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = concurrently(lambda s: dispatch_due(s, SEND).sent, 2)
     assert sum(results) == 120
     assert all(r > 0 for r in results), results
     ids = [m["Message-ID"] for m in smtp.messages]
