@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from surveys.mail import SURVEY_MAIL_KINDS
 from surveys.models import Invitation, OutboxMessage, Response
@@ -55,14 +56,6 @@ def record_response(
     comment = (comment or "").strip() or None
     if comment is not None and len(comment) > MAX_COMMENT:
         raise ValueError(f"comment longer than {MAX_COMMENT} characters")
-    claimed = session.execute(
-        update(Invitation)
-        .where(Invitation.id == invitation.id, Invitation.status.in_(OPEN_STATUSES))
-        .values(status="answered", answered_at=now)
-    )
-    if claimed.rowcount != 1:
-        session.rollback()
-        raise AlreadyAnswered
     values = {
         "invitation_id": invitation.id,
         "survey_id": invitation.survey_id,
@@ -72,15 +65,48 @@ def record_response(
         "locale": invitation.locale,
         "created_at": now,
     }
+    claim = (
+        update(Invitation.__table__)
+        .where(Invitation.id == invitation.id, Invitation.status.in_(OPEN_STATUSES))
+        .values(status="answered", answered_at=now)
+    )
     try:
-        response_id = session.execute(insert(Response.__table__).values(values).returning(Response.id)).scalar_one()
+        response_id = _claim_and_insert(session, claim, values)
     except IntegrityError:
+        response_id = None
+    if response_id is None:
         session.rollback()
-        raise AlreadyAnswered from None
+        raise AlreadyAnswered
+    # What the database now holds, without a second UPDATE at commit.
+    set_committed_value(invitation, "status", "answered")
+    set_committed_value(invitation, "answered_at", now)
     response = Response(id=response_id, **values)
     # A reminder still queued is cancelled by the sender, which sends nothing for answered invitations.
     response_submitted.send(response, session=session, now=now)
     return response
+
+
+def _claim_and_insert(session: Session, claim, values: dict) -> int | None:
+    """Mark the invitation answered and insert the response; None when it was answered already.
+
+    PostgreSQL does both in one statement (a data-modifying CTE): the answer POST is the hot path.
+    """
+    responses = Response.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        claimed = claim.returning(Invitation.id).cte("claimed")
+        columns = [column for column in values if column != "invitation_id"]
+        insert_answer = (
+            insert(responses)
+            .from_select(
+                ["invitation_id", *columns],
+                select(claimed.c.id, *(literal(values[c], responses.c[c].type) for c in columns)),
+            )
+            .returning(responses.c.id)
+        )
+        return session.execute(insert_answer).scalar_one_or_none()
+    if session.execute(claim).rowcount != 1:
+        return None
+    return session.execute(insert(responses).values(values).returning(responses.c.id)).scalar_one()
 
 
 def unsubscribe(session: Session, invitation: Invitation, now: datetime) -> None:
