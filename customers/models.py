@@ -31,10 +31,6 @@ class Customer(db.Model):
 
     purchases: Mapped[list[Purchase]] = relationship(back_populates="customer")
 
-    @property
-    def mailable(self) -> bool:
-        return bool(self.email) and self.unsubscribed_at is None and self.email_invalid_at is None
-
 
 class Purchase(db.Model):
     __tablename__ = "purchases"

@@ -32,7 +32,6 @@ def survey_links(invitation: Invitation) -> dict:
     base = current_app.config["BASE_URL"]
     return {
         "scores": [(n, f"{base}/s/{invitation.token}?score={n}") for n in range(11)],
-        "survey": f"{base}/s/{invitation.token}",
         "unsubscribe": f"{base}/u/{invitation.token}",
     }
 
