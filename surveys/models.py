@@ -122,8 +122,6 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    invitation: Mapped[Invitation | None] = relationship()
-
 
 class DevMail(db.Model):
     """The local mailbox that receives mail when no SMTP server is configured."""
