@@ -8,6 +8,7 @@ from flask import Flask, g, request
 from flask_babel import get_locale
 
 from kundenpuls.config import ROOT, load_config
+from kundenpuls.dbpool import ping_idle_connections
 from kundenpuls.extensions import babel, csrf, db, login_manager, migrate
 from kundenpuls.timeutil import render_migration_type
 
@@ -43,6 +44,8 @@ def register_extensions(app: Flask) -> None:
     from surveys import models as survey_models  # noqa: F401
 
     db.init_app(app)
+    with app.app_context():
+        ping_idle_connections(db.engine, app.config["DB_PING_IDLE_SECONDS"])
     migrate.init_app(
         app,
         db,

@@ -33,7 +33,8 @@ class Config:
             self.SQLALCHEMY_DATABASE_URI = self.SQLALCHEMY_DATABASE_URI.replace(
                 "postgresql://", "postgresql+psycopg://", 1
             )
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # Pooled connections idle longer than this are pinged before use (see kundenpuls/dbpool.py).
+        self.DB_PING_IDLE_SECONDS = float(_env("DB_PING_IDLE_SECONDS", "5") or 5)
         self.SMTP_URL = _env("SMTP_URL")
         self.MAIL_FROM = _env("MAIL_FROM", "Kundenpuls <no-reply@localhost>")
         self.BASE_URL = (_env("BASE_URL", "http://127.0.0.1:5000") or "").rstrip("/")

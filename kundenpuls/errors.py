@@ -6,8 +6,10 @@ import logging
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from kundenpuls.dbpool import is_disconnect
 from kundenpuls.extensions import db
 from kundenpuls.problems import Problem, problem_response
 
@@ -37,6 +39,19 @@ def register_errorhandlers(app: Flask) -> None:
         if _wants_problem():
             return problem_response(exc.code or 500, exc.name, exc.description)
         return render_template("errors/error.html", status=exc.code, kind=str(exc.code)), exc.code
+
+    @app.errorhandler(DBAPIError)
+    def handle_database_error(exc: DBAPIError):
+        if not is_disconnect(exc):
+            return handle_unexpected(exc)
+        log.warning("database connection lost on %s %s: %s", request.method, request.path, exc.orig)
+        db.session.rollback()
+        headers = {"Retry-After": "5"}
+        if _wants_problem():
+            response = problem_response(503, "Service Unavailable", "The database is not reachable; retry shortly.")
+            response.headers.update(headers)
+            return response
+        return render_template("errors/error.html", status=503, kind="503"), 503, headers
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, literal, select, update
+from sqlalchemy import String, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from surveys.mail import SURVEY_MAIL_KINDS
-from surveys.models import Invitation, OutboxMessage, Response
+from surveys.models import Invitation, OutboxMessage, Response, Survey
 from surveys.signals import response_submitted
 
 MAX_COMMENT = 5000
@@ -26,6 +27,10 @@ class InvitationExpired(Exception):
     """The invitation can no longer be answered."""
 
 
+class UnknownInvitation(LookupError):
+    """No invitation has this token."""
+
+
 def invitation_by_token(session: Session, token: str) -> Invitation | None:
     """The invitation with its survey (every page needs the survey's texts)."""
     if not token or len(token) > 64:
@@ -39,74 +44,146 @@ def is_expired(invitation: Invitation, now: datetime) -> bool:
     return invitation.status == "expired" or (invitation.status != "answered" and invitation.expires_at <= now)
 
 
-def record_response(
-    session: Session, invitation: Invitation, score: int, comment: str | None, now: datetime
-) -> Response:
-    """Store the one answer of an invitation; no reminder goes out after it.
+@dataclass(frozen=True)
+class Submitted:
+    """A stored answer and the texts of its survey (for the thank-you page)."""
+
+    response: Response
+    survey_texts: dict
+
+    def text(self, name: str) -> str:
+        texts = self.survey_texts
+        return (texts.get(self.response.locale) or texts["en"]).get(name) or texts["en"][name]
+
+
+def _answer_statements():
+    """Built once: the answer POST is the hot path, and a statement built per request costs more than its SQL.
+
+    `claim` marks an open, unexpired invitation answered and returns what the response row needs;
+    on PostgreSQL `claim_and_insert` also inserts the response in the same statement (a data-modifying CTE).
+    """
+    invitations, surveys, responses = Invitation.__table__, Survey.__table__, Response.__table__
+    now = bindparam("at_now", type_=invitations.c.answered_at.type)
+    claim = (
+        update(invitations)
+        .where(
+            invitations.c.token == bindparam("by_token", type_=String()),
+            invitations.c.status.in_(OPEN_STATUSES),
+            invitations.c.expires_at > now,
+        )
+        .values(status="answered", answered_at=now)
+        .returning(
+            invitations.c.id,
+            invitations.c.survey_id,
+            invitations.c.customer_id,
+            invitations.c.locale,
+            # A subquery, not UPDATE ... FROM: SQLite's RETURNING sees only the updated table.
+            select(surveys.c.texts).where(surveys.c.id == invitations.c.survey_id).scalar_subquery().label("texts"),
+        )
+    )
+    claimed = claim.cte("claimed")
+    inserted = (
+        insert(responses)
+        .from_select(
+            ["invitation_id", "survey_id", "customer_id", "score", "comment", "locale", "created_at"],
+            select(
+                claimed.c.id,
+                claimed.c.survey_id,
+                claimed.c.customer_id,
+                bindparam("new_score", type_=responses.c.score.type),
+                bindparam("new_comment", type_=responses.c.comment.type),
+                claimed.c.locale,
+                bindparam("new_created_at", type_=responses.c.created_at.type),
+            ),
+        )
+        .returning(responses.c.id, responses.c.invitation_id)
+        .cte("inserted")
+    )
+    claim_and_insert = select(
+        inserted.c.id, claimed.c.id, claimed.c.survey_id, claimed.c.customer_id, claimed.c.locale, claimed.c.texts
+    ).join_from(inserted, claimed, inserted.c.invitation_id == claimed.c.id)
+    insert_one = insert(responses).returning(responses.c.id)
+    return claim, claim_and_insert, insert_one
+
+
+_CLAIM, _CLAIM_AND_INSERT, _INSERT = _answer_statements()
+
+
+def submit_answer(session: Session, token: str, score: int, comment: str | None, now: datetime) -> Submitted:
+    """Store the one answer of the invitation with this token; no reminder goes out after it.
 
     The conditional UPDATE is the guard against a double submit: a second request waits for the first
     one's row lock and then finds the invitation answered. The unique invitation_id of responses backs it up.
+    Only when nothing was stored does a second query find out why (unknown, answered or expired).
     """
-    if invitation.status == "answered":
-        raise AlreadyAnswered
-    if is_expired(invitation, now):
-        raise InvitationExpired
     if not 0 <= score <= 10:
         raise ValueError("score must be between 0 and 10")
     comment = (comment or "").strip() or None
     if comment is not None and len(comment) > MAX_COMMENT:
         raise ValueError(f"comment longer than {MAX_COMMENT} characters")
-    values = {
-        "invitation_id": invitation.id,
-        "survey_id": invitation.survey_id,
-        "customer_id": invitation.customer_id,
-        "score": score,
-        "comment": comment,
-        "locale": invitation.locale,
-        "created_at": now,
-    }
-    claim = (
-        update(Invitation.__table__)
-        .where(Invitation.id == invitation.id, Invitation.status.in_(OPEN_STATUSES))
-        .values(status="answered", answered_at=now)
-    )
+    params = {"by_token": token, "at_now": now, "new_score": score, "new_comment": comment, "new_created_at": now}
     try:
-        response_id = _claim_and_insert(session, claim, values)
+        if session.get_bind().dialect.name == "postgresql":
+            row = session.execute(_CLAIM_AND_INSERT, params).one_or_none()
+        else:
+            row = _claim_then_insert(session, params)
     except IntegrityError:
-        response_id = None
-    if response_id is None:
+        row = None
+    if row is None:
         session.rollback()
-        raise AlreadyAnswered
-    # What the database now holds, without a second UPDATE at commit.
-    set_committed_value(invitation, "status", "answered")
-    set_committed_value(invitation, "answered_at", now)
-    response = Response(id=response_id, **values)
+        raise _why_not_open(session, token, now)
+    response_id, invitation_id, survey_id, customer_id, locale, texts = row
+    response = Response(
+        id=response_id,
+        invitation_id=invitation_id,
+        survey_id=survey_id,
+        customer_id=customer_id,
+        score=score,
+        comment=comment,
+        locale=locale,
+        created_at=now,
+    )
     # A reminder still queued is cancelled by the sender, which sends nothing for answered invitations.
     response_submitted.send(response, session=session, now=now)
-    return response
+    return Submitted(response, texts)
 
 
-def _claim_and_insert(session: Session, claim, values: dict) -> int | None:
-    """Mark the invitation answered and insert the response; None when it was answered already.
-
-    PostgreSQL does both in one statement (a data-modifying CTE): the answer POST is the hot path.
-    """
-    responses = Response.__table__
-    if session.get_bind().dialect.name == "postgresql":
-        claimed = claim.returning(Invitation.id).cte("claimed")
-        columns = [column for column in values if column != "invitation_id"]
-        insert_answer = (
-            insert(responses)
-            .from_select(
-                ["invitation_id", *columns],
-                select(claimed.c.id, *(literal(values[c], responses.c[c].type) for c in columns)),
-            )
-            .returning(responses.c.id)
-        )
-        return session.execute(insert_answer).scalar_one_or_none()
-    if session.execute(claim).rowcount != 1:
+def _claim_then_insert(session: Session, params: dict) -> tuple | None:
+    """SQLite has no data-modifying CTE: the same claim, then the insert."""
+    claimed = session.execute(_CLAIM, params).one_or_none()
+    if claimed is None:
         return None
-    return session.execute(insert(responses).values(values).returning(responses.c.id)).scalar_one()
+    invitation_id, survey_id, customer_id, locale, texts = claimed
+    values = {
+        "invitation_id": invitation_id,
+        "survey_id": survey_id,
+        "customer_id": customer_id,
+        "score": params["new_score"],
+        "comment": params["new_comment"],
+        "locale": locale,
+        "created_at": params["new_created_at"],
+    }
+    response_id = session.execute(_INSERT, values).scalar_one()
+    return response_id, invitation_id, survey_id, customer_id, locale, texts
+
+
+def _why_not_open(session: Session, token: str, now: datetime) -> Exception:
+    invitation = invitation_by_token(session, token)
+    if invitation is None:
+        return UnknownInvitation(token)
+    if invitation.status == "answered":
+        return AlreadyAnswered()
+    return InvitationExpired()
+
+
+def record_response(
+    session: Session, invitation: Invitation, score: int, comment: str | None, now: datetime
+) -> Response:
+    """Answer a loaded invitation (demo data, tests); the object then shows what the database holds."""
+    response = submit_answer(session, invitation.token, score, comment, now).response
+    set_committed_value(invitation, "status", "answered")
+    set_committed_value(invitation, "answered_at", now)
+    return response
 
 
 def unsubscribe(session: Session, invitation: Invitation, now: datetime) -> None:

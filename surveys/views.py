@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from email import message_from_string, policy
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
+from kundenpuls.dbpool import is_disconnect
 from kundenpuls.extensions import csrf, db
 from kundenpuls.timeutil import utcnow
-from surveys.forms import NpsForm
+from surveys.forms import NpsForm, answer_form_token
 from surveys.models import DevMail, Invitation, OutboxMessage
 from surveys.queries import outbox_counts, outbox_problems
 from surveys.services import (
     AlreadyAnswered,
     InvitationExpired,
+    Submitted,
+    UnknownInvitation,
     invitation_by_token,
     is_expired,
-    record_response,
     retry_failed,
+    submit_answer,
     unsubscribe,
 )
 
@@ -40,31 +46,69 @@ def _page(template: str, status: int = 200, **context):
     return render_template(template, **context), status, {"Cache-Control": "no-store"}
 
 
-@bp.route("/s/<token>", methods=["GET", "POST"])
+@bp.route("/s/<token>", methods=["GET"])
 def survey(token: str):
     invitation = _load(token)
-    now = utcnow()
     if invitation.status == "answered":
-        return _page("surveys/already.html", 409 if request.method == "POST" else 200, invitation=invitation)
-    if is_expired(invitation, now):
+        return _page("surveys/already.html", invitation=invitation)
+    if is_expired(invitation, utcnow()):
         abort(410)
+    form = NpsForm(csrf_token=answer_form_token(token))
+    preselect = request.args.get("score", type=int)
+    if preselect is not None and 0 <= preselect <= 10:
+        form.score.data = preselect
+    return _page("surveys/survey.html", form=form, invitation=invitation)
+
+
+@bp.post("/s/<token>")
+@csrf.exempt
+def answer(token: str):
+    """The hot path: a valid form is stored by token in one statement; errors look the invitation up."""
     form = NpsForm()
-    if request.method == "GET":
-        preselect = request.args.get("score", type=int)
-        if preselect is not None and 0 <= preselect <= 10:
-            form.score.data = preselect
-        return _page("surveys/survey.html", form=form, invitation=invitation)
+    if not form.token_matches(token):
+        raise CSRFError(_("The form is missing its security token."))
     if not form.validate_on_submit():
+        invitation = _load(token)
+        if invitation.status == "answered":
+            return _page("surveys/already.html", 409, invitation=invitation)
+        if is_expired(invitation, utcnow()):
+            abort(410)
         return _page("surveys/survey.html", 422, form=form, invitation=invitation)
-    thanks = invitation.survey.text(invitation.locale, "thanks")
     try:
-        record_response(db.session, invitation, form.score.data, form.comment.data, now)
+        submitted = _submit_committed(token, form.score.data, form.comment.data)
+    except UnknownInvitation:
+        abort(404)
     except AlreadyAnswered:
         return _page("surveys/already.html", 409)
     except InvitationExpired:
         abort(410)
-    db.session.commit()
-    return _page("surveys/thanks.html", thanks=thanks)
+    locale = g.locale = submitted.response.locale
+    page = _thanks_page(locale, submitted.text("thanks"), request.script_root)
+    return page, 200, {"Cache-Control": "no-store"}
+
+
+def _submit_committed(token: str, score: int, comment: str | None) -> Submitted:
+    """Store and commit; once more on a fresh connection if the database connection was lost meanwhile.
+
+    Running again is safe: the claim only succeeds for an unanswered invitation, so an answer whose
+    COMMIT did reach the database before the connection dropped comes back as "already answered".
+    """
+    try:
+        submitted = submit_answer(db.session, token, score, comment, utcnow())
+        db.session.commit()
+    except DBAPIError as exc:
+        if not is_disconnect(exc):
+            raise
+        db.session.rollback()
+        submitted = submit_answer(db.session, token, score, comment, utcnow())
+        db.session.commit()
+    return submitted
+
+
+@functools.lru_cache(maxsize=256)
+def _thanks_page(locale: str, thanks: str, script_root: str = "") -> str:
+    """The same page for every answer in one language of one survey text: rendered once per worker."""
+    return render_template("surveys/thanks.html", thanks=thanks)
 
 
 @bp.route("/u/<token>", methods=["GET"])

@@ -106,6 +106,31 @@ def test_oversized_comment_is_refused_and_kept_in_the_form(client, session, invi
     assert responses(session) == []
 
 
+def test_survey_pages_set_no_cookie(client, invitation):
+    """Customers get no session: nothing to consent to, nothing a shared phone keeps."""
+    page = client.get(f"/s/{invitation.token}?score=9")
+    assert "Set-Cookie" not in page.headers
+    thanks = client.post(f"/s/{invitation.token}", data={"score": 9, "csrf_token": csrf_token(page.text)})
+    assert thanks.status_code == 200
+    assert "Set-Cookie" not in thanks.headers
+    assert client.get_cookie("session") is None
+
+
+def test_form_token_of_another_invitation_is_refused(client, session, buy, invitation):
+    other_token = csrf_token(client.get(f"/s/{invitation.token}").text)
+    buy(
+        order_id="O-2",
+        external_id="C-2",
+        email="zweite@example.com",
+        purchased_at=datetime.now(UTC) - timedelta(days=3, hours=1),
+    )
+    create_due_invitations(session, datetime.now(UTC))
+    second = session.scalars(select(Invitation).where(Invitation.id != invitation.id)).one()
+    page = client.post(f"/s/{second.token}", data={"score": 9, "csrf_token": other_token})
+    assert page.status_code == 400
+    assert responses(session) == []
+
+
 def test_missing_csrf_token_is_refused(client, session, invitation):
     page = answer(client, invitation.token, 9, with_csrf=False)
     assert page.status_code == 400

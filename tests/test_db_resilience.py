@@ -1,0 +1,91 @@
+"""A PostgreSQL connection that dies (server restart, failover, idle timeout) loses no answer."""
+
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from sqlalchemy import select
+
+from kundenpuls import create_app
+from kundenpuls.extensions import db
+from surveys.jobs import create_due_invitations
+from surveys.models import Invitation, Response
+from tests.conftest import PG_ADMIN, csrf_token
+
+APP_NAME = "kp-resilience-test"
+
+
+@pytest.fixture
+def invitation(session, buy, postgresql_only):
+    now = datetime.now(UTC)
+    buy(purchased_at=now - timedelta(days=3, hours=1))
+    create_due_invitations(session, now)
+    session.commit()
+    return session.scalars(select(Invitation)).one()
+
+
+def second_app(database_url: str, idle_seconds: float):
+    """An app with its own pool whose connections can be told apart by application_name."""
+    return create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"application_name": APP_NAME}},
+            "SECRET_KEY": "test-secret",
+            "DB_PING_IDLE_SECONDS": idle_seconds,
+        }
+    )
+
+
+def kill_pool_connections(database_url: str) -> int:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        return len(
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                (APP_NAME,),
+            ).fetchall()
+        )
+
+
+def test_answer_is_stored_after_the_connection_was_killed(database_url, session, invitation):
+    other = second_app(database_url, idle_seconds=3600)
+    try:
+        client = other.test_client()
+        page = client.get(f"/s/{invitation.token}")
+        assert kill_pool_connections(database_url) >= 1
+        thanks = client.post(f"/s/{invitation.token}", data={"score": 4, "csrf_token": csrf_token(page.text)})
+        assert thanks.status_code == 200
+        assert "Vielen Dank" in thanks.text
+    finally:
+        with other.app_context():
+            db.engine.dispose()
+    assert [r.score for r in session.scalars(select(Response))] == [4]
+
+
+def test_idle_connection_is_checked_before_use(database_url, invitation):
+    other = second_app(database_url, idle_seconds=0)
+    try:
+        client = other.test_client()
+        assert client.get(f"/s/{invitation.token}").status_code == 200
+        assert kill_pool_connections(database_url) >= 1
+        page = client.get(f"/s/{invitation.token}")
+        assert page.status_code == 200
+    finally:
+        with other.app_context():
+            db.engine.dispose()
+
+
+def test_lost_database_gives_a_retry_page_not_a_crash(database_url, invitation):
+    other = second_app(database_url, idle_seconds=3600)
+    try:
+        client = other.test_client()
+        assert client.get(f"/s/{invitation.token}").status_code == 200
+        kill_pool_connections(database_url)
+        page = client.get(f"/s/{invitation.token}", headers={"Accept-Language": "en"})
+        assert page.status_code == 503
+        assert page.headers["Retry-After"] == "5"
+        assert "Nothing was lost" in page.text
+        assert client.get(f"/s/{invitation.token}").status_code == 200
+    finally:
+        with other.app_context():
+            db.engine.dispose()
