@@ -28,6 +28,13 @@ class Customer(db.Model):
     # Set when the mail server refuses the address for good (5xx): no more invitations.
     email_invalid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     email_invalid_reason: Mapped[str | None] = mapped_column(String(500))
+    # The demand we could serve per year (imported or edited); None: not known.
+    potential_value: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    # Refreshed by customers.values.refresh_values: revenue and margin of the last 12 months, ABC class.
+    revenue_12m: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    margin_12m: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    value_class: Mapped[str | None] = mapped_column(String(1), index=True)
+    values_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     purchases: Mapped[list[Purchase]] = relationship(back_populates="customer")
 

@@ -9,7 +9,7 @@ from flask_babel import get_locale
 
 from kundenpuls.config import ROOT, load_config
 from kundenpuls.dbpool import ping_idle_connections
-from kundenpuls.extensions import babel, csrf, db, login_manager, migrate
+from kundenpuls.extensions import babel, csrf, db, limiter, login_manager, migrate
 from kundenpuls.timeutil import render_migration_type
 
 SUPPORTED_LOCALES = ("de", "en")
@@ -28,6 +28,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     register_extensions(app)
     register_blueprints(app)
+    register_signals()
     register_errorhandlers(app)
     register_commands(app)
     register_headers(app)
@@ -40,7 +41,8 @@ def select_locale() -> str:
 
 def register_extensions(app: Flask) -> None:
     from customers import models as customer_models  # noqa: F401
-    from kundenpuls import models  # noqa: F401  (tables known to Alembic)
+    from feedback import models as feedback_models  # noqa: F401
+    from kundenpuls import audit, models  # noqa: F401  (tables known to Alembic)
     from surveys import models as survey_models  # noqa: F401
 
     db.init_app(app)
@@ -55,6 +57,7 @@ def register_extensions(app: Flask) -> None:
         render_item=render_migration_type,
     )
     csrf.init_app(app)
+    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     babel.init_app(app, locale_selector=select_locale)
@@ -63,12 +66,21 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from customers.views import bp as customers_api
+    from feedback.views import bp as feedback
     from kundenpuls.auth import bp as auth
     from kundenpuls.health import bp as health
     from surveys.views import bp as surveys
 
-    for blueprint in (health, auth, customers_api, surveys):
+    for blueprint in (health, auth, customers_api, surveys, feedback):
         app.register_blueprint(blueprint)
+
+
+def register_signals() -> None:
+    """Packages further down the chain listen to events from those they build on, never the other way."""
+    from feedback.services import on_response_submitted
+    from surveys.signals import response_submitted
+
+    response_submitted.connect(on_response_submitted)
 
 
 def register_errorhandlers(app: Flask) -> None:

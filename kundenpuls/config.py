@@ -51,6 +51,15 @@ class Config:
         self.MAX_CONTENT_LENGTH = 2 * 1024 * 1024
         self.OUTBOX_BATCH_SIZE = int(_env("OUTBOX_BATCH_SIZE", "200") or 200)
         self.OUTBOX_CLAIM_TIMEOUT_SECONDS = int(_env("OUTBOX_CLAIM_TIMEOUT_SECONDS", "600") or 600)
+        # Working days per priority until first contact and until resolution (feedback cases).
+        self.SLA_FIRST_CONTACT_DAYS = _env("SLA_FIRST_CONTACT_DAYS", "high=1,normal=2,low=5")
+        self.SLA_RESOLUTION_DAYS = _env("SLA_RESOLUTION_DAYS", "high=5,normal=10,low=20")
+        # Where escalations go besides the managers (a team address); empty: managers only.
+        self.ESCALATION_EMAIL = _env("ESCALATION_EMAIL")
+        # Sign-in attempts per address and per client IP (Flask-Limiter syntax).
+        self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
+        self.RATELIMIT_STORAGE_URI = _env("REDIS_URL") or "memory://"
+        self.RATELIMIT_HEADERS_ENABLED = True
         self.SMTP_TIMEOUT_SECONDS = float(_env("SMTP_TIMEOUT_SECONDS", "30") or 30)
         if (
             self.production

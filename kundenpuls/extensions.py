@@ -1,6 +1,8 @@
 """Extensions, created unbound and bound to the app inside the factory."""
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -26,3 +28,5 @@ migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
+# Counters live in Redis when REDIS_URL is set (shared by all workers and hosts), else in process memory.
+limiter = Limiter(key_func=get_remote_address)

@@ -27,6 +27,14 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Part of the session's user id: a new value at sign-out makes every old session cookie worthless.
+    session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_urlsafe(24))
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    def end_sessions(self) -> None:
+        self.session_token = secrets.token_urlsafe(24)
 
     def set_password(self, password: str) -> None:
         # werkzeug's scrypt: a maintained, salted, memory-hard hash.

@@ -19,7 +19,7 @@ from surveys.sendwindow import next_window_start
 SURVEY_MAIL_KINDS = ("invitation", "reminder")
 
 
-def _mail_domain() -> str:
+def mail_domain() -> str:
     address = parseaddr(current_app.config["MAIL_FROM"])[1]
     return address.rpartition("@")[2] or "localhost"
 
@@ -91,7 +91,7 @@ def queue_survey_mail(session: Session, invitation: Invitation, kind: str, seq: 
         subject = survey.text(locale, "reminder_subject" if kind == "reminder" else "subject")
         text = render_template("emails/survey.txt", **context)
         html = render_template("emails/survey.html", **context)
-    message_id = f"<kp.{kind}.{invitation.id}.{seq}.{invitation.token[:10]}@{_mail_domain()}>"
+    message_id = f"<kp.{kind}.{invitation.id}.{seq}.{invitation.token[:10]}@{mail_domain()}>"
     raw = compose(
         customer.email,
         subject,

@@ -32,6 +32,8 @@ class Survey(db.Model):
     send_end: Mapped[time] = mapped_column(Time(), default=time(18, 0))
     # {"de": {"subject": ..., "question": ...}, "en": {...}}
     texts: Mapped[dict] = mapped_column(JSON)
+    # A passive (7-8) who writes a comment opens a low-priority case when this is on.
+    passive_comment_cases: Mapped[bool] = mapped_column(default=False)
 
     def text(self, locale: str, name: str) -> str:
         return (self.texts.get(locale) or self.texts["en"]).get(name) or self.texts["en"][name]

@@ -53,6 +53,7 @@ def app(database_url):
             "BASE_URL": "http://kundenpuls.test",
             "MAIL_FROM": "Kundenpuls <umfrage@kundenpuls.test>",
             "SECRET_KEY": "test-secret",
+            "LOGIN_RATE_LIMIT": "1000 per minute",
         }
     )
     with app.app_context():
@@ -237,4 +238,4 @@ def concurrently(app):
 @pytest.fixture
 def postgresql_only(db):
     if db.engine.dialect.name != "postgresql":
-        pytest.skip("several scheduler processes share one PostgreSQL (row locks); SQLite runs one process")
+        pytest.skip("PostgreSQL only: concurrent processes, row locks or server connections")

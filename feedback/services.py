@@ -1,0 +1,219 @@
+"""What agents and the system do to a case. Every change writes the audit trail; callers commit."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from customers.models import Customer
+from customers.values import revenue_12m
+from feedback.models import CLOSED, OPEN, ROOT_CAUSES, STATUSES, Case
+from feedback.priority import add_working_days, assess, parse_sla, rank_at
+from kundenpuls import audit
+from kundenpuls.models import User
+from surveys.mail import compose, mail_domain
+from surveys.models import OutboxMessage, Response, Survey
+
+MAX_NOTE = 5000
+NOTE_KINDS = ("note", "contact", "customer_reply")
+
+
+class CaseConflict(Exception):
+    """Someone else changed the case since the agent loaded it."""
+
+
+class AlreadyTaken(CaseConflict):
+    def __init__(self, owner: User | None):
+        super().__init__("taken")
+        self.owner = owner
+
+
+def _sla_days(name: str) -> dict[str, float]:
+    return parse_sla(current_app.config[name])
+
+
+def case_kind(response: Response, survey: Survey) -> str | None:
+    """Which answers open a case: every detractor and churn answer; passives with a comment if the survey says so."""
+    if survey.kind == "churn":
+        return "churn"
+    if response.score is None:
+        return None
+    if response.score <= 6:
+        return "detractor"
+    if response.score <= 8 and response.comment and survey.passive_comment_cases:
+        return "passive"
+    return None
+
+
+def open_case(session: Session, response: Response, now: datetime) -> Case | None:
+    """Open the case for an answer that needs one (idempotent: one case per response)."""
+    survey = session.get(Survey, response.survey_id)
+    kind = case_kind(response, survey)
+    if kind is None:
+        return None
+    if session.scalar(select(Case.id).where(Case.response_id == response.id)) is not None:
+        return None
+    customer = session.get(Customer, response.customer_id) if response.customer_id else None
+    revenue = revenue_12m(session, customer.id, now) if customer else 0
+    priority = assess(kind, response.score, revenue, customer.potential_value if customer else None)
+    first_due = add_working_days(now, _sla_days("SLA_FIRST_CONTACT_DAYS")[priority.level])
+    case = Case(
+        response_id=response.id,
+        customer_id=response.customer_id,
+        survey_id=response.survey_id,
+        kind=kind,
+        score=response.score,
+        status="new",
+        priority=priority.level,
+        priority_points=priority.points,
+        priority_reasons=priority.reasons,
+        customer_value=revenue,
+        created_at=now,
+        first_contact_due_at=first_due,
+        resolution_due_at=add_working_days(now, _sla_days("SLA_RESOLUTION_DAYS")[priority.level]),
+        next_due_at=first_due,
+        rank_at=rank_at(first_due, priority.points),
+    )
+    session.add(case)
+    session.flush()
+    audit.record(session, "case", case.id, "opened", None, now, after={"priority": case.priority, "kind": kind})
+    return case
+
+
+def on_response_submitted(response: Response, session: Session, now: datetime, **_: object) -> None:
+    """Receiver of surveys.signals.response_submitted: the case is written in the answer's transaction."""
+    open_case(session, response, now)
+
+
+def _check_version(case: Case, version: int | None) -> None:
+    if version is not None and version != case.version:
+        raise CaseConflict("changed meanwhile")
+
+
+def _reschedule(case: Case) -> None:
+    case.next_due_at = case.first_contact_due_at if case.first_contact_at is None else case.resolution_due_at
+    case.rank_at = rank_at(case.next_due_at, case.priority_points)
+
+
+def assign(session: Session, case: Case, owner: User | None, actor: User, now: datetime, version: int | None) -> None:
+    """Give the case to `owner` (None: back to the pool). Taking an owned case needs a fresh page."""
+    _check_version(case, version)
+    if case.owner_id == (owner.id if owner else None):
+        return
+    before = {"owner": case.owner.email if case.owner else None}
+    case.owner = owner
+    if case.status == "new" and owner is not None:
+        case.status = "in_progress"
+    session.flush()
+    audit.record(session, "case", case.id, "assigned", actor.id, now, before, {"owner": owner.email if owner else None})
+
+
+def take(session: Session, case: Case, actor: User, now: datetime) -> None:
+    """An agent takes an unowned case; if someone was quicker, they are told who."""
+    if case.owner_id is not None and case.owner_id != actor.id:
+        raise AlreadyTaken(case.owner)
+    assign(session, case, actor, actor, now, None)
+
+
+def add_note(session: Session, case: Case, actor: User, text: str, kind: str, now: datetime) -> None:
+    """Notes are appended, never edited: they need no version check and cannot be lost to a conflict.
+
+    `contact` (a call or visit) and `customer_reply` (what the customer answered) count as contact.
+    """
+    text = (text or "").strip()
+    if not text:
+        raise ValueError("empty note")
+    if len(text) > MAX_NOTE or kind not in NOTE_KINDS:
+        raise ValueError("invalid note")
+    audit.record(session, "case", case.id, kind, actor.id, now, note=text)
+    if kind != "note":
+        _first_contact(case, now)
+    session.flush()
+
+
+def _first_contact(case: Case, now: datetime) -> None:
+    if case.first_contact_at is None:
+        case.first_contact_at = now
+        if case.status == "new":
+            case.status = "in_progress"
+        _reschedule(case)
+
+
+def set_root_cause(session: Session, case: Case, cause: str | None, actor: User, now: datetime, version: int | None):
+    if cause is not None and cause not in ROOT_CAUSES:
+        raise ValueError("unknown root cause")
+    _check_version(case, version)
+    if cause == case.root_cause:
+        return
+    before = {"root_cause": case.root_cause}
+    case.root_cause = cause
+    session.flush()
+    audit.record(session, "case", case.id, "root_cause", actor.id, now, before, {"root_cause": cause})
+
+
+def change_status(session: Session, case: Case, status: str, actor: User, now: datetime, version: int | None) -> None:
+    """new -> in progress -> waiting for customer -> resolved / won't fix; a closed case can be reopened."""
+    if status not in STATUSES:
+        raise ValueError("unknown status")
+    _check_version(case, version)
+    if status == case.status:
+        return
+    if status in CLOSED and case.root_cause is None and status == "resolved":
+        raise ValueError("root cause missing")
+    before = {"status": case.status}
+    case.status = status
+    if status == "waiting":
+        _first_contact(case, now)
+    if status in CLOSED:
+        case.resolved_at = now
+    elif case.resolved_at is not None:
+        case.resolved_at = None
+    if status in OPEN:
+        _reschedule(case)
+    session.flush()
+    audit.record(session, "case", case.id, "status", actor.id, now, before, {"status": status})
+
+
+def send_reply(
+    session: Session, case: Case, actor: User, subject: str, text: str, reply_key: str, now: datetime
+) -> OutboxMessage:
+    """The reply that closes the loop, mailed through the outbox; `reply_key` makes a double submit harmless."""
+    customer = case.customer
+    if customer is None or not customer.email:
+        raise ValueError("no address")
+    text, subject = (text or "").strip(), " ".join((subject or "").split())
+    if not text or not subject or len(text) > MAX_NOTE or len(subject) > 200:
+        raise ValueError("invalid reply")
+    message_id = f"<kp.case.{case.id}.{reply_key}@{mail_domain()}>"
+    sender = actor.name or actor.email
+    raw = compose(customer.email, subject, f"{text}\n\n-- \n{sender}\n", None, message_id, {"Reply-To": actor.email})
+    message = OutboxMessage(
+        key=f"case_reply:{case.id}:{reply_key}",
+        kind="case_reply",
+        customer_id=customer.id,
+        recipient=customer.email,
+        subject=subject,
+        raw=raw,
+        message_id=message_id,
+        next_attempt_at=now,
+        status="pending",
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    audit.record(session, "case", case.id, "reply", actor.id, now, after={"subject": subject}, note=text)
+    _first_contact(case, now)
+    if case.status in ("new", "in_progress"):
+        before = {"status": case.status}
+        case.status = "waiting"
+        audit.record(session, "case", case.id, "status", actor.id, now, before, {"status": "waiting"})
+    session.flush()
+    return message
+
+
+def new_reply_key() -> str:
+    return secrets.token_urlsafe(12)
