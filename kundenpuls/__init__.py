@@ -69,9 +69,10 @@ def register_blueprints(app: Flask) -> None:
     from feedback.views import bp as feedback
     from kundenpuls.auth import bp as auth
     from kundenpuls.health import bp as health
+    from surveys.admin import bp as survey_admin
     from surveys.views import bp as surveys
 
-    for blueprint in (health, auth, customers_api, surveys, feedback):
+    for blueprint in (health, auth, customers_api, surveys, survey_admin, feedback):
         app.register_blueprint(blueprint)
 
 

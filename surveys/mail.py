@@ -11,7 +11,8 @@ from email.utils import format_datetime, formataddr, parseaddr
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
 
 from surveys.models import Invitation, OutboxMessage
 from surveys.sendwindow import next_window_start
@@ -74,10 +75,8 @@ def with_date(raw: str, now: datetime) -> bytes:
     return f"Date: {format_datetime(now)}\n{raw}".replace("\r\n", "\n").replace("\n", "\r\n").encode("ascii")
 
 
-def queue_survey_mail(session: Session, invitation: Invitation, kind: str, seq: int, now: datetime) -> OutboxMessage:
-    """Render the invitation or reminder mail and queue it for the next open send window."""
-    survey, customer = invitation.survey, invitation.customer
-    locale = invitation.locale
+def render_survey_mail(survey, customer, invitation, locale: str, kind: str) -> tuple[str, str, str, dict]:
+    """Subject, text, HTML and the unsubscribe link of an invitation or reminder (also for previews)."""
     links = survey_links(invitation)
     context = {
         "survey": survey,
@@ -91,9 +90,19 @@ def queue_survey_mail(session: Session, invitation: Invitation, kind: str, seq: 
         subject = survey.text(locale, "reminder_subject" if kind == "reminder" else "subject")
         text = render_template("emails/survey.txt", **context)
         html = render_template("emails/survey.html", **context)
-    message_id = f"<kp.{kind}.{invitation.id}.{seq}.{invitation.token[:10]}@{mail_domain()}>"
+    return subject, text, html, links
+
+
+def _message_id(invitation: Invitation, kind: str, seq: int) -> str:
+    return f"<kp.{kind}.{invitation.id}.{seq}.{invitation.token[:10]}@{mail_domain()}>"
+
+
+def _compose_survey_mail(invitation: Invitation, kind: str, message_id: str) -> tuple[str, str]:
+    subject, text, html, links = render_survey_mail(
+        invitation.survey, invitation.customer, invitation, invitation.locale, kind
+    )
     raw = compose(
-        customer.email,
+        invitation.customer.email,
         subject,
         text,
         html,
@@ -103,6 +112,14 @@ def queue_survey_mail(session: Session, invitation: Invitation, kind: str, seq: 
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
     )
+    return subject, raw
+
+
+def queue_survey_mail(session: Session, invitation: Invitation, kind: str, seq: int, now: datetime) -> OutboxMessage:
+    """Render the invitation or reminder mail and queue it for the next open send window."""
+    survey, customer = invitation.survey, invitation.customer
+    message_id = _message_id(invitation, kind, seq)
+    subject, raw = _compose_survey_mail(invitation, kind, message_id)
     message = OutboxMessage(
         key=f"{kind}:{invitation.id}:{seq}",
         kind=kind,
@@ -122,3 +139,33 @@ def queue_survey_mail(session: Session, invitation: Invitation, kind: str, seq: 
     )
     session.add(message)
     return message
+
+
+def rerender_pending(session: Session, survey_id: int, now: datetime) -> int:
+    """Survey edits reach mail not yet sent: pending invitations and reminders are rendered again.
+
+    Same key and Message-ID, new text and send window; mail already sent or being sent is left alone.
+    """
+    rows = session.execute(
+        select(OutboxMessage, Invitation)
+        .join(Invitation, Invitation.id == OutboxMessage.invitation_id)
+        .where(
+            Invitation.survey_id == survey_id,
+            OutboxMessage.status == "pending",
+            OutboxMessage.kind.in_(SURVEY_MAIL_KINDS),
+        )
+        .options(joinedload(Invitation.customer), joinedload(Invitation.survey))
+    )
+    count = 0
+    for message, invitation in rows:
+        survey = invitation.survey
+        message.subject, message.raw = _compose_survey_mail(invitation, message.kind, message.message_id)
+        message.window_weekdays = survey.send_weekdays
+        message.window_start, message.window_end = survey.send_start, survey.send_end
+        message.next_attempt_at = max(
+            message.next_attempt_at,
+            next_window_start(now, message.window_tz, survey.weekdays, survey.send_start, survey.send_end),
+        )
+        count += 1
+    session.flush()
+    return count

@@ -1,0 +1,80 @@
+"""The admin's survey form: settings plus the texts in German and English."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    Form,
+    FormField,
+    IntegerField,
+    SelectChoice,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+WEEKDAYS = (_l("Mon"), _l("Tue"), _l("Wed"), _l("Thu"), _l("Fri"), _l("Sat"), _l("Sun"))
+
+
+class TextsForm(Form):
+    subject = StringField(_l("Mail subject"), validators=[DataRequired(), Length(max=200)])
+    reminder_subject = StringField(_l("Reminder subject"), validators=[DataRequired(), Length(max=200)])
+    greeting = StringField(_l("Greeting"), validators=[DataRequired(), Length(max=100)])
+    intro = TextAreaField(_l("Mail text"), validators=[DataRequired(), Length(max=1000)])
+    reminder_intro = TextAreaField(_l("Reminder text"), validators=[DataRequired(), Length(max=1000)])
+    question = StringField(_l("Question"), validators=[DataRequired(), Length(max=300)])
+    low_label = StringField(_l("Label for 0"), validators=[DataRequired(), Length(max=60)])
+    high_label = StringField(_l("Label for 10"), validators=[DataRequired(), Length(max=60)])
+    comment_label = StringField(_l("Comment question"), validators=[DataRequired(), Length(max=300)])
+    thanks = StringField(_l("Thank-you line"), validators=[DataRequired(), Length(max=200)])
+
+
+def _days(maximum: int):
+    return [InputRequired(), NumberRange(min=0, max=maximum)]
+
+
+class SurveyForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    active = BooleanField(_l("Active (paused when off)"))
+    delay_days = IntegerField(_l("Days after purchase"), validators=_days(365))
+    reminder_count = IntegerField(_l("Reminders"), validators=[InputRequired(), NumberRange(min=0, max=3)])
+    reminder_after_days = IntegerField(_l("Days until a reminder"), validators=[InputRequired(), NumberRange(1, 60)])
+    expiry_days = IntegerField(_l("Days until the survey closes"), validators=[InputRequired(), NumberRange(1, 365)])
+    quiet_days = IntegerField(_l("Quiet period in days (across all surveys)"), validators=_days(730))
+    send_weekdays = SelectMultipleField(
+        _l("Send on"),
+        choices=[SelectChoice(str(i), label) for i, label in enumerate(WEEKDAYS)],
+        option_widget=CheckboxInput(),
+        widget=ListWidget(prefix_label=False),
+        validators=[DataRequired(message=_l("Choose at least one day."))],
+    )
+    send_start = TimeField(_l("From (customer's local time)"), validators=[InputRequired()])
+    send_end = TimeField(_l("Until"), validators=[InputRequired()])
+    passive_comment_cases = BooleanField(_l("Passives (7–8) with a comment open a low-priority case"))
+    texts_de = FormField(TextsForm, label=_l("German texts"))
+    texts_en = FormField(TextsForm, label=_l("English texts"))
+
+    def validate_send_end(self, field) -> None:
+        if self.send_start.data and field.data and field.data <= self.send_start.data:
+            raise ValidationError(_l("The window must end after it starts."))
+
+    def validate_reminder_after_days(self, field) -> None:
+        if self.expiry_days.data and field.data and field.data >= self.expiry_days.data:
+            raise ValidationError(_l("Reminders must come before the survey closes."))
+
+
+class NewSurveyForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    key = StringField(
+        _l("Key"),
+        validators=[
+            DataRequired(),
+            Length(max=50),
+            Regexp(r"^[a-z0-9][a-z0-9-]*$", message=_l("Lower-case letters, digits and dashes.")),
+        ],
+    )

@@ -1,0 +1,79 @@
+"""Admins change a survey: every change is audited and reaches mail that has not gone out yet."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kundenpuls import audit
+from surveys.mail import rerender_pending
+from surveys.models import Survey
+
+TEXT_NAMES = (
+    "subject",
+    "reminder_subject",
+    "greeting",
+    "intro",
+    "reminder_intro",
+    "question",
+    "low_label",
+    "high_label",
+    "comment_label",
+    "thanks",
+)
+LOCALES = ("de", "en")
+SETTINGS = (
+    "name",
+    "active",
+    "delay_days",
+    "reminder_count",
+    "reminder_after_days",
+    "expiry_days",
+    "quiet_days",
+    "send_weekdays",
+    "send_start",
+    "send_end",
+    "passive_comment_cases",
+)
+
+
+def _plain(value):
+    return value.strftime("%H:%M") if isinstance(value, time) else value
+
+
+def update_survey(session: Session, survey: Survey, changes: dict, actor_id: int, now: datetime) -> int:
+    """Apply `changes` (settings and a full `texts` dict); returns how many queued mails were rendered again."""
+    before, after = {}, {}
+    for name in SETTINGS:
+        if name in changes and changes[name] != getattr(survey, name):
+            before[name], after[name] = _plain(getattr(survey, name)), _plain(changes[name])
+            setattr(survey, name, changes[name])
+    if "texts" in changes and changes["texts"] != survey.texts:
+        for locale in LOCALES:
+            for name in TEXT_NAMES:
+                old = (survey.texts.get(locale) or {}).get(name)
+                new = changes["texts"][locale][name]
+                if old != new:
+                    before[f"{locale}.{name}"], after[f"{locale}.{name}"] = old, new
+        survey.texts = copy.deepcopy(changes["texts"])
+    if not after:
+        return 0
+    session.flush()
+    audit.record(session, "survey", survey.id, "changed", actor_id, now, before, after)
+    return rerender_pending(session, survey.id, now)
+
+
+def create_survey(session: Session, name: str, key: str, actor_id: int, now: datetime) -> Survey:
+    """A new NPS survey starts as a paused copy of the default texts and settings."""
+    template = session.scalars(select(Survey).where(Survey.kind == "nps").order_by(Survey.id)).first()
+    survey = Survey(key=key, kind="nps", name=name, active=False, texts=copy.deepcopy(template.texts))
+    for setting in SETTINGS:
+        if setting not in ("name", "active"):
+            setattr(survey, setting, getattr(template, setting))
+    session.add(survey)
+    session.flush()
+    audit.record(session, "survey", survey.id, "created", actor_id, now, after={"name": name, "key": key})
+    return survey
