@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +15,7 @@ import psycopg
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import delete, insert, select
+from werkzeug.serving import make_server
 
 from kundenpuls import create_app
 from kundenpuls.extensions import db as _db
@@ -239,3 +242,33 @@ def concurrently(app):
 def postgresql_only(db):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL only: concurrent processes, row locks or server connections")
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture
+def chromium():
+    executable = shutil.which("chromium")
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; under CI browser tests must run (make test installs it)")
+        pytest.skip("chromium is not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.config["BASE_URL"] = url
+    yield url
+    server.shutdown()
+    thread.join()

@@ -1,14 +1,10 @@
 """End to end in headless Chromium: from the received mail to the thank-you page, on a phone."""
 
-import os
 import re
-import shutil
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from surveys.jobs import create_due_invitations
 from surveys.models import Response
@@ -16,35 +12,6 @@ from surveys.outbox import dispatch_due
 from tests.conftest import ARTIFACTS, next_business_morning
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture
-def chromium():
-    executable = shutil.which("chromium")
-    if executable is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; under CI browser tests must run (make test installs it)")
-        pytest.skip("chromium is not installed (make test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}"
-    app.config["BASE_URL"] = url
-    yield url
-    server.shutdown()
-    thread.join()
 
 
 def test_customer_answers_from_the_mail_on_a_phone(session, buy, smtp, live_server, chromium):
