@@ -27,6 +27,7 @@ from feedback.forms import (
 )
 from feedback.models import Case
 from feedback.queries import (
+    COUNT_CAP,
     PAGE_SIZE,
     QueueFilter,
     customer_picture,
@@ -68,6 +69,7 @@ def queue():
         cases=cases[:PAGE_SIZE],
         has_next=len(cases) > PAGE_SIZE,
         total=queue_count(db.session, filters, current_user.id, now),
+        count_cap=COUNT_CAP,
         filters=filters,
         staff=staff_choices(db.session),
         surveys=db.session.scalars(select(Survey).order_by(Survey.name)).all(),
