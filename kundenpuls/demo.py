@@ -11,6 +11,10 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from customers.models import Customer, Purchase
+from customers.values import refresh_values
+from feedback.models import ROOT_CAUSES
+from feedback.services import add_note, change_status, open_case, set_root_cause, take
+from kundenpuls.models import User
 from surveys.models import Invitation, Response, Survey
 
 FIRST = [
@@ -219,10 +223,70 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
     ]
     for chunk in range(0, len(response_rows), 5000):
         session.execute(insert(Response), response_rows[chunk : chunk + 5000])
+    refresh_values(session, now)
+    cases = _demo_cases(session, now, rng)
     session.commit()
     return {
         "customers": len(customer_rows),
         "purchases": len(purchase_rows),
         "invitations": len(invitations),
         "responses": len(response_rows),
+        "cases": cases,
     }
+
+
+DEMO_STAFF = (
+    ("jana.schulz@example.com", "Jana Schulz", "agent"),
+    ("tom.becker@example.com", "Tom Becker", "agent"),
+    ("lea.wagner@example.com", "Lea Wagner", "manager"),
+)
+DEMO_STAFF_PASSWORD = "kundenpuls-demo"
+CASE_HISTORY_DAYS = 120
+
+
+def _demo_cases(session: Session, now: datetime, rng: random.Random) -> int:
+    """Cases for the last months' negative answers, opened as the signal would; older ones worked and closed."""
+    staff = []
+    for email, name, role in DEMO_STAFF:
+        user = session.scalars(select(User).where(User.email == email)).one_or_none()
+        if user is None:
+            user = User(email=email, name=name, role=role, created_at=now)
+            user.set_password(DEMO_STAFF_PASSWORD)
+            session.add(user)
+        staff.append(user)
+    session.flush()
+    agents = [user for user in staff if user.role == "agent"]
+    recent = session.scalars(
+        select(Response)
+        .where(Response.created_at >= now - timedelta(days=CASE_HISTORY_DAYS), Response.score <= 6)
+        .order_by(Response.created_at)
+    ).all()
+    opened = 0
+    for response in recent:
+        case = open_case(session, response, response.created_at)
+        if case is None:
+            continue
+        opened += 1
+        age = now - response.created_at
+        if age < timedelta(days=2) or rng.random() < 0.15:
+            continue
+        agent = rng.choice(agents)
+        took = response.created_at + timedelta(hours=rng.uniform(0.5, 30))
+        take(session, case, agent, took)
+        contacted = took + timedelta(hours=rng.uniform(0.5, 40))
+        if contacted < now:
+            add_note(session, case, agent, rng.choice(DEMO_CALL_NOTES), "contact", contacted)
+        if age > timedelta(days=10) and rng.random() < 0.85:
+            set_root_cause(session, case, rng.choice(ROOT_CAUSES), agent, contacted, None)
+            closed = contacted + timedelta(hours=rng.uniform(2, 120))
+            if closed < now:
+                change_status(session, case, "resolved" if rng.random() < 0.9 else "wont_fix", agent, closed, None)
+    return opened
+
+
+DEMO_CALL_NOTES = (
+    "Angerufen, Kunde schildert Lieferverzug; Gutschein angeboten.",
+    "Kunde erreicht, Ersatzlieferung veranlasst.",
+    "Rückruf vereinbart, Preisfrage an Vertrieb weitergegeben.",
+    "Called the customer, refund for the damaged item agreed.",
+)

@@ -85,5 +85,10 @@ def test_demo_seed_makes_data_with_patterns(runner, session):
     scores = session.scalars(select(Response.score)).all()
     assert len(scores) > 50
     assert {s for s in scores if s <= 6} and {s for s in scores if s >= 9}
+    from feedback.models import Case
+
+    statuses = session.scalars(select(Case.status)).all()
+    assert "resolved" in statuses and {"new", "in_progress", "waiting"} & set(statuses)
+    assert f"{len(statuses)} cases" in result.output
     again = runner.invoke(args=["demo", "seed", "--customers", "300", "--if-empty"])
     assert "no demo data added" in again.output
