@@ -59,6 +59,7 @@ fmt: $(BIN)/.dev
 bench: $(BIN)/.dev services
 	$(BIN)/python bench/submit.py
 	$(BIN)/python bench/dispatch.py
+	$(BIN)/python bench/queue.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import flask_babel
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -282,3 +283,13 @@ def test_login_is_rate_limited(app, client, agent):
         assert codes == [401, 401, 401, 429]
     finally:
         limiter.reset()
+
+
+def test_queue_speaks_german_to_a_german_browser(client, session, agent):
+    answered(session, 1, 2, amount=500)
+    sign_in(client, agent)
+    # Requests in a test share the test's app context and so Flask-Babel's cached locale; forget it.
+    flask_babel.refresh()
+    page = client.get("/queue", headers={"Accept-Language": "de-DE,de;q=0.9"})
+    assert "Warteschlange" in page.text and "Kritiker, Bewertung 2 (+30)" in page.text
+    assert "500 € Umsatz in 12 Monaten" in page.text
