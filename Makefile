@@ -57,9 +57,9 @@ fmt: $(BIN)/.dev
 	$(BIN)/ruff check --fix .
 
 bench: $(BIN)/.dev services
-	$(BIN)/python bench/submit.py
-	$(BIN)/python bench/dispatch.py
-	$(BIN)/python bench/queue.py
+	$(BIN)/python -m bench.submit
+	$(BIN)/python -m bench.dispatch
+	$(BIN)/python -m bench.queue
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -18,10 +18,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-from common import ROOT, peak_rss_mb, psycopg_url, throwaway_database
 from flask_migrate import upgrade
 from sqlalchemy import text
 
+from bench.common import ROOT, peak_rss_mb, psycopg_url, throwaway_database
 from kundenpuls import create_app
 from kundenpuls.extensions import db
 from surveys.jobs import create_due_invitations

@@ -7,26 +7,20 @@ Target: the page within 3x of the bare query and under 100 ms (median and p95 pr
 
 from __future__ import annotations
 
+import argparse
+import io
+import os
+import random
+import re
+import statistics
+import subprocess
 import sys
-from pathlib import Path
+import time
+from datetime import UTC, datetime, timedelta
 
-# This file is named as the issue asks, which shadows the stdlib's `queue` for everything imported from
-# here (psycopg uses it): look in bench/ last.
-_HERE = str(Path(__file__).resolve().parent)
-sys.path[:] = [entry for entry in sys.path if entry not in (_HERE, "")] + [_HERE]
+import psycopg
 
-import argparse  # noqa: E402
-import io  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import re  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-
-import psycopg  # noqa: E402
-from common import ROOT, psycopg_url, throwaway_database  # noqa: E402
+from bench.common import ROOT, psycopg_url, throwaway_database
 
 BARE = """
 SELECT c.*, cu.*, u.*, r.*

@@ -18,10 +18,10 @@ import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 
-import loadgen
 import psycopg
-from common import ROOT, psycopg_url, throwaway_database
 
+from bench import loadgen
+from bench.common import ROOT, psycopg_url, throwaway_database
 from tests.smtp import free_port
 
 SECRET = "bench-secret"

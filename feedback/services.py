@@ -49,8 +49,18 @@ def case_kind(response: Response, survey: Survey) -> str | None:
     return None
 
 
+def may_need_case(response: Response) -> bool:
+    """Promoters and passives without a comment never need a case: decided without touching the database,
+    because every answer passes here on the answer POST's hot path."""
+    if response.score is None:
+        return True
+    return response.score <= 6 or (response.score <= 8 and bool(response.comment))
+
+
 def open_case(session: Session, response: Response, now: datetime) -> Case | None:
     """Open the case for an answer that needs one (idempotent: one case per response)."""
+    if not may_need_case(response):
+        return None
     survey = session.get(Survey, response.survey_id)
     kind = case_kind(response, survey)
     if kind is None:

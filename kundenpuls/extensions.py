@@ -1,5 +1,6 @@
 """Extensions, created unbound and bound to the app inside the factory."""
 
+from flask import request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -30,3 +31,11 @@ login_manager = LoginManager()
 babel = Babel()
 # Counters live in Redis when REDIS_URL is set (shared by all workers and hosts), else in process memory.
 limiter = Limiter(key_func=get_remote_address)
+# Survey pages are authorised by 192-bit tokens (nothing to guess) and are the hot path: the limiter
+# skips them entirely instead of resolving (no) limits on every answer.
+UNLIMITED_BLUEPRINTS = frozenset({"surveys", "health"})
+
+
+@limiter.request_filter
+def _unlimited() -> bool:
+    return request.blueprint in UNLIMITED_BLUEPRINTS
