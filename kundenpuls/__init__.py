@@ -65,6 +65,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from analytics.views import api as analytics_api
+    from analytics.views import bp as analytics
     from customers.views import bp as customers_api
     from feedback.views import bp as feedback
     from kundenpuls.auth import bp as auth
@@ -72,7 +74,7 @@ def register_blueprints(app: Flask) -> None:
     from surveys.admin import bp as survey_admin
     from surveys.views import bp as surveys
 
-    for blueprint in (health, auth, customers_api, surveys, survey_admin, feedback):
+    for blueprint in (health, auth, customers_api, surveys, survey_admin, feedback, analytics, analytics_api):
         app.register_blueprint(blueprint)
 
 

@@ -1,0 +1,158 @@
+"""NPS per period, counted in the database: one GROUP BY per report, empty periods filled in afterwards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from analytics.nps import Change, NpsFigure, change, figure
+from customers.models import Customer, Purchase
+from surveys.models import Invitation, Response
+
+INTERVALS = ("week", "month")
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    survey_id: int | None = None
+    locale: str | None = None
+    category: str | None = None
+    segment: str | None = None  # value class A/B/C
+
+    def as_query(self) -> dict:
+        return {k: v for k, v in vars(self).items() if v not in (None, "")}
+
+
+@dataclass
+class Period:
+    start: date
+    figure: NpsFigure
+    sent: int = 0
+    answered: int = 0
+    change: Change | None = None
+
+    @property
+    def response_rate(self) -> float | None:
+        return round(100 * self.answered / self.sent, 1) if self.sent else None
+
+
+@dataclass
+class NpsReport:
+    interval: str
+    start: date
+    end: date
+    periods: list[Period] = field(default_factory=list)
+    total: NpsFigure | None = None
+
+
+def period_start(day: date, interval: str) -> date:
+    return day - timedelta(days=day.weekday()) if interval == "week" else day.replace(day=1)
+
+
+def next_period(start: date, interval: str) -> date:
+    if interval == "week":
+        return start + timedelta(days=7)
+    return date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+
+
+def _bucket(session: Session, column, interval: str):
+    """The period's first day as text 'YYYY-MM-DD' on both databases (UTC periods, weeks start on Monday)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.date_trunc(interval, column), "YYYY-MM-DD")
+    if interval == "week":
+        return func.date(column, "weekday 0", "-6 days")
+    return func.strftime("%Y-%m-01", column)
+
+
+def _answer_filters(statement, filters: ReportFilter):
+    if filters.survey_id:
+        statement = statement.where(Response.survey_id == filters.survey_id)
+    if filters.locale:
+        statement = statement.where(Response.locale == filters.locale)
+    if filters.segment:
+        statement = statement.join(Customer, Customer.id == Response.customer_id).where(
+            Customer.value_class == filters.segment
+        )
+    if filters.category:
+        statement = (
+            statement.join(Invitation, Invitation.id == Response.invitation_id)
+            .join(Purchase, Purchase.id == Invitation.purchase_id)
+            .where(Purchase.category == filters.category)
+        )
+    return statement
+
+
+def _sent_filters(statement, filters: ReportFilter):
+    if filters.survey_id:
+        statement = statement.where(Invitation.survey_id == filters.survey_id)
+    if filters.locale:
+        statement = statement.where(Invitation.locale == filters.locale)
+    if filters.segment:
+        statement = statement.join(Customer, Customer.id == Invitation.customer_id).where(
+            Customer.value_class == filters.segment
+        )
+    if filters.category:
+        statement = statement.join(Purchase, Purchase.id == Invitation.purchase_id).where(
+            Purchase.category == filters.category
+        )
+    return statement
+
+
+def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    return datetime.combine(start, time(), UTC), datetime.combine(end + timedelta(days=1), time(), UTC)
+
+
+def nps_report(session: Session, start: date, end: date, interval: str, filters: ReportFilter) -> NpsReport:
+    """NPS, interval and response rate per period from `start` to `end` (inclusive), oldest first."""
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {INTERVALS}")
+    first, last = period_start(start, interval), period_start(end, interval)
+    since, until = _bounds(first, end)
+    bucket = _bucket(session, Response.created_at, interval)
+    answers = _answer_filters(
+        select(
+            bucket.label("bucket"),
+            func.count().filter(Response.score >= 9),
+            func.count().filter(and_(Response.score >= 7, Response.score <= 8)),
+            func.count().filter(Response.score <= 6),
+        ).where(Response.created_at >= since, Response.created_at < until, Response.score.is_not(None)),
+        filters,
+    ).group_by(bucket)
+    counts = {row[0]: row[1:] for row in session.execute(answers)}
+    sent_bucket = _bucket(session, Invitation.sent_at, interval)
+    sent = _sent_filters(
+        select(sent_bucket, func.count(), func.count().filter(Invitation.status == "answered")).where(
+            Invitation.sent_at >= since, Invitation.sent_at < until
+        ),
+        filters,
+    ).group_by(sent_bucket)
+    mailed = {row[0]: row[1:] for row in session.execute(sent)}
+
+    report = NpsReport(interval, first, end)
+    moment, previous = first, None
+    while moment <= last:
+        key = moment.isoformat()
+        promoters, passives, detractors = counts.get(key, (0, 0, 0))
+        sent_count, answered = mailed.get(key, (0, 0))
+        current = figure(promoters, passives, detractors)
+        period = Period(moment, current, sent_count, answered)
+        period.change = change(current, previous) if previous is not None else None
+        report.periods.append(period)
+        previous, moment = current, next_period(moment, interval)
+    report.total = figure(
+        sum(p.figure.promoters for p in report.periods),
+        sum(p.figure.passives for p in report.periods),
+        sum(p.figure.detractors for p in report.periods),
+    )
+    return report
+
+
+def categories(session: Session) -> list[str]:
+    return list(
+        session.scalars(
+            select(Purchase.category).where(Purchase.category.is_not(None)).distinct().order_by(Purchase.category)
+        )
+    )

@@ -1,0 +1,127 @@
+"""NPS report: the page (chart with its table), the CSV, and GET /api/v1/nps."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, jsonify, render_template, request
+from sqlalchemy import select
+
+from analytics.chart import nps_chart
+from analytics.params import BadParameters, parse
+from analytics.queries import NpsReport, categories, nps_report
+from kundenpuls.apiauth import require_api_key
+from kundenpuls.auth import role_required
+from kundenpuls.extensions import csrf, db
+from kundenpuls.problems import Problem
+from kundenpuls.timeutil import utcnow
+from surveys.models import Survey
+
+bp = Blueprint("analytics", __name__)
+api = Blueprint("analytics_api", __name__, url_prefix="/api/v1")
+csrf.exempt(api)
+
+CSV_COLUMNS = (
+    "period_start", "n", "promoters", "passives", "detractors", "nps", "ci_low", "ci_high", "too_few_answers",
+    "sent", "answered", "response_rate", "change", "p_value", "significant",
+)  # fmt: skip
+
+
+def _report() -> tuple[NpsReport, object]:
+    start, end, interval, filters = parse(request.args, utcnow().date())
+    return nps_report(db.session, start, end, interval, filters), filters
+
+
+@bp.get("/reports/nps")
+@role_required("manager")
+def nps_page():
+    try:
+        report, filters = _report()
+        error = None
+    except BadParameters as exc:
+        report, filters, error = None, None, exc.errors
+    page = render_template(
+        "analytics/nps.html",
+        report=report,
+        filters=filters,
+        errors=error,
+        chart=nps_chart(report) if report else None,
+        surveys=db.session.scalars(select(Survey).order_by(Survey.name)).all(),
+        categories=categories(db.session),
+        args=request.args,
+    )
+    return page, 422 if error else 200
+
+
+def _blank(value):
+    return "" if value is None else value
+
+
+def _rows(report: NpsReport):
+    for period in report.periods:
+        f, c = period.figure, period.change
+        yield [
+            period.start.isoformat(),
+            f.n,
+            f.promoters,
+            f.passives,
+            f.detractors,
+            _blank(f.nps),
+            _blank(f.ci_low),
+            _blank(f.ci_high),
+            int(f.too_few),
+            period.sent,
+            period.answered,
+            _blank(period.response_rate),
+            _blank(c and c.delta),
+            _blank(c and round(c.p_value, 6)),
+            _blank(c and int(c.significant)),
+        ]
+
+
+@bp.get("/reports/nps.csv")
+@role_required("manager")
+def nps_csv():
+    try:
+        report, _ = _report()
+    except BadParameters as exc:
+        return Response(str(exc) + "\n", status=422, mimetype="text/plain")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(_rows(report))
+    name = f"nps-{report.interval}-{report.start}-{report.end}.csv"
+    return Response(
+        buffer.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={name}"}
+    )
+
+
+@api.get("/nps")
+@require_api_key
+def nps_api():
+    try:
+        report, filters = _report()
+    except BadParameters as exc:
+        raise Problem(422, "Invalid report parameters", str(exc), exc.errors) from None
+    periods = []
+    for period in report.periods:
+        entry = {"start": period.start.isoformat(), **period.figure.as_dict()}
+        entry.update(sent=period.sent, answered=period.answered, response_rate=period.response_rate)
+        if period.change is not None:
+            entry["change"] = {
+                "delta": period.change.delta,
+                "p_value": period.change.p_value,
+                "significant": period.change.significant,
+            }
+        periods.append(entry)
+    return jsonify(
+        {
+            "interval": report.interval,
+            "from": report.start.isoformat(),
+            "to": report.end.isoformat(),
+            "filters": filters.as_query(),
+            "periods": periods,
+            "total": report.total.as_dict(),
+        }
+    )

@@ -1,0 +1,191 @@
+"""NPS per period: every figure checked against a direct computation on the raw numbers."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+from scipy.stats import norm
+from sqlalchemy import select
+
+from analytics.nps import change, figure
+from customers.models import Customer, Purchase
+from surveys.models import Invitation, Response, Survey
+from tests.feedback_helpers import make_user, sign_in
+
+Z = norm.ppf(0.975)
+
+
+def adjusted_wald(promoters: int, passives: int, detractors: int) -> tuple[float, float]:
+    """Rocks (2016) written out from the paper's recipe, in points."""
+    n = promoters + passives + detractors + 3
+    p, d = (promoters + 0.75) / n, (detractors + 0.75) / n
+    se = math.sqrt((p + d - (p - d) ** 2) / n)
+    return max(-100, 100 * (p - d - Z * se)), min(100, 100 * (p - d + Z * se))
+
+
+@pytest.mark.parametrize(
+    "promoters, passives, detractors",
+    [(40, 30, 30), (1, 0, 0), (0, 0, 1), (10, 0, 0), (0, 5, 0), (3, 1, 7), (500, 200, 300)],
+)
+def test_interval_is_the_adjusted_wald_interval(promoters, passives, detractors):
+    result = figure(promoters, passives, detractors)
+    n = promoters + passives + detractors
+    low, high = adjusted_wald(promoters, passives, detractors)
+    assert result.n == n
+    assert result.nps == pytest.approx(100 * (promoters - detractors) / n, abs=0.01)
+    assert result.ci_low == pytest.approx(low, abs=0.01) and result.ci_high == pytest.approx(high, abs=0.01)
+    assert -100 <= result.ci_low <= result.ci_high <= 100
+
+
+def test_all_promoters_still_get_an_honest_interval():
+    result = figure(10, 0, 0)
+    assert result.nps == 100 and result.ci_high == 100
+    assert result.ci_low < 80  # the plain Wald interval would claim 100 to 100
+    assert result.too_few
+
+
+def test_no_answers_gives_no_numbers():
+    result = figure(0, 0, 0)
+    assert (result.n, result.nps, result.ci_low, result.ci_high) == (0, None, None, None)
+
+
+def test_change_is_a_two_sample_z_test():
+    before, after = figure(30, 30, 40), figure(55, 25, 20)
+    result = change(after, before)
+
+    def parts(p, d, n):
+        n += 3
+        p, d = (p + 0.75) / n, (d + 0.75) / n
+        return p - d, (p + d - (p - d) ** 2) / n
+
+    (a, va), (b, vb) = parts(55, 20, 100), parts(30, 40, 100)
+    z = (a - b) / math.sqrt(va + vb)
+    assert result.delta == pytest.approx(45.0)
+    assert result.p_value == pytest.approx(2 * (1 - norm.cdf(abs(z))))
+    assert result.significant
+    assert change(figure(5, 3, 4), figure(4, 4, 4)).significant is False
+    assert change(figure(1, 0, 0), figure(0, 0, 0)) is None
+
+
+@pytest.fixture
+def answers(session):
+    """Known scores: March 2026 (de, class A), April none, May (en, class C); invitations sent for each."""
+    survey = session.scalars(select(Survey)).one()
+    plan = [
+        (datetime(2026, 3, 5, 10, tzinfo=UTC), "de", "A", "Küche", [10, 10, 9, 9, 9, 8, 7, 6, 3, 0]),
+        (datetime(2026, 5, 20, 10, tzinfo=UTC), "en", "C", "Garten", [9, 8, 6, 6, 5]),
+    ]
+    unanswered = {"2026-03": 10, "2026-05": 15}
+    counter = 0
+    for when, locale, value_class, category, scores in plan:
+        for score in scores + [None] * unanswered[when.strftime("%Y-%m")]:
+            counter += 1
+            customer = Customer(
+                external_id=f"R-{counter}", email=f"r{counter}@example.com", locale=locale,
+                created_at=when, value_class=value_class,
+            )  # fmt: skip
+            session.add(customer)
+            session.flush()
+            purchase = Purchase(
+                order_id=f"RO-{counter}", customer_id=customer.id, amount=Decimal("10"), currency="EUR",
+                category=category, purchased_at=when, created_at=when,
+            )  # fmt: skip
+            session.add(purchase)
+            session.flush()
+            invitation = Invitation(
+                token=f"report-{counter}", survey_id=survey.id, customer_id=customer.id, purchase_id=purchase.id,
+                locale=locale, status="answered" if score is not None else "expired", created_at=when,
+                expires_at=when, sent_at=when, last_mailed_at=when,
+            )  # fmt: skip
+            session.add(invitation)
+            session.flush()
+            if score is not None:
+                session.add(
+                    Response(
+                        invitation_id=invitation.id, survey_id=survey.id, customer_id=customer.id, score=score,
+                        locale=locale, created_at=when,
+                    )
+                )  # fmt: skip
+    session.commit()
+
+
+def test_report_per_month_with_an_empty_month(session, answers):
+    from analytics.queries import ReportFilter, nps_report
+
+    report = nps_report(session, date(2026, 3, 1), date(2026, 5, 31), "month", ReportFilter())
+    march, april, may = report.periods
+    assert [p.start for p in report.periods] == [date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 1)]
+    assert (march.figure.promoters, march.figure.passives, march.figure.detractors) == (5, 2, 3)
+    assert march.figure.nps == 20.0 and march.response_rate == 50.0
+    assert april.figure.n == 0 and april.figure.nps is None and april.response_rate is None
+    assert (may.figure.promoters, may.figure.passives, may.figure.detractors) == (1, 1, 3)
+    assert may.figure.nps == -40.0 and may.response_rate == 25.0
+    assert may.change is None  # the previous period has no answers
+    assert report.total.n == 15 and report.total.nps == pytest.approx(100 * (6 - 6) / 15)
+    low, high = adjusted_wald(5, 2, 3)
+    assert march.figure.ci_low == pytest.approx(low, abs=0.01) and march.figure.too_few
+
+
+def test_filters_language_segment_category(session, answers):
+    from analytics.queries import ReportFilter, nps_report
+
+    def total(**kwargs):
+        return nps_report(session, date(2026, 3, 1), date(2026, 5, 31), "month", ReportFilter(**kwargs)).total
+
+    assert total(locale="en").n == 5
+    assert total(segment="A").n == 10
+    assert total(category="Garten").nps == -40.0
+    assert total(category="Garten", locale="de").n == 0
+
+
+def test_weekly_periods_start_on_monday(session, answers):
+    from analytics.queries import ReportFilter, nps_report
+
+    report = nps_report(session, date(2026, 3, 4), date(2026, 3, 20), "week", ReportFilter())
+    assert [p.start for p in report.periods] == [date(2026, 3, 2), date(2026, 3, 9), date(2026, 3, 16)]
+    assert [p.figure.n for p in report.periods] == [10, 0, 0]
+
+
+def test_api_returns_the_same_numbers(api, answers):
+    page = api.get("/api/v1/nps?from=2026-03-01&to=2026-05-31&interval=month&segment=A")
+    assert page.status_code == 200
+    body = page.get_json()
+    assert body["filters"] == {"segment": "A"}
+    march = body["periods"][0]
+    assert (march["start"], march["n"], march["nps"], march["promoters"]) == ("2026-03-01", 10, 20.0, 5)
+    assert body["total"]["n"] == 10
+
+
+def test_api_refuses_bad_parameters_with_a_problem(api):
+    page = api.get("/api/v1/nps?from=2026-13-01&interval=year")
+    assert page.status_code == 422 and page.mimetype == "application/problem+json"
+    fields = {error["field"] for error in page.get_json()["errors"]}
+    assert fields == {"from", "interval"}
+
+
+def test_api_needs_a_key(client):
+    assert client.get("/api/v1/nps").status_code == 401
+
+
+def test_manager_page_has_chart_table_and_csv(client, session, answers):
+    sign_in(client, make_user(session, "chefin@example.com", "manager"))
+    page = client.get("/reports/nps?from=2026-03-01&to=2026-05-31&interval=month")
+    assert page.status_code == 200
+    assert "<svg" in page.text and "<polygon" in page.text
+    assert "<td>2026-04-01</td><td>0</td>" in page.text
+    assert "too few answers" in page.text
+    export = client.get("/reports/nps.csv?from=2026-03-01&to=2026-05-31&interval=month")
+    rows = [line.split(",") for line in export.text.strip().splitlines()]
+    assert rows[0][:6] == ["period_start", "n", "promoters", "passives", "detractors", "nps"]
+    assert rows[1][:6] == ["2026-03-01", "10", "5", "2", "3", "20.0"]
+    assert rows[2][1] == "0" and rows[2][5] == ""
+    bad = client.get("/reports/nps?from=2026-06-01&to=2026-05-01")
+    assert bad.status_code == 422 and "must not be after" in bad.text
+
+
+def test_agents_do_not_see_reports(client, session):
+    sign_in(client, make_user(session, "agent@example.com", "agent"))
+    assert client.get("/reports/nps").status_code == 403
