@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 from flask import Blueprint, Response, jsonify, render_template, request
 from sqlalchemy import select
 
 from analytics.chart import nps_chart
+from analytics.drivers import driver_report
 from analytics.params import BadParameters, parse
 from analytics.queries import NpsReport, categories, nps_report
 from kundenpuls.apiauth import require_api_key
@@ -95,6 +97,37 @@ def nps_csv():
     return Response(
         buffer.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={name}"}
     )
+
+
+@bp.get("/reports/drivers")
+@role_required("manager")
+def drivers_page():
+    try:
+        start, end, interval, filters = parse(request.args, utcnow().date())
+    except BadParameters as exc:
+        return render_template("analytics/drivers.html", report=None, errors=exc.errors, args=request.args), 422
+    if "from" not in request.args:
+        start = end - timedelta(days=365)
+    report = driver_report(db.session, start, end, filters)
+    if request.args.get("format") == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(DRIVER_COLUMNS)
+        for f in report.findings:
+            writer.writerow(
+                [f.attribute, f.level or "", f.test, f.promoters_value, f.detractors_value, round(f.effect, 4),
+                 f.p_value, f.q_value, int(f.significant), f.sentence]
+            )  # fmt: skip
+        headers = {"Content-Disposition": f"attachment; filename=drivers-{start}-{end}.csv"}
+        return Response(buffer.getvalue(), mimetype="text/csv", headers=headers)
+    return render_template(
+        "analytics/drivers.html", report=report, errors=None, args=request.args, start=start, end=end
+    )
+
+
+DRIVER_COLUMNS = (
+    "attribute", "level", "test", "promoters", "detractors", "effect", "p_value", "q_value", "significant", "sentence",
+)  # fmt: skip
 
 
 @api.get("/nps")

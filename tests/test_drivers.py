@@ -1,0 +1,98 @@
+"""Promoters vs detractors: each test statistic equals SciPy on the raw numbers, p-values BH-corrected."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from scipy.stats import false_discovery_control, fisher_exact, mannwhitneyu
+from sqlalchemy import select
+
+from analytics.drivers import driver_report, themes
+from analytics.queries import ReportFilter
+from customers.models import Customer, Purchase
+from surveys.models import Invitation, Response, Survey
+from tests.feedback_helpers import make_user, sign_in
+
+WHEN = datetime(2026, 6, 10, 12, tzinfo=UTC)
+PROMOTERS = [(10, 180, "Küche", "Schnelle Lieferung, tolle Beratung"), (9, 150, "Küche", "tolle Beratung"),
+             (10, 210, "Küche", None), (9, 160, "Garten", "schnelle Lieferung"), (10, 140, "Küche", None),
+             (9, 175, "Küche", None)]  # fmt: skip
+DETRACTORS = [(2, 40, "Garten", "Lieferung kam zu spät"), (5, 60, "Garten", "Paket beschädigt, Lieferung zu spät"),
+              (0, 35, "Garten", "zu spät"), (6, 90, "Küche", None), (4, 55, "Garten", "Paket beschädigt")]  # fmt: skip
+PASSIVES = [(8, 500, "Küche", "ok"), (7, 5, "Garten", None)]
+
+
+@pytest.fixture
+def answers(session):
+    survey = session.scalars(select(Survey)).one()
+    for i, (score, amount, category, comment) in enumerate(PROMOTERS + DETRACTORS + PASSIVES):
+        customer = Customer(external_id=f"D-{i}", email=f"d{i}@example.com", locale="de", created_at=WHEN)
+        session.add(customer)
+        session.flush()
+        bought = WHEN - timedelta(days=3 + i)
+        purchase = Purchase(
+            order_id=f"DO-{i}", customer_id=customer.id, amount=Decimal(amount), margin=Decimal(amount) / 4,
+            currency="EUR", category=category, purchased_at=bought, created_at=bought,
+        )  # fmt: skip
+        session.add(purchase)
+        session.flush()
+        invitation = Invitation(
+            token=f"drv-{i}", survey_id=survey.id, customer_id=customer.id, purchase_id=purchase.id, locale="de",
+            status="answered", created_at=WHEN, expires_at=WHEN, sent_at=WHEN,
+        )  # fmt: skip
+        session.add(invitation)
+        session.flush()
+        session.add(
+            Response(
+                invitation_id=invitation.id, survey_id=survey.id, customer_id=customer.id, score=score,
+                comment=comment, locale="de", created_at=WHEN,
+            )
+        )  # fmt: skip
+    session.commit()
+
+
+def test_findings_match_scipy_on_the_raw_numbers(session, answers):
+    report = driver_report(session, date(2026, 6, 1), date(2026, 6, 30), ReportFilter())
+    assert (report.promoters, report.detractors) == (6, 5)
+    by_key = {(f.attribute, f.level): f for f in report.findings}
+
+    order = by_key[("order_value", None)]
+    expected = mannwhitneyu([a for _, a, _, _ in PROMOTERS], [a for _, a, _, _ in DETRACTORS], alternative="two-sided")
+    assert order.p_value == pytest.approx(expected.pvalue)
+    assert order.effect == pytest.approx(2 * expected.statistic / 30 - 1) == 1.0
+    assert order.promoters_value == 167.5 and order.detractors_value == 55.0
+
+    garden = by_key[("category", "Garten")]
+    table = np.array([[1, 5], [4, 1]])
+    assert garden.test == "Fisher exact"
+    assert garden.p_value == pytest.approx(fisher_exact(table).pvalue)
+    assert garden.sentence == "Detractors are 4.8x as often in category Garten (80% vs 17%)."
+
+    raw = [f.p_value for f in report.findings]
+    assert [f.q_value for f in report.findings] == pytest.approx(list(false_discovery_control(raw, method="bh")))
+    effects = [abs(f.effect) for f in report.findings]
+    assert effects == sorted(effects, reverse=True)
+
+
+def test_passives_are_left_out_and_no_data_means_no_findings(session, answers):
+    empty = driver_report(session, date(2025, 1, 1), date(2025, 1, 31), ReportFilter())
+    assert (empty.promoters, empty.detractors, empty.findings) == (0, 0, [])
+
+
+def test_comment_themes_without_stop_words():
+    found = dict(themes(["Lieferung kam zu spät", "Paket beschädigt, Lieferung zu spät", "Paket beschädigt"]))
+    assert found["lieferung"] == 2 and found["paket beschädigt"] == 2 and found["spät"] == 2
+    assert "zu" not in found
+
+
+def test_drivers_page_and_csv(client, session, answers):
+    sign_in(client, make_user(session, "chefin@example.com", "manager"))
+    page = client.get("/reports/drivers?from=2026-06-01&to=2026-06-30")
+    assert page.status_code == 200
+    assert "Promoters&#39; median order value is 167.5 vs 55.0 for detractors (3.0x)." in page.text
+    assert "paket beschädigt" in page.text
+    export = client.get("/reports/drivers?from=2026-06-01&to=2026-06-30&format=csv")
+    assert export.mimetype == "text/csv" and export.text.startswith("attribute,level,test")
