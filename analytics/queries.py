@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from analytics.models import NpsDaily
 from analytics.nps import Change, NpsFigure, change, figure
 from customers.models import Customer, Purchase
 from surveys.models import Invitation, Response
@@ -105,11 +106,8 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
     return datetime.combine(start, time(), UTC), datetime.combine(end + timedelta(days=1), time(), UTC)
 
 
-def nps_report(session: Session, start: date, end: date, interval: str, filters: ReportFilter) -> NpsReport:
-    """NPS, interval and response rate per period from `start` to `end` (inclusive), oldest first."""
-    if interval not in INTERVALS:
-        raise ValueError(f"interval must be one of {INTERVALS}")
-    first, last = period_start(start, interval), period_start(end, interval)
+def raw_counts(session: Session, first: date, end: date, interval: str, filters: ReportFilter) -> dict:
+    """Promoters, passives, detractors per period straight from the answers (the rollup's reference)."""
     since, until = _bounds(first, end)
     bucket = _bucket(session, Response.created_at, interval)
     answers = _answer_filters(
@@ -121,7 +119,39 @@ def nps_report(session: Session, start: date, end: date, interval: str, filters:
         ).where(Response.created_at >= since, Response.created_at < until, Response.score.is_not(None)),
         filters,
     ).group_by(bucket)
-    counts = {row[0]: row[1:] for row in session.execute(answers)}
+    return {row[0]: tuple(row[1:]) for row in session.execute(answers)}
+
+
+def rollup_counts(session: Session, first: date, end: date, interval: str, filters: ReportFilter) -> dict:
+    """The same counts from the daily rollup: a few rows per day instead of every answer."""
+    bucket = _bucket(session, NpsDaily.day, interval)
+    statement = select(
+        bucket.label("bucket"),
+        func.sum(NpsDaily.promoters),
+        func.sum(NpsDaily.passives),
+        func.sum(NpsDaily.detractors),
+    ).where(NpsDaily.day >= first, NpsDaily.day <= end)
+    for column, value in (
+        (NpsDaily.survey_id, filters.survey_id),
+        (NpsDaily.locale, filters.locale),
+        (NpsDaily.category, filters.category),
+        (NpsDaily.segment, filters.segment),
+    ):
+        if value:
+            statement = statement.where(column == value)
+    rows = session.execute(statement.group_by(bucket))
+    return {row[0]: tuple(int(v) for v in row[1:]) for row in rows}
+
+
+def nps_report(
+    session: Session, start: date, end: date, interval: str, filters: ReportFilter, source: str = "rollup"
+) -> NpsReport:
+    """NPS, interval and response rate per period from `start` to `end` (inclusive), oldest first."""
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {INTERVALS}")
+    first, last = period_start(start, interval), period_start(end, interval)
+    since, until = _bounds(first, end)
+    counts = (rollup_counts if source == "rollup" else raw_counts)(session, first, end, interval, filters)
     sent_bucket = _bucket(session, Invitation.sent_at, interval)
     sent = _sent_filters(
         select(sent_bucket, func.count(), func.count().filter(Invitation.status == "answered")).where(

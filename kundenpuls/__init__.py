@@ -40,6 +40,7 @@ def select_locale() -> str:
 
 
 def register_extensions(app: Flask) -> None:
+    from analytics import models as analytics_models  # noqa: F401
     from customers import models as customer_models  # noqa: F401
     from feedback import models as feedback_models  # noqa: F401
     from kundenpuls import audit, models  # noqa: F401  (tables known to Alembic)
@@ -80,10 +81,12 @@ def register_blueprints(app: Flask) -> None:
 
 def register_signals() -> None:
     """Packages further down the chain listen to events from those they build on, never the other way."""
-    from feedback.services import on_response_submitted
+    from analytics.rollup import on_response_submitted as count_in_rollup
+    from feedback.services import on_response_submitted as open_case
     from surveys.signals import response_submitted
 
-    response_submitted.connect(on_response_submitted)
+    response_submitted.connect(count_in_rollup)
+    response_submitted.connect(open_case)
 
 
 def register_errorhandlers(app: Flask) -> None:

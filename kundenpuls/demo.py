@@ -10,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from analytics.rollup import rebuild as rebuild_rollup
 from customers.models import Customer, Purchase
 from customers.values import refresh_values
 from feedback.models import ROOT_CAUSES
@@ -224,6 +225,7 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
     for chunk in range(0, len(response_rows), 5000):
         session.execute(insert(Response), response_rows[chunk : chunk + 5000])
     refresh_values(session, now)
+    rebuild_rollup(session)
     cases = _demo_cases(session, now, rng)
     session.commit()
     return {

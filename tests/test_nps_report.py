@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,6 +11,7 @@ from scipy.stats import norm
 from sqlalchemy import select
 
 from analytics.nps import change, figure
+from analytics.rollup import rebuild
 from customers.models import Customer, Purchase
 from surveys.models import Invitation, Response, Survey
 from tests.feedback_helpers import make_user, sign_in
@@ -109,6 +110,7 @@ def answers(session):
                         locale=locale, created_at=when,
                     )
                 )  # fmt: skip
+    rebuild(session)  # rows inserted directly, as a bulk load would: recount
     session.commit()
 
 
@@ -189,3 +191,46 @@ def test_manager_page_has_chart_table_and_csv(client, session, answers):
 def test_agents_do_not_see_reports(client, session):
     sign_in(client, make_user(session, "agent@example.com", "agent"))
     assert client.get("/reports/nps").status_code == 403
+
+
+def test_rollup_follows_every_answer_and_agrees_with_the_raw_rows(session):
+    from analytics.queries import ReportFilter, nps_report
+    from analytics.rollup import disagreements
+    from tests.feedback_helpers import answered
+
+    now = datetime.now(UTC)
+    for n, score in enumerate([10, 9, 8, 7, 6, 0, 10, 3], start=1):
+        answered(session, n, score, now=now)
+    assert disagreements(session) == 0
+    today = now.date()
+    for interval in ("week", "month"):
+        for filters in (ReportFilter(), ReportFilter(locale="de"), ReportFilter(category="Haushalt")):
+            fast = nps_report(session, today, today, interval, filters)
+            slow = nps_report(session, today, today, interval, filters, source="raw")
+            assert [p.figure for p in fast.periods] == [p.figure for p in slow.periods]
+    assert fast.total.n == 8 and fast.total.promoters == 3 and fast.total.detractors == 3
+
+
+def test_an_answer_rolled_back_is_not_counted(session):
+    from analytics.models import NpsDaily
+    from analytics.rollup import disagreements
+    from customers.schemas import PurchaseIn
+    from customers.services import record_purchase
+    from surveys.jobs import create_due_invitations
+    from surveys.services import submit_answer
+    from tests.conftest import purchase_payload
+    from tests.feedback_helpers import answered
+
+    now = datetime.now(UTC)
+    answered(session, 1, 9, now=now)
+    payload = purchase_payload("O-9", "C-9", "x@example.com", now - timedelta(days=3, hours=1))
+    record_purchase(session, PurchaseIn.model_validate(payload), now)
+    session.commit()
+    create_due_invitations(session, now)
+    session.commit()
+    token = session.scalars(select(Invitation.token).where(Invitation.status != "answered")).one()
+    submit_answer(session, token, 2, None, now)
+    session.rollback()
+    assert sum(row.detractors for row in session.scalars(select(NpsDaily))) == 0
+    assert sum(row.promoters for row in session.scalars(select(NpsDaily))) == 1
+    assert disagreements(session) == 0

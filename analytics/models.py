@@ -1,0 +1,25 @@
+"""The daily NPS rollup: counts per day and filter dimension, kept in the answer's own transaction."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kundenpuls.extensions import db
+
+
+class NpsDaily(db.Model):
+    __tablename__ = "nps_daily"
+    __table_args__ = (UniqueConstraint("day", "survey_id", "locale", "category", "segment", name="uq_nps_daily_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date())  # UTC day of the answer
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
+    locale: Mapped[str] = mapped_column(String(5))
+    category: Mapped[str] = mapped_column(String(100), default="")  # "" when the purchase had none
+    segment: Mapped[str] = mapped_column(String(1), default="")  # value class at answer time; "" unknown
+    promoters: Mapped[int] = mapped_column(default=0)
+    passives: Mapped[int] = mapped_column(default=0)
+    detractors: Mapped[int] = mapped_column(default=0)
