@@ -23,3 +23,21 @@ class NpsDaily(db.Model):
     promoters: Mapped[int] = mapped_column(default=0)
     passives: Mapped[int] = mapped_column(default=0)
     detractors: Mapped[int] = mapped_column(default=0)
+
+
+class InvitationsDaily(db.Model):
+    """Invitations mailed per day (the day the first mail went out) and how many of them were answered."""
+
+    __tablename__ = "invitations_daily"
+    __table_args__ = (
+        UniqueConstraint("day", "survey_id", "locale", "category", "segment", name="uq_invitations_daily_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date())
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
+    locale: Mapped[str] = mapped_column(String(5))
+    category: Mapped[str] = mapped_column(String(100), default="")
+    segment: Mapped[str] = mapped_column(String(1), default="")
+    sent: Mapped[int] = mapped_column(default=0)
+    answered: Mapped[int] = mapped_column(default=0)

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from analytics.models import NpsDaily
+from analytics.models import InvitationsDaily, NpsDaily
 from analytics.nps import Change, NpsFigure, change, figure
 from customers.models import Customer, Purchase
 from surveys.models import Invitation, Response
@@ -143,15 +143,8 @@ def rollup_counts(session: Session, first: date, end: date, interval: str, filte
     return {row[0]: tuple(int(v) for v in row[1:]) for row in rows}
 
 
-def nps_report(
-    session: Session, start: date, end: date, interval: str, filters: ReportFilter, source: str = "rollup"
-) -> NpsReport:
-    """NPS, interval and response rate per period from `start` to `end` (inclusive), oldest first."""
-    if interval not in INTERVALS:
-        raise ValueError(f"interval must be one of {INTERVALS}")
-    first, last = period_start(start, interval), period_start(end, interval)
+def raw_sent(session: Session, first: date, end: date, interval: str, filters: ReportFilter) -> dict:
     since, until = _bounds(first, end)
-    counts = (rollup_counts if source == "rollup" else raw_counts)(session, first, end, interval, filters)
     sent_bucket = _bucket(session, Invitation.sent_at, interval)
     sent = _sent_filters(
         select(sent_bucket, func.count(), func.count().filter(Invitation.status == "answered")).where(
@@ -159,7 +152,34 @@ def nps_report(
         ),
         filters,
     ).group_by(sent_bucket)
-    mailed = {row[0]: row[1:] for row in session.execute(sent)}
+    return {row[0]: tuple(row[1:]) for row in session.execute(sent)}
+
+
+def rollup_sent(session: Session, first: date, end: date, interval: str, filters: ReportFilter) -> dict:
+    bucket = _bucket(session, InvitationsDaily.day, interval)
+    statement = select(bucket, func.sum(InvitationsDaily.sent), func.sum(InvitationsDaily.answered)).where(
+        InvitationsDaily.day >= first, InvitationsDaily.day <= end
+    )
+    for column, value in (
+        (InvitationsDaily.survey_id, filters.survey_id),
+        (InvitationsDaily.locale, filters.locale),
+        (InvitationsDaily.category, filters.category),
+        (InvitationsDaily.segment, filters.segment),
+    ):
+        if value:
+            statement = statement.where(column == value)
+    return {row[0]: tuple(int(v) for v in row[1:]) for row in session.execute(statement.group_by(bucket))}
+
+
+def nps_report(
+    session: Session, start: date, end: date, interval: str, filters: ReportFilter, source: str = "rollup"
+) -> NpsReport:
+    """NPS, interval and response rate per period from `start` to `end` (inclusive), oldest first."""
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {INTERVALS}")
+    first, last = period_start(start, interval), period_start(end, interval)
+    counts = (rollup_counts if source == "rollup" else raw_counts)(session, first, end, interval, filters)
+    mailed = (rollup_sent if source == "rollup" else raw_sent)(session, first, end, interval, filters)
 
     report = NpsReport(interval, first, end)
     moment, previous = first, None

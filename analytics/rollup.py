@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, case, cast, delete, func, select
+from sqlalchemy import and_, case, cast, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Date
 
-from analytics.models import NpsDaily
+from analytics.models import InvitationsDaily, NpsDaily
 from customers.models import Customer, Purchase
 from surveys.models import Invitation, Response
 
@@ -62,18 +62,67 @@ def _source(session: Session, *where):
     )
 
 
+def _upsert(session: Session, table, columns: tuple[str, ...], source):
+    statement = _insert(session)(table).from_select([*KEY, *columns], source)
+    return statement.on_conflict_do_update(
+        index_elements=list(KEY),
+        set_={name: table.c[name] + statement.excluded[name] for name in columns},
+    )
+
+
+def _sent_source(session: Session, *where, answered_only: bool = False):
+    """Mailed invitations with their rollup key (day of the first mail); `answered_only` counts one answer."""
+    return (
+        select(
+            _day(session, Invitation.sent_at).label("day"),
+            Invitation.survey_id,
+            Invitation.locale,
+            func.coalesce(Purchase.category, "").label("category"),
+            func.coalesce(Customer.value_class, "").label("segment"),
+            (literal(0) if answered_only else literal(1)).label("sent"),
+            (literal(1) if answered_only else case((Invitation.status == "answered", 1), else_=0)).label("answered"),
+        )
+        .select_from(Invitation)
+        .outerjoin(Purchase, Purchase.id == Invitation.purchase_id)
+        .outerjoin(Customer, Customer.id == Invitation.customer_id)
+        .where(Invitation.sent_at.is_not(None), *where)
+    )
+
+
 def count_answer(session: Session, response: Response) -> None:
-    """Add one answer to its day's row (insert or increment), in one statement."""
+    """Add one answer to its day's NPS row and to its invitation's mailing day (insert or increment).
+
+    PostgreSQL does both upserts in one statement (the second as a CTE); SQLite runs two.
+    """
     if response.score is None:
         return
-    table = NpsDaily.__table__
-    source = _source(session, Response.id == response.id)
-    statement = _insert(session)(table).from_select([*KEY, *COUNTS], source)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(KEY),
-        set_={name: table.c[name] + statement.excluded[name] for name in COUNTS},
+    answer = _upsert(session, NpsDaily.__table__, COUNTS, _source(session, Response.id == response.id))
+    mailed = _upsert(
+        session,
+        InvitationsDaily.__table__,
+        ("sent", "answered"),
+        _sent_source(session, Invitation.id == response.invitation_id, answered_only=True),
     )
-    session.execute(statement)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(mailed.add_cte(answer.cte("counted_answer")))
+    else:
+        session.execute(answer)
+        session.execute(mailed)
+
+
+def count_sent(session: Session, invitation_ids: list[int], now: datetime) -> None:
+    """Invitations whose first mail was just accepted: one more `sent` on their day's row."""
+    source = _sent_source(session, Invitation.id.in_(invitation_ids), Invitation.sent_at == now).subquery()
+    grouped = select(
+        *(source.c[k] for k in KEY),
+        func.sum(source.c.sent).label("sent"),
+        func.sum(source.c.answered).label("answered"),
+    ).group_by(*(source.c[k] for k in KEY))
+    session.execute(_upsert(session, InvitationsDaily.__table__, ("sent", "answered"), grouped))
+
+
+def on_invitations_sent(_sender, session: Session, invitation_ids: list[int], now: datetime, **_: object) -> None:
+    count_sent(session, invitation_ids, now)
 
 
 def on_response_submitted(response: Response, session: Session, now: datetime, **_: object) -> None:
@@ -81,13 +130,16 @@ def on_response_submitted(response: Response, session: Session, now: datetime, *
 
 
 def rebuild(session: Session) -> int:
-    """Recount everything from the raw answers (after bulk loads that bypass the signal); returns rows."""
-    session.execute(delete(NpsDaily))
-    source = _source(session).subquery()
-    grouped = select(
-        *(source.c[name] for name in KEY), *(func.sum(source.c[name]).label(name) for name in COUNTS)
-    ).group_by(*(source.c[name] for name in KEY))
-    session.execute(_insert(session)(NpsDaily.__table__).from_select([*KEY, *COUNTS], grouped))
+    """Recount everything from the raw rows (after bulk loads that bypass the signals); returns rows."""
+    for model, columns, source in (
+        (NpsDaily, COUNTS, _source(session).subquery()),
+        (InvitationsDaily, ("sent", "answered"), _sent_source(session).subquery()),
+    ):
+        session.execute(delete(model))
+        grouped = select(
+            *(source.c[name] for name in KEY), *(func.sum(source.c[name]).label(name) for name in columns)
+        ).group_by(*(source.c[name] for name in KEY))
+        session.execute(_insert(session)(model.__table__).from_select([*KEY, *columns], grouped))
     session.flush()
     return session.scalar(select(func.count()).select_from(NpsDaily))
 

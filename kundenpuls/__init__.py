@@ -81,10 +81,12 @@ def register_blueprints(app: Flask) -> None:
 
 def register_signals() -> None:
     """Packages further down the chain listen to events from those they build on, never the other way."""
+    from analytics.rollup import on_invitations_sent as count_sent
     from analytics.rollup import on_response_submitted as count_in_rollup
     from feedback.services import on_response_submitted as open_case
-    from surveys.signals import response_submitted
+    from surveys.signals import invitations_sent, response_submitted
 
+    invitations_sent.connect(count_sent)
     response_submitted.connect(count_in_rollup)
     response_submitted.connect(open_case)
 

@@ -17,6 +17,7 @@ from customers.models import Customer
 from surveys.mail import SURVEY_MAIL_KINDS, envelope_sender, with_date
 from surveys.models import Invitation, OutboxMessage
 from surveys.sendwindow import next_window_start
+from surveys.signals import invitations_sent
 from surveys.transport import DevMailboxTransport, SmtpTransport
 
 log = logging.getLogger(__name__)
@@ -199,6 +200,7 @@ def _mark_sent(session: Session, rows: list, now: datetime, counts: DispatchCoun
                 .where(Invitation.id.in_(first), Invitation.status == "pending")
                 .values(status="sent", sent_at=now)
             )
+            invitations_sent.send(None, session=session, invitation_ids=first, now=now)
         counts.sent += len(rows)
         rows.clear()
     session.commit()

@@ -6,3 +6,5 @@ _signals = Namespace()
 
 # sender: the stored Response (a detached copy of the row); kwargs: session, now
 response_submitted = _signals.signal("response-submitted")
+# sender: None; kwargs: session, invitation_ids (first mails just accepted by SMTP, now marked sent), now
+invitations_sent = _signals.signal("invitations-sent")

@@ -234,3 +234,33 @@ def test_an_answer_rolled_back_is_not_counted(session):
     assert sum(row.detractors for row in session.scalars(select(NpsDaily))) == 0
     assert sum(row.promoters for row in session.scalars(select(NpsDaily))) == 1
     assert disagreements(session) == 0
+
+
+def test_response_rate_rollup_follows_mailing_and_answers(session):
+    from analytics.queries import ReportFilter, nps_report
+    from customers.schemas import PurchaseIn
+    from customers.services import record_purchase
+    from surveys.jobs import create_due_invitations
+    from surveys.outbox import dispatch_due
+    from surveys.services import submit_answer
+    from tests.conftest import next_business_morning, purchase_payload
+
+    send_at = next_business_morning(datetime.now(UTC))
+    for n in range(1, 5):
+        payload = purchase_payload(f"O-{n}", f"C-{n}", f"k{n}@example.com", send_at - timedelta(days=3, hours=2))
+        record_purchase(session, PurchaseIn.model_validate(payload), send_at)
+    session.commit()
+    create_due_invitations(session, send_at)
+    session.commit()
+    assert dispatch_due(session, send_at).sent == 4
+    tokens = session.scalars(select(Invitation.token).order_by(Invitation.id)).all()
+    for token, score in zip(tokens[:2], (10, 3), strict=True):
+        submit_answer(session, token, score, None, send_at + timedelta(hours=1))
+        session.commit()
+    day = send_at.date()
+    fast = nps_report(session, day, day, "week", ReportFilter())
+    slow = nps_report(session, day, day, "week", ReportFilter(), source="raw")
+    assert (
+        (fast.periods[0].sent, fast.periods[0].answered) == (4, 2) == (slow.periods[0].sent, slow.periods[0].answered)
+    )
+    assert fast.periods[0].response_rate == 50.0
