@@ -9,14 +9,14 @@ corrected with Benjamini-Hochberg (SciPy's false_discovery_control). Passives ar
 from __future__ import annotations
 
 import re
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from statistics import median
 
 import numpy as np
 from scipy.stats import chi2_contingency, false_discovery_control, fisher_exact, mannwhitneyu
-from sqlalchemy import func, select
+from sqlalchemy import Float, cast, func, select
 from sqlalchemy.orm import Session
 
 from analytics.queries import ReportFilter, _answer_filters
@@ -60,8 +60,36 @@ class DriverReport:
     themes: dict[str, list[tuple[str, int]]]
 
 
-def driver_rows(session: Session, start: date, end: date, filters: ReportFilter) -> list[dict]:
-    """One row per promoter or detractor answer with the attributes of its purchase and customer."""
+def _days(session: Session, later, earlier):
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", later - earlier) / 86400.0
+    return func.julianday(later) - func.julianday(earlier)
+
+
+def _base(session: Session, start: date, end: date, filters: ReportFilter, *columns):
+    """Promoter and detractor answers in the range with their purchase and customer, filtered."""
+    statement = (
+        select(*columns)
+        .select_from(Response)
+        .join(Invitation, Invitation.id == Response.invitation_id)
+        .outerjoin(Purchase, Purchase.id == Invitation.purchase_id)
+        .outerjoin(Customer, Customer.id == Response.customer_id)
+        .where(
+            Response.created_at >= datetime.combine(start, time(), UTC),
+            Response.created_at < datetime.combine(end + timedelta(days=1), time(), UTC),
+            (Response.score >= 9) | (Response.score <= 6),
+        )
+    )
+    statement = _answer_filters(statement, ReportFilter(filters.survey_id, filters.locale, None, None))
+    if filters.segment:
+        statement = statement.where(Customer.value_class == filters.segment)
+    if filters.category:
+        statement = statement.where(Purchase.category == filters.category)
+    return statement
+
+
+def numeric_columns(session: Session, start: date, end: date, filters: ReportFilter) -> dict[str, np.ndarray]:
+    """Per answer: promoter flag and the numeric attributes, computed in SQL, streamed into arrays."""
     history = (
         select(
             Purchase.customer_id.label("customer_id"),
@@ -71,69 +99,59 @@ def driver_rows(session: Session, start: date, end: date, filters: ReportFilter)
         .group_by(Purchase.customer_id)
         .subquery()
     )
-    statement = (
-        select(
-            Response.score,
-            Response.comment,
-            Response.locale,
-            Response.created_at,
-            Purchase.amount,
-            Purchase.margin,
-            Purchase.category,
-            Purchase.purchased_at,
-            Customer.value_class,
-            history.c.first_purchase,
-            history.c.purchases,
-        )
-        .select_from(Response)
-        .join(Invitation, Invitation.id == Response.invitation_id)
-        .outerjoin(Purchase, Purchase.id == Invitation.purchase_id)
-        .outerjoin(Customer, Customer.id == Response.customer_id)
-        .outerjoin(history, history.c.customer_id == Response.customer_id)
-        .where(
-            Response.created_at >= datetime.combine(start, time(), UTC),
-            Response.created_at < datetime.combine(end + timedelta(days=1), time(), UTC),
-            (Response.score >= 9) | (Response.score <= 6),
-        )
+    tenure = _days(session, Response.created_at, history.c.first_purchase)
+    years = (
+        func.max(tenure / 365.0, 1.0)
+        if session.get_bind().dialect.name == "sqlite"
+        else func.greatest(tenure / 365.0, 1.0)
     )
-    filters_without_joins = ReportFilter(filters.survey_id, filters.locale, None, None)
-    statement = _answer_filters(statement, filters_without_joins)
-    if filters.segment:
-        statement = statement.where(Customer.value_class == filters.segment)
-    if filters.category:
-        statement = statement.where(Purchase.category == filters.category)
-    rows = []
-    for r in session.execute(statement):
-        tenure = (r.created_at - r.first_purchase).days if r.first_purchase else None
-        rows.append(
-            {
-                "group": "promoter" if r.score >= 9 else "detractor",
-                "comment": r.comment,
-                "order_value": float(r.amount) if r.amount is not None else None,
-                "margin": float(r.margin) if r.margin is not None else None,
-                "purchases_per_year": r.purchases / max(tenure / 365.0, 1.0)
-                if r.purchases and tenure is not None
-                else None,
-                "tenure_days": tenure,
-                "answer_delay_days": (r.created_at - r.purchased_at).total_seconds() / 86400
-                if r.purchased_at
-                else None,
-                "category": r.category,
-                "segment": r.value_class,
-                "language": r.locale,
-            }
-        )
-    return rows
+    statement = _base(
+        session,
+        start,
+        end,
+        filters,
+        (Response.score >= 9).label("promoter"),
+        cast(Purchase.amount, Float),
+        cast(Purchase.margin, Float),
+        history.c.purchases / years,
+        tenure,
+        _days(session, Response.created_at, Purchase.purchased_at),
+    ).outerjoin(history, history.c.customer_id == Response.customer_id)
+    names = ("promoter", *NUMERIC)
+    columns: dict[str, array] = {name: array("d") for name in names}
+    for chunk in session.execute(statement.execution_options(yield_per=50_000)).partitions():
+        for row in chunk:
+            for name, value in zip(names, row, strict=True):
+                columns[name].append(float("nan") if value is None else float(value))
+    return {name: np.frombuffer(values, dtype=float) if values else np.array([]) for name, values in columns.items()}
 
 
-def _numeric(rows: list[dict], attribute: str) -> Finding | None:
-    promoters = [r[attribute] for r in rows if r["group"] == "promoter" and r[attribute] is not None]
-    detractors = [r[attribute] for r in rows if r["group"] == "detractor" and r[attribute] is not None]
-    if len(promoters) < 2 or len(detractors) < 2 or len(set(promoters + detractors)) < 2:
+def category_counts(session: Session, start: date, end: date, filters: ReportFilter, attribute: str) -> dict:
+    """{value: (promoters, detractors)} for one categorical attribute, counted in SQL."""
+    column = {"category": Purchase.category, "segment": Customer.value_class, "language": Response.locale}[attribute]
+    promoter = Response.score >= 9
+    statement = _base(
+        session, start, end, filters, column, func.count().filter(promoter), func.count().filter(~promoter)
+    ).group_by(column)
+    return {value: (int(p), int(d)) for value, p, d in session.execute(statement) if value is not None}
+
+
+def recent_comments(session: Session, start: date, end: date, filters: ReportFilter, promoters: bool, limit: int):
+    statement = _base(session, start, end, filters, Response.comment).where(
+        Response.comment.is_not(None), (Response.score >= 9) if promoters else (Response.score <= 6)
+    )
+    return list(session.scalars(statement.order_by(Response.created_at.desc()).limit(limit)))
+
+
+def _numeric(columns: dict[str, np.ndarray], attribute: str) -> Finding | None:
+    values, promoter = columns[attribute], columns["promoter"] == 1
+    known = ~np.isnan(values)
+    promoters, detractors = values[known & promoter], values[known & ~promoter]
+    if len(promoters) < 2 or len(detractors) < 2 or np.unique(values[known]).size < 2:
         return None
     result = mannwhitneyu(promoters, detractors, alternative="two-sided")
     cliffs = 2 * result.statistic / (len(promoters) * len(detractors)) - 1
-    p_median, d_median = median(promoters), median(detractors)
+    p_median, d_median = float(np.median(promoters)), float(np.median(detractors))
     label = NUMERIC[attribute]
     ratio = f" ({p_median / d_median:.1f}x)" if d_median else ""
     sentence = f"Promoters' median {label} is {p_median:.1f} vs {d_median:.1f} for detractors{ratio}."
@@ -143,16 +161,13 @@ def _numeric(rows: list[dict], attribute: str) -> Finding | None:
     )  # fmt: skip
 
 
-def _categorical(rows: list[dict], attribute: str) -> list[Finding]:
+def _categorical(counts: dict, attribute: str) -> list[Finding]:
     findings = []
-    values = sorted({r[attribute] for r in rows if r[attribute] is not None})
-    n_p = sum(1 for r in rows if r["group"] == "promoter" and r[attribute] is not None)
-    n_d = sum(1 for r in rows if r["group"] == "detractor" and r[attribute] is not None)
-    if n_p == 0 or n_d == 0 or len(values) < 2:
+    n_p, n_d = sum(p for p, _ in counts.values()), sum(d for _, d in counts.values())
+    if n_p == 0 or n_d == 0 or len(counts) < 2:
         return findings
-    for value in values:
-        in_p = sum(1 for r in rows if r["group"] == "promoter" and r[attribute] == value)
-        in_d = sum(1 for r in rows if r["group"] == "detractor" and r[attribute] == value)
+    for value in sorted(counts):
+        in_p, in_d = counts[value]
         table = np.array([[in_p, n_p - in_p], [in_d, n_d - in_d]])
         expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
         if (expected < 5).any():
@@ -160,7 +175,6 @@ def _categorical(rows: list[dict], attribute: str) -> list[Finding]:
         else:
             test, p_value = "chi-square", float(chi2_contingency(table).pvalue)
         share_p, share_d = in_p / n_p, in_d / n_d
-        phi = _phi(table)
         label = CATEGORICAL[attribute]
         if share_d >= share_p:
             times = f"{share_d / share_p:.1f}x as often" if share_p else "only"
@@ -169,7 +183,7 @@ def _categorical(rows: list[dict], attribute: str) -> list[Finding]:
             times = f"{share_p / share_d:.1f}x as often" if share_d else "only"
             sentence = f"Promoters are {times} in {label} {value} ({share_p:.0%} vs {share_d:.0%})."
         findings.append(
-            Finding(attribute, "categorical", str(value), test, p_value, 1.0, phi, sentence, share_p, share_d)
+            Finding(attribute, "categorical", str(value), test, p_value, 1.0, _phi(table), sentence, share_p, share_d)
         )
     return findings
 
@@ -348,26 +362,30 @@ def themes(comments: list[str], top: int = 10) -> list[tuple[str, int]]:
     return phrases[:top]
 
 
+THEME_COMMENTS = 5000  # the latest comments per group feed the themes
+
+
 def driver_report(session: Session, start: date, end: date, filters: ReportFilter) -> DriverReport:
-    rows = driver_rows(session, start, end, filters)
+    columns = numeric_columns(session, start, end, filters)
     findings: list[Finding] = []
     for attribute in NUMERIC:
-        finding = _numeric(rows, attribute)
+        finding = _numeric(columns, attribute)
         if finding is not None:
             findings.append(finding)
     for attribute in CATEGORICAL:
-        findings.extend(_categorical(rows, attribute))
+        findings.extend(_categorical(category_counts(session, start, end, filters, attribute), attribute))
     if findings:
         corrected = false_discovery_control([f.p_value for f in findings], method="bh")
         for finding, q_value in zip(findings, corrected, strict=True):
             finding.q_value = float(q_value)
     findings.sort(key=lambda f: (-abs(f.effect), f.q_value))
+    promoter = columns["promoter"]
     return DriverReport(
-        promoters=sum(1 for r in rows if r["group"] == "promoter"),
-        detractors=sum(1 for r in rows if r["group"] == "detractor"),
+        promoters=int((promoter == 1).sum()),
+        detractors=int((promoter == 0).sum()),
         findings=findings,
         themes={
-            group: themes([r["comment"] for r in rows if r["group"] == group and r["comment"]])
+            group: themes(recent_comments(session, start, end, filters, group == "promoter", THEME_COMMENTS))
             for group in ("promoter", "detractor")
         },
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Integer, and_, cast, func, select
 from sqlalchemy.orm import Session
 
 from analytics.models import InvitationsDaily, NpsDaily
@@ -57,6 +57,14 @@ def next_period(start: date, interval: str) -> date:
     if interval == "week":
         return start + timedelta(days=7)
     return date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+
+
+def _day_bucket(session: Session, column, interval: str):
+    """The period's first day for a DATE column: plain date arithmetic, no time-zone-aware truncation."""
+    if session.get_bind().dialect.name == "postgresql":
+        part = "isodow" if interval == "week" else "day"
+        return func.to_char(column - cast(func.extract(part, column), Integer) + 1, "YYYY-MM-DD")
+    return _bucket(session, column, interval)
 
 
 def _bucket(session: Session, column, interval: str):
@@ -124,7 +132,7 @@ def raw_counts(session: Session, first: date, end: date, interval: str, filters:
 
 def rollup_counts(session: Session, first: date, end: date, interval: str, filters: ReportFilter) -> dict:
     """The same counts from the daily rollup: a few rows per day instead of every answer."""
-    bucket = _bucket(session, NpsDaily.day, interval)
+    bucket = _day_bucket(session, NpsDaily.day, interval)
     statement = select(
         bucket.label("bucket"),
         func.sum(NpsDaily.promoters),
@@ -156,7 +164,7 @@ def raw_sent(session: Session, first: date, end: date, interval: str, filters: R
 
 
 def rollup_sent(session: Session, first: date, end: date, interval: str, filters: ReportFilter) -> dict:
-    bucket = _bucket(session, InvitationsDaily.day, interval)
+    bucket = _day_bucket(session, InvitationsDaily.day, interval)
     statement = select(bucket, func.sum(InvitationsDaily.sent), func.sum(InvitationsDaily.answered)).where(
         InvitationsDaily.day >= first, InvitationsDaily.day <= end
     )
