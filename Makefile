@@ -60,6 +60,7 @@ bench: $(BIN)/.dev services
 	$(BIN)/python -m bench.submit
 	$(BIN)/python -m bench.dispatch
 	$(BIN)/python -m bench.queue
+	$(BIN)/python -m bench.analytics
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
