@@ -18,6 +18,7 @@ Job = tuple[str, Callable]
 
 def all_jobs() -> Sequence[Job]:
     """The jobs of every domain package, in the order a tick runs them."""
+    from analytics.digest import JOBS as analytics_jobs
     from customers.jobs import JOBS as customer_jobs
     from feedback.jobs import JOBS as feedback_jobs
     from surveys.jobs import JOBS as survey_jobs
@@ -25,7 +26,7 @@ def all_jobs() -> Sequence[Job]:
     # Escalation mail is queued before the sender runs, so it goes out in the same tick.
     sending = tuple(job for job in survey_jobs if job[0] == "send_mail")
     preparing = tuple(job for job in survey_jobs if job[0] != "send_mail")
-    return (*customer_jobs, *preparing, *feedback_jobs, *sending)
+    return (*customer_jobs, *preparing, *feedback_jobs, *analytics_jobs, *sending)
 
 
 def tick(now: datetime) -> tuple[dict[str, object], list[str]]:

@@ -1,0 +1,42 @@
+"""The weekly manager digest: last week's NPS, trend table, themes and queue health, once per week."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from analytics.digest import send_weekly_digest
+from surveys.outbox import dispatch_due
+from tests.feedback_helpers import answered, make_user
+
+MONDAY = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
+LAST_WEDNESDAY = MONDAY - timedelta(days=5)
+
+
+def test_digest_goes_to_managers_once_a_week(session, smtp):
+    make_user(session, "chefin@example.com", "manager")
+    make_user(session, "agent@example.com", "agent")
+    for n, (score, comment) in enumerate(
+        [
+            (10, None),
+            (9, None),
+            (10, None),
+            (2, "Lieferung zu spät"),
+            (4, "Lieferung zu spät, Paket beschädigt"),
+            (8, None),
+        ],
+        start=1,
+    ):
+        answered(session, n, score, comment, now=LAST_WEDNESDAY)
+    assert send_weekly_digest(session, MONDAY - timedelta(days=1)) is None  # Sunday: not digest time
+    assert send_weekly_digest(session, MONDAY) == 1
+    assert send_weekly_digest(session, MONDAY + timedelta(hours=3)) == 0
+    dispatch_due(session, MONDAY)
+    assert smtp.by_recipient("agent@example.com") == []
+    [mail] = smtp.by_recipient("chefin@example.com")
+    assert mail["Subject"] == "Weekly NPS 2026-W46: +17"
+    text = mail.get_body(("plain",)).get_content()
+    assert "NPS in the week from 2026-11-09: +16.7 (n = 6" in text
+    assert "lieferung (2)" in text and "spät (2)" in text
+    assert "2 open, 2 overdue" in text  # opened Wednesday, first contact was due by Friday
+    html = mail.get_body(("html",)).get_content()
+    assert "<table" in html and "2026-11-09" in html and "/reports/nps?interval=week" in html
