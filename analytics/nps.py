@@ -7,6 +7,7 @@ counts; p = P'/n', d = D'/n', SE = sqrt((p + d - (p - d)^2) / n'); interval (p -
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -49,12 +50,18 @@ def _adjusted(promoters: int, detractors: int, n: int) -> tuple[float, float]:
     return p - d, math.sqrt((p + d - (p - d) ** 2) / n_adj)
 
 
+@functools.lru_cache(maxsize=8)
+def _z(confidence: float) -> float:
+    """The normal quantile, computed once per confidence level (SciPy's ppf costs more than the rest)."""
+    return float(norm.ppf(0.5 + confidence / 2))
+
+
 def figure(promoters: int, passives: int, detractors: int, confidence: float = 0.95) -> NpsFigure:
     """NPS (plain, from the counts) and the adjusted-Wald interval, in points (-100..100); None without answers."""
     n = promoters + passives + detractors
     if n == 0:
         return NpsFigure(0, 0, 0, 0, None, None, None)
-    z = norm.ppf(0.5 + confidence / 2)
+    z = _z(confidence)
     center, se = _adjusted(promoters, detractors, n)
     low, high = max(-1.0, center - z * se), min(1.0, center + z * se)
     nps = (promoters - detractors) / n

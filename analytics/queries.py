@@ -63,7 +63,7 @@ def _day_bucket(session: Session, column, interval: str):
     """The period's first day for a DATE column: plain date arithmetic, no time-zone-aware truncation."""
     if session.get_bind().dialect.name == "postgresql":
         part = "isodow" if interval == "week" else "day"
-        return func.to_char(column - cast(func.extract(part, column), Integer) + 1, "YYYY-MM-DD")
+        return column - cast(func.extract(part, column), Integer) + 1
     return _bucket(session, column, interval)
 
 
@@ -148,7 +148,12 @@ def rollup_counts(session: Session, first: date, end: date, interval: str, filte
         if value:
             statement = statement.where(column == value)
     rows = session.execute(statement.group_by(bucket))
-    return {row[0]: tuple(int(v) for v in row[1:]) for row in rows}
+    return {_key(row[0]): tuple(int(v) for v in row[1:]) for row in rows}
+
+
+def _key(bucket) -> str:
+    """Period keys as 'YYYY-MM-DD' whether the database gave a date or text."""
+    return bucket if isinstance(bucket, str) else bucket.isoformat()
 
 
 def raw_sent(session: Session, first: date, end: date, interval: str, filters: ReportFilter) -> dict:
@@ -176,7 +181,7 @@ def rollup_sent(session: Session, first: date, end: date, interval: str, filters
     ):
         if value:
             statement = statement.where(column == value)
-    return {row[0]: tuple(int(v) for v in row[1:]) for row in session.execute(statement.group_by(bucket))}
+    return {_key(row[0]): tuple(int(v) for v in row[1:]) for row in session.execute(statement.group_by(bucket))}
 
 
 def nps_report(
