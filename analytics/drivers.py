@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 from scipy.stats import chi2_contingency, false_discovery_control, fisher_exact, mannwhitneyu
-from sqlalchemy import Float, case, cast, func, literal_column, select
+from sqlalchemy import Float, case, cast, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from analytics.queries import ReportFilter, _answer_filters
@@ -383,6 +383,9 @@ THEME_COMMENTS = 5000  # the latest comments per group feed the themes
 
 
 def driver_report(session: Session, start: date, end: date, filters: ReportFilter) -> DriverReport:
+    if session.get_bind().dialect.name == "postgresql":
+        # Hash aggregates over a million answers spill to disk with the default 4 MB; this transaction only.
+        session.execute(text("SET LOCAL work_mem = '128MB'"))
     columns = numeric_columns(session, start, end, filters)
     findings: list[Finding] = []
     for attribute in NUMERIC:
