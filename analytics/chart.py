@@ -6,7 +6,7 @@ from markupsafe import Markup, escape
 
 from analytics.queries import NpsReport
 
-WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 720, 260, 44, 12, 12, 36
+WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 720, 260, 44, 28, 12, 36
 
 
 def _y(value: float) -> float:

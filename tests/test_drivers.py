@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import flask_babel
 import numpy as np
 import pytest
 from scipy.stats import false_discovery_control, fisher_exact, mannwhitneyu
@@ -90,9 +91,13 @@ def test_comment_themes_without_stop_words():
 
 def test_drivers_page_and_csv(client, session, answers):
     sign_in(client, make_user(session, "chefin@example.com", "manager"))
+    flask_babel.refresh()
     page = client.get("/reports/drivers?from=2026-06-01&to=2026-06-30")
     assert page.status_code == 200
-    assert "Promoters&#39; median order value is 167.5 vs 55.0 for detractors (3.0x)." in page.text
+    assert "Promoters' median order value is 167.5 vs 55.0 for detractors (3.0x)." in page.text
+    flask_babel.refresh()  # requests in a test share Flask-Babel's cached locale
+    german = client.get("/reports/drivers?from=2026-06-01&to=2026-06-30", headers={"Accept-Language": "de"})
+    assert "Kritiker sind 4.8x so oft in Kategorie Garten (80% vs 17%)." in german.text
     assert "paket beschädigt" in page.text
     export = client.get("/reports/drivers?from=2026-06-01&to=2026-06-30&format=csv")
     assert export.mimetype == "text/csv" and export.text.startswith("attribute,level,test")
