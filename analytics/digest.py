@@ -102,6 +102,3 @@ def send_weekly_digest(session: Session, now: datetime) -> int | None:
         )
     session.commit()
     return len(todo)
-
-
-JOBS = (("weekly_digest", send_weekly_digest),)

@@ -9,10 +9,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kundenpuls.extensions import db
 
+SHARDS = 16
+
 
 class NpsDaily(db.Model):
     __tablename__ = "nps_daily"
-    __table_args__ = (UniqueConstraint("day", "survey_id", "locale", "category", "segment", name="uq_nps_daily_key"),)
+    __table_args__ = (
+        UniqueConstraint("day", "survey_id", "locale", "category", "segment", "shard", name="uq_nps_daily_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     day: Mapped[date] = mapped_column(Date())  # UTC day of the answer
@@ -20,6 +24,9 @@ class NpsDaily(db.Model):
     locale: Mapped[str] = mapped_column(String(5))
     category: Mapped[str] = mapped_column(String(100), default="")  # "" when the purchase had none
     segment: Mapped[str] = mapped_column(String(1), default="")  # value class at answer time; "" unknown
+    # Concurrent answers with the same key would queue on one row; they spread over SHARDS rows instead,
+    # which the scheduler folds back into shard 0 once the day is over (analytics.rollup.compact).
+    shard: Mapped[int] = mapped_column(default=0)
     promoters: Mapped[int] = mapped_column(default=0)
     passives: Mapped[int] = mapped_column(default=0)
     detractors: Mapped[int] = mapped_column(default=0)
@@ -30,7 +37,7 @@ class InvitationsDaily(db.Model):
 
     __tablename__ = "invitations_daily"
     __table_args__ = (
-        UniqueConstraint("day", "survey_id", "locale", "category", "segment", name="uq_invitations_daily_key"),
+        UniqueConstraint("day", "survey_id", "locale", "category", "segment", "shard", name="uq_invitations_daily_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -39,5 +46,6 @@ class InvitationsDaily(db.Model):
     locale: Mapped[str] = mapped_column(String(5))
     category: Mapped[str] = mapped_column(String(100), default="")
     segment: Mapped[str] = mapped_column(String(1), default="")
+    shard: Mapped[int] = mapped_column(default=0)
     sent: Mapped[int] = mapped_column(default=0)
     answered: Mapped[int] = mapped_column(default=0)

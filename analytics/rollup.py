@@ -6,15 +6,16 @@ the rollup can never count an answer that was rolled back, nor miss one that was
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
-from sqlalchemy import and_, case, cast, delete, func, literal, select
+from sqlalchemy import and_, bindparam, case, cast, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Date
 
-from analytics.models import InvitationsDaily, NpsDaily
+from analytics.models import SHARDS, InvitationsDaily, NpsDaily
 from customers.models import Customer, Purchase
 from surveys.models import Invitation, Response
 
@@ -22,12 +23,16 @@ KEY = ("day", "survey_id", "locale", "category", "segment")
 COUNTS = ("promoters", "passives", "detractors")
 
 
-def _insert(session: Session):
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
-def _day(session: Session, column):
-    if session.get_bind().dialect.name == "postgresql":
+def _insert(dialect: str):
+    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+def _day(dialect: str, column):
+    if dialect == "postgresql":
         return cast(column, Date)
     return func.date(column)
 
@@ -40,16 +45,17 @@ def _classes(score):
     )
 
 
-def _source(session: Session, *where):
+def _source(dialect: str, *where, shard=0):
     """Raw answers with their rollup key; one row per answer."""
     promoters, passives, detractors = _classes(Response.score)
     return (
         select(
-            _day(session, Response.created_at).label("day"),
+            _day(dialect, Response.created_at).label("day"),
             Response.survey_id,
             Response.locale,
             func.coalesce(Purchase.category, "").label("category"),
             func.coalesce(Customer.value_class, "").label("segment"),
+            _shard(shard),
             promoters.label("promoters"),
             passives.label("passives"),
             detractors.label("detractors"),
@@ -62,23 +68,28 @@ def _source(session: Session, *where):
     )
 
 
-def _upsert(session: Session, table, columns: tuple[str, ...], source):
-    statement = _insert(session)(table).from_select([*KEY, *columns], source)
+def _shard(value):
+    return (value if hasattr(value, "label") else literal(value)).label("shard")
+
+
+def _upsert(dialect: str, table, columns: tuple[str, ...], source):
+    statement = _insert(dialect)(table).from_select([*KEY, "shard", *columns], source)
     return statement.on_conflict_do_update(
-        index_elements=list(KEY),
+        index_elements=[*KEY, "shard"],
         set_={name: table.c[name] + statement.excluded[name] for name in columns},
     )
 
 
-def _sent_source(session: Session, *where, answered_only: bool = False):
+def _sent_source(dialect: str, *where, answered_only: bool = False, shard=0):
     """Mailed invitations with their rollup key (day of the first mail); `answered_only` counts one answer."""
     return (
         select(
-            _day(session, Invitation.sent_at).label("day"),
+            _day(dialect, Invitation.sent_at).label("day"),
             Invitation.survey_id,
             Invitation.locale,
             func.coalesce(Purchase.category, "").label("category"),
             func.coalesce(Customer.value_class, "").label("segment"),
+            _shard(shard),
             (literal(0) if answered_only else literal(1)).label("sent"),
             (literal(1) if answered_only else case((Invitation.status == "answered", 1), else_=0)).label("answered"),
         )
@@ -89,36 +100,68 @@ def _sent_source(session: Session, *where, answered_only: bool = False):
     )
 
 
+@functools.cache
+def _answer_statements(dialect: str) -> tuple:
+    """The upserts for one answer, with bind parameters for the answer, its invitation and the shard."""
+    response_id, invitation_id = bindparam("rollup_response_id"), bindparam("rollup_invitation_id")
+    shard = bindparam("rollup_shard")
+    answer = _upsert(dialect, NpsDaily.__table__, COUNTS, _source(dialect, Response.id == response_id, shard=shard))
+    mailed = _upsert(
+        dialect,
+        InvitationsDaily.__table__,
+        ("sent", "answered"),
+        _sent_source(dialect, Invitation.id == invitation_id, answered_only=True, shard=shard),
+    )
+    if dialect == "postgresql":
+        return (mailed.add_cte(answer.cte("counted_answer")),)
+    return (answer, mailed)
+
+
 def count_answer(session: Session, response: Response) -> None:
     """Add one answer to its day's NPS row and to its invitation's mailing day (insert or increment).
 
-    PostgreSQL does both upserts in one statement (the second as a CTE); SQLite runs two.
+    PostgreSQL does both upserts in one statement (the second as a CTE); SQLite runs two. On PostgreSQL the
+    row is one of SHARDS per key, chosen by the answer's id, so simultaneous answers do not queue on one row.
     """
     if response.score is None:
         return
-    answer = _upsert(session, NpsDaily.__table__, COUNTS, _source(session, Response.id == response.id))
-    mailed = _upsert(
-        session,
-        InvitationsDaily.__table__,
-        ("sent", "answered"),
-        _sent_source(session, Invitation.id == response.invitation_id, answered_only=True),
+    dialect = _dialect(session)
+    params = {
+        "rollup_response_id": response.id,
+        "rollup_invitation_id": response.invitation_id,
+        "rollup_shard": response.id % SHARDS if dialect == "postgresql" else 0,
+    }
+    connection = session.connection()
+    for sql, compiled in _compiled_answer_statements(connection.dialect):
+        values = compiled.construct_params(params)
+        if compiled.positional:
+            values = tuple(values[name] for name in compiled.positiontup)
+        connection.exec_driver_sql(sql, values)
+
+
+@functools.cache
+def _compiled_answer_statements(dialect) -> tuple:
+    """Compiled once per dialect and run as driver SQL: SQLAlchemy does not cache INSERT ... SELECT ... ON
+    CONFLICT, and compiling it on every answer cost more than the database work (bench/submit.py)."""
+    return tuple(
+        (str(compiled), compiled)
+        for compiled in (statement.compile(dialect=dialect) for statement in _answer_statements(dialect.name))
     )
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(mailed.add_cte(answer.cte("counted_answer")))
-    else:
-        session.execute(answer)
-        session.execute(mailed)
 
 
 def count_sent(session: Session, invitation_ids: list[int], now: datetime) -> None:
     """Invitations whose first mail was just accepted: one more `sent` on their day's row."""
-    source = _sent_source(session, Invitation.id.in_(invitation_ids), Invitation.sent_at == now).subquery()
+    dialect = _dialect(session)
+    shard = invitation_ids[0] % SHARDS if dialect == "postgresql" else 0
+    source = _sent_source(dialect, Invitation.id.in_(invitation_ids), Invitation.sent_at == now, shard=shard)
+    source = source.subquery()
     grouped = select(
         *(source.c[k] for k in KEY),
+        source.c.shard,
         func.sum(source.c.sent).label("sent"),
         func.sum(source.c.answered).label("answered"),
-    ).group_by(*(source.c[k] for k in KEY))
-    session.execute(_upsert(session, InvitationsDaily.__table__, ("sent", "answered"), grouped))
+    ).group_by(*(source.c[k] for k in KEY), source.c.shard)
+    session.execute(_upsert(dialect, InvitationsDaily.__table__, ("sent", "answered"), grouped))
 
 
 def on_invitations_sent(_sender, session: Session, invitation_ids: list[int], now: datetime, **_: object) -> None:
@@ -131,15 +174,18 @@ def on_response_submitted(response: Response, session: Session, now: datetime, *
 
 def rebuild(session: Session) -> int:
     """Recount everything from the raw rows (after bulk loads that bypass the signals); returns rows."""
+    dialect = _dialect(session)
     for model, columns, source in (
-        (NpsDaily, COUNTS, _source(session).subquery()),
-        (InvitationsDaily, ("sent", "answered"), _sent_source(session).subquery()),
+        (NpsDaily, COUNTS, _source(dialect).subquery()),
+        (InvitationsDaily, ("sent", "answered"), _sent_source(dialect).subquery()),
     ):
         session.execute(delete(model))
         grouped = select(
-            *(source.c[name] for name in KEY), *(func.sum(source.c[name]).label(name) for name in columns)
+            *(source.c[name] for name in KEY),
+            literal(0).label("shard"),
+            *(func.sum(source.c[name]).label(name) for name in columns),
         ).group_by(*(source.c[name] for name in KEY))
-        session.execute(_insert(session)(model.__table__).from_select([*KEY, *columns], grouped))
+        session.execute(_insert(dialect)(model.__table__).from_select([*KEY, "shard", *columns], grouped))
     session.flush()
     return session.scalar(select(func.count()).select_from(NpsDaily))
 
@@ -151,7 +197,7 @@ def disagreements(session: Session) -> int:
     in, while the raw rows only know today's class.
     """
     keys = [k for k in KEY if k != "segment"]
-    source = _source(session).subquery()
+    source = _source(_dialect(session)).subquery()
     raw = (
         select(*(source.c[k] for k in keys), *(func.sum(source.c[c]).label(c) for c in COUNTS))
         .group_by(*(source.c[k] for k in keys))
@@ -169,3 +215,34 @@ def disagreements(session: Session) -> int:
     total_raw = session.scalar(select(func.count()).select_from(raw))
     total_rolled = session.scalar(select(func.count()).select_from(rolled))
     return (total_raw - both) + (total_rolled - both)
+
+
+def compact(session: Session, now: datetime) -> int:
+    """Fold the shards of finished days back into shard 0, so reports read one row per key and day.
+
+    DELETE ... RETURNING takes the rows' locks and their latest values, and the INSERT adds them to shard 0
+    in the same statement: an answer counted meanwhile waits for the lock and then writes a fresh shard row,
+    so nothing is lost. Only PostgreSQL shards; SQLite has one writer and always uses shard 0.
+    """
+    if _dialect(session) != "postgresql":
+        return 0
+    today = now.date()
+    folded = 0
+    for model, columns in ((NpsDaily, COUNTS), (InvitationsDaily, ("sent", "answered"))):
+        table = model.__table__
+        moved = (
+            delete(table)
+            .where(table.c.shard > 0, table.c.day < today)
+            .returning(*(table.c[k] for k in KEY), *(table.c[c] for c in columns))
+            .cte("moved")
+        )
+        grouped = select(
+            *(moved.c[k] for k in KEY), literal(0).label("shard"), *(func.sum(moved.c[c]).label(c) for c in columns)
+        ).group_by(*(moved.c[k] for k in KEY))
+        statement = pg_insert(table).from_select([*KEY, "shard", *columns], grouped)
+        statement = statement.on_conflict_do_update(
+            index_elements=[*KEY, "shard"], set_={c: table.c[c] + statement.excluded[c] for c in columns}
+        )
+        folded += len(session.execute(statement.returning(table.c.id)).all())
+    session.commit()
+    return folded

@@ -18,7 +18,7 @@ Job = tuple[str, Callable]
 
 def all_jobs() -> Sequence[Job]:
     """The jobs of every domain package, in the order a tick runs them."""
-    from analytics.digest import JOBS as analytics_jobs
+    from analytics.jobs import JOBS as analytics_jobs
     from customers.jobs import JOBS as customer_jobs
     from feedback.jobs import JOBS as feedback_jobs
     from surveys.jobs import JOBS as survey_jobs

@@ -264,3 +264,24 @@ def test_response_rate_rollup_follows_mailing_and_answers(session):
         (fast.periods[0].sent, fast.periods[0].answered) == (4, 2) == (slow.periods[0].sent, slow.periods[0].answered)
     )
     assert fast.periods[0].response_rate == 50.0
+
+
+def test_shards_of_finished_days_fold_into_one_row(session, postgresql_only):
+    from sqlalchemy import func
+
+    from analytics.models import NpsDaily
+    from analytics.queries import ReportFilter, nps_report
+    from analytics.rollup import compact, disagreements
+    from tests.feedback_helpers import answered
+
+    now = datetime.now(UTC)
+    for n, score in enumerate([10, 9, 8, 7, 6, 0, 10, 3, 9, 9], start=1):
+        answered(session, n, score, now=now)
+    assert session.scalar(select(func.count(func.distinct(NpsDaily.shard)))) > 1
+    before = nps_report(session, now.date(), now.date(), "month", ReportFilter()).total
+    assert compact(session, now) == 0  # today is not finished
+    assert compact(session, now + timedelta(days=1)) > 0
+    assert session.scalar(select(func.count()).select_from(NpsDaily).where(NpsDaily.shard > 0)) == 0
+    assert session.scalar(select(func.count()).select_from(NpsDaily)) == 1
+    assert nps_report(session, now.date(), now.date(), "month", ReportFilter()).total == before
+    assert disagreements(session) == 0
