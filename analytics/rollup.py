@@ -169,7 +169,62 @@ def on_invitations_sent(_sender, session: Session, invitation_ids: list[int], no
 
 
 def on_response_submitted(response: Response, session: Session, now: datetime, **_: object) -> None:
+    if _dialect(session) == "postgresql":
+        return  # counted inside the answer's own statement (ANSWER_PARTS)
     count_answer(session, response)
+
+
+def _answer_joins(claimed, inserted):
+    return (
+        inserted.join(claimed, inserted.c.invitation_id == claimed.c.id)
+        .outerjoin(Purchase, Purchase.id == claimed.c.purchase_id)
+        .outerjoin(Customer, Customer.id == claimed.c.customer_id)
+    )
+
+
+def _answer_key(claimed, inserted, day_column) -> tuple:
+    return (
+        cast(day_column, Date).label("day"),
+        claimed.c.survey_id,
+        claimed.c.locale,
+        func.coalesce(Purchase.category, "").label("category"),
+        func.coalesce(Customer.value_class, "").label("segment"),
+        (inserted.c.id % SHARDS).label("shard"),
+    )
+
+
+def nps_part(claimed, inserted):
+    """For surveys' answer statement on PostgreSQL: count the new answer from the statement's own CTEs
+    (a row inserted by the same statement is not visible to its other parts)."""
+    promoters, passives, detractors = _classes(inserted.c.score)
+    source = (
+        select(
+            *_answer_key(claimed, inserted, inserted.c.created_at),
+            promoters.label("promoters"),
+            passives.label("passives"),
+            detractors.label("detractors"),
+        )
+        .select_from(_answer_joins(claimed, inserted))
+        .where(inserted.c.score.is_not(None))
+    )
+    return _upsert("postgresql", NpsDaily.__table__, COUNTS, source)
+
+
+def mailed_part(claimed, inserted):
+    """For surveys' answer statement on PostgreSQL: one more answered invitation on its mailing day."""
+    source = (
+        select(
+            *_answer_key(claimed, inserted, claimed.c.sent_at),
+            literal(0).label("sent"),
+            literal(1).label("answered"),
+        )
+        .select_from(_answer_joins(claimed, inserted))
+        .where(claimed.c.sent_at.is_not(None), inserted.c.score.is_not(None))
+    )
+    return _upsert("postgresql", InvitationsDaily.__table__, ("sent", "answered"), source)
+
+
+ANSWER_PARTS = (nps_part, mailed_part)
 
 
 def rebuild(session: Session) -> int:

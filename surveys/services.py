@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import String, bindparam, insert, select, update
+from sqlalchemy import String, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -68,7 +70,9 @@ def _answer_statements():
         update(invitations)
         .where(
             invitations.c.token == bindparam("by_token", type_=String()),
-            invitations.c.status.in_(OPEN_STATUSES),
+            # Equalities, not IN: an IN list becomes a parameter expanded per execution, and this
+            # statement is compiled once and reused as it is.
+            or_(*(invitations.c.status == status for status in OPEN_STATUSES)),
             invitations.c.expires_at > now,
         )
         .values(status="answered", answered_at=now)
@@ -79,6 +83,8 @@ def _answer_statements():
             invitations.c.locale,
             # A subquery, not UPDATE ... FROM: SQLite's RETURNING sees only the updated table.
             select(surveys.c.texts).where(surveys.c.id == invitations.c.survey_id).scalar_subquery().label("texts"),
+            invitations.c.purchase_id,
+            invitations.c.sent_at,
         )
     )
     claimed = claim.cte("claimed")
@@ -96,17 +102,49 @@ def _answer_statements():
                 bindparam("new_created_at", type_=responses.c.created_at.type),
             ),
         )
-        .returning(responses.c.id, responses.c.invitation_id)
+        .returning(responses.c.id, responses.c.invitation_id, responses.c.score, responses.c.created_at)
         .cte("inserted")
     )
     claim_and_insert = select(
         inserted.c.id, claimed.c.id, claimed.c.survey_id, claimed.c.customer_id, claimed.c.locale, claimed.c.texts
     ).join_from(inserted, claimed, inserted.c.invitation_id == claimed.c.id)
     insert_one = insert(responses).returning(responses.c.id)
-    return claim, claim_and_insert, insert_one
+    return claim, claim_and_insert, insert_one, claimed, inserted
 
 
-_CLAIM, _CLAIM_AND_INSERT, _INSERT = _answer_statements()
+_CLAIM, _CLAIM_AND_INSERT, _INSERT, _CLAIMED, _INSERTED = _answer_statements()
+
+# Data-modifying statements other packages add to the answer's one PostgreSQL statement, built from the
+# `claimed` invitation and the `inserted` response CTEs: their work costs no extra round trip.
+_answer_parts: list[Callable] = []
+
+
+def add_answer_part(builder: Callable) -> None:
+    """Register `builder(claimed, inserted) -> INSERT/UPDATE`; it runs inside every answer's statement."""
+    if builder not in _answer_parts:
+        _answer_parts.append(builder)
+        _compiled_answer.cache_clear()
+
+
+@functools.cache
+def _compiled_answer(dialect) -> tuple[str, object]:
+    """Compiled once: with other packages' parts added, SQLAlchemy can no longer cache the statement."""
+    statement = _CLAIM_AND_INSERT
+    for number, builder in enumerate(_answer_parts):
+        statement = statement.add_cte(builder(_CLAIMED, _INSERTED).cte(f"answer_part_{number}"))
+    compiled = statement.compile(dialect=dialect)
+    return str(compiled), compiled
+
+
+def _claim_and_insert(session: Session, params: dict):
+    """PostgreSQL: the whole answer in one statement and one round trip."""
+    connection = session.connection()
+    sql, compiled = _compiled_answer(connection.dialect)
+    naive = {name: value.astimezone(UTC).replace(tzinfo=None) for name, value in params.items() if name in _TIMES}
+    return connection.exec_driver_sql(sql, compiled.construct_params({**params, **naive})).one_or_none()
+
+
+_TIMES = ("at_now", "new_created_at")
 
 
 def submit_answer(session: Session, token: str, score: int, comment: str | None, now: datetime) -> Submitted:
@@ -124,7 +162,7 @@ def submit_answer(session: Session, token: str, score: int, comment: str | None,
     params = {"by_token": token, "at_now": now, "new_score": score, "new_comment": comment, "new_created_at": now}
     try:
         if session.get_bind().dialect.name == "postgresql":
-            row = session.execute(_CLAIM_AND_INSERT, params).one_or_none()
+            row = _claim_and_insert(session, params)
         else:
             row = _claim_then_insert(session, params)
     except IntegrityError:
@@ -153,7 +191,7 @@ def _claim_then_insert(session: Session, params: dict) -> tuple | None:
     claimed = session.execute(_CLAIM, params).one_or_none()
     if claimed is None:
         return None
-    invitation_id, survey_id, customer_id, locale, texts = claimed
+    invitation_id, survey_id, customer_id, locale, texts, *_ = claimed
     values = {
         "invitation_id": invitation_id,
         "survey_id": survey_id,

@@ -52,14 +52,16 @@ def test_get_never_stores_anything(client, session, invitation):
 
 def test_answer_is_stored_once_and_stops_reminders(client, session, invitation):
     received = []
-    response_submitted.connect(lambda r, **kw: received.append(r.score), weak=False)
+
+    def listen(response, **_):
+        received.append(response.score)
+
     token = csrf_token(client.get(f"/s/{invitation.token}").text)
-    try:
+    # Only this test's receiver comes and goes: the app's own receivers (cases, rollup) stay connected.
+    with response_submitted.connected_to(listen):
         page = client.post(
             f"/s/{invitation.token}", data={"score": 3, "comment": "Lieferung kam zu spät", "csrf_token": token}
         )
-    finally:
-        response_submitted.receivers.clear()
     assert page.status_code == 200
     assert "Vielen Dank für Ihre Antwort!" in page.text
     [stored] = responses(session)
