@@ -39,6 +39,3 @@ class NpsForm(FlaskForm):
             Length(max=MAX_COMMENT, message=_l("Please keep your comment under %(max)d characters.", max=MAX_COMMENT))
         ]
     )
-
-    def token_matches(self, survey_token: str) -> bool:
-        return hmac.compare_digest(self.csrf_token.data or "", answer_form_token(survey_token))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hmac
 import re
 from email import message_from_string, policy
 
@@ -20,6 +21,7 @@ from surveys.forms import NpsForm, answer_form_token
 from surveys.models import DevMail, Invitation, OutboxMessage
 from surveys.queries import outbox_counts, outbox_problems
 from surveys.services import (
+    MAX_COMMENT,
     AlreadyAnswered,
     InvitationExpired,
     Submitted,
@@ -63,11 +65,17 @@ def survey(token: str):
 @bp.post("/s/<token>")
 @csrf.exempt
 def answer(token: str):
-    """The hot path: a valid form is stored by token in one statement; errors look the invitation up."""
-    form = NpsForm()
-    if not form.token_matches(token):
+    """The hot path: a valid answer is stored by token in one statement; errors look the invitation up.
+
+    The two fields are checked directly (a tenth of the request's time went to building the WTForms form);
+    the form, with its translated messages, is built only to show what is wrong.
+    """
+    if not hmac.compare_digest(request.form.get("csrf_token", ""), answer_form_token(token)):
         raise CSRFError(_("The form is missing its security token."))
-    if not form.validate_on_submit():
+    score, comment = request.form.get("score", ""), request.form.get("comment", "")
+    if not (score.isdigit() and int(score) <= 10 and len(comment) <= MAX_COMMENT):
+        form = NpsForm()
+        form.validate()
         invitation = _load(token)
         if invitation.status == "answered":
             return _page("surveys/already.html", 409, invitation=invitation)
@@ -75,7 +83,7 @@ def answer(token: str):
             abort(410)
         return _page("surveys/survey.html", 422, form=form, invitation=invitation)
     try:
-        submitted = _submit_committed(token, form.score.data, form.comment.data)
+        submitted = _submit_committed(token, int(score), comment)
     except UnknownInvitation:
         abort(404)
     except AlreadyAnswered:
