@@ -7,7 +7,6 @@ HTML cells, readable in every mail client without images.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 
 from flask import current_app, render_template
@@ -20,7 +19,7 @@ from analytics.drivers import recent_comments, themes
 from analytics.queries import ReportFilter, nps_report
 from feedback.models import OPEN, Case
 from kundenpuls.models import User
-from surveys.mail import compose, mail_domain
+from surveys.mail import queue_mail
 from surveys.models import OutboxMessage
 
 SEND_HOUR_UTC = 7
@@ -85,20 +84,6 @@ def send_weekly_digest(session: Session, now: datetime) -> int | None:
         text = render_template("emails/digest.txt", **content)
         html = render_template("emails/digest.html", **content)
     for recipient in todo:
-        digest = hashlib.sha256(recipient.encode()).hexdigest()[:12]
-        message_id = f"<kp.digest.{week_key}.{digest}@{mail_domain()}>"
-        session.add(
-            OutboxMessage(
-                key=f"digest:{week_key}:{recipient}",
-                kind="digest",
-                recipient=recipient,
-                subject=subject,
-                raw=compose(recipient, subject, text, html, message_id, {}),
-                message_id=message_id,
-                next_attempt_at=now,
-                status="pending",
-                created_at=now,
-            )
-        )
+        queue_mail(session, f"digest:{week_key}:{recipient}", "digest", recipient, subject, text, now, html=html)
     session.commit()
     return len(todo)

@@ -130,25 +130,26 @@ def raw_counts(session: Session, first: date, end: date, interval: str, filters:
     return {row[0]: tuple(row[1:]) for row in session.execute(answers)}
 
 
-def rollup_counts(session: Session, first: date, end: date, interval: str, filters: ReportFilter) -> dict:
-    """The same counts from the daily rollup: a few rows per day instead of every answer."""
-    bucket = _day_bucket(session, NpsDaily.day, interval)
-    statement = select(
-        bucket.label("bucket"),
-        func.sum(NpsDaily.promoters),
-        func.sum(NpsDaily.passives),
-        func.sum(NpsDaily.detractors),
-    ).where(NpsDaily.day >= first, NpsDaily.day <= end)
-    for column, value in (
-        (NpsDaily.survey_id, filters.survey_id),
-        (NpsDaily.locale, filters.locale),
-        (NpsDaily.category, filters.category),
-        (NpsDaily.segment, filters.segment),
+def _rollup(session: Session, model, columns: tuple, first: date, end: date, interval: str, filters) -> dict:
+    """Sums of `columns` per period from a daily rollup table, with the report's filters."""
+    bucket = _day_bucket(session, model.day, interval)
+    statement = select(bucket, *(func.sum(column) for column in columns)).where(model.day >= first, model.day <= end)
+    for name, value in (
+        ("survey_id", filters.survey_id),
+        ("locale", filters.locale),
+        ("category", filters.category),
+        ("segment", filters.segment),
     ):
         if value:
-            statement = statement.where(column == value)
+            statement = statement.where(getattr(model, name) == value)
     rows = session.execute(statement.group_by(bucket))
     return {_key(row[0]): tuple(int(v) for v in row[1:]) for row in rows}
+
+
+def rollup_counts(session: Session, first: date, end: date, interval: str, filters: ReportFilter) -> dict:
+    """The same counts as raw_counts from the daily rollup: a few rows per day instead of every answer."""
+    columns = (NpsDaily.promoters, NpsDaily.passives, NpsDaily.detractors)
+    return _rollup(session, NpsDaily, columns, first, end, interval, filters)
 
 
 def _key(bucket) -> str:
@@ -169,19 +170,8 @@ def raw_sent(session: Session, first: date, end: date, interval: str, filters: R
 
 
 def rollup_sent(session: Session, first: date, end: date, interval: str, filters: ReportFilter) -> dict:
-    bucket = _day_bucket(session, InvitationsDaily.day, interval)
-    statement = select(bucket, func.sum(InvitationsDaily.sent), func.sum(InvitationsDaily.answered)).where(
-        InvitationsDaily.day >= first, InvitationsDaily.day <= end
-    )
-    for column, value in (
-        (InvitationsDaily.survey_id, filters.survey_id),
-        (InvitationsDaily.locale, filters.locale),
-        (InvitationsDaily.category, filters.category),
-        (InvitationsDaily.segment, filters.segment),
-    ):
-        if value:
-            statement = statement.where(column == value)
-    return {_key(row[0]): tuple(int(v) for v in row[1:]) for row in session.execute(statement.group_by(bucket))}
+    columns = (InvitationsDaily.sent, InvitationsDaily.answered)
+    return _rollup(session, InvitationsDaily, columns, first, end, interval, filters)
 
 
 def nps_report(

@@ -102,51 +102,28 @@ def _sent_source(dialect: str, *where, answered_only: bool = False, shard=0):
 
 @functools.cache
 def _answer_statements(dialect: str) -> tuple:
-    """The upserts for one answer, with bind parameters for the answer, its invitation and the shard."""
+    """The two upserts for one answer on SQLite, with bind parameters for the answer and its invitation."""
     response_id, invitation_id = bindparam("rollup_response_id"), bindparam("rollup_invitation_id")
-    shard = bindparam("rollup_shard")
-    answer = _upsert(dialect, NpsDaily.__table__, COUNTS, _source(dialect, Response.id == response_id, shard=shard))
+    answer = _upsert(dialect, NpsDaily.__table__, COUNTS, _source(dialect, Response.id == response_id))
     mailed = _upsert(
         dialect,
         InvitationsDaily.__table__,
         ("sent", "answered"),
-        _sent_source(dialect, Invitation.id == invitation_id, answered_only=True, shard=shard),
+        _sent_source(dialect, Invitation.id == invitation_id, answered_only=True),
     )
-    if dialect == "postgresql":
-        return (mailed.add_cte(answer.cte("counted_answer")),)
-    return (answer, mailed)
+    return answer, mailed
 
 
 def count_answer(session: Session, response: Response) -> None:
-    """Add one answer to its day's NPS row and to its invitation's mailing day (insert or increment).
+    """Add one answer to its day's NPS row and to its invitation's mailing day (SQLite: one writer, shard 0).
 
-    PostgreSQL does both upserts in one statement (the second as a CTE); SQLite runs two. On PostgreSQL the
-    row is one of SHARDS per key, chosen by the answer's id, so simultaneous answers do not queue on one row.
+    PostgreSQL counts inside the answer's own statement instead (ANSWER_PARTS, one round trip).
     """
     if response.score is None:
         return
-    dialect = _dialect(session)
-    params = {
-        "rollup_response_id": response.id,
-        "rollup_invitation_id": response.invitation_id,
-        "rollup_shard": response.id % SHARDS if dialect == "postgresql" else 0,
-    }
-    connection = session.connection()
-    for sql, compiled in _compiled_answer_statements(connection.dialect):
-        values = compiled.construct_params(params)
-        if compiled.positional:
-            values = tuple(values[name] for name in compiled.positiontup)
-        connection.exec_driver_sql(sql, values)
-
-
-@functools.cache
-def _compiled_answer_statements(dialect) -> tuple:
-    """Compiled once per dialect and run as driver SQL: SQLAlchemy does not cache INSERT ... SELECT ... ON
-    CONFLICT, and compiling it on every answer cost more than the database work (bench/submit.py)."""
-    return tuple(
-        (str(compiled), compiled)
-        for compiled in (statement.compile(dialect=dialect) for statement in _answer_statements(dialect.name))
-    )
+    params = {"rollup_response_id": response.id, "rollup_invitation_id": response.invitation_id}
+    for statement in _answer_statements(_dialect(session)):
+        session.execute(statement, params)
 
 
 def count_sent(session: Session, invitation_ids: list[int], now: datetime) -> None:

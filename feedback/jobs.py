@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 from flask import current_app, render_template
@@ -14,8 +13,7 @@ from sqlalchemy.orm import Session
 from feedback.models import OPEN, Case
 from kundenpuls import audit
 from kundenpuls.models import User
-from surveys.mail import compose, mail_domain
-from surveys.models import OutboxMessage
+from surveys.mail import queue_mail
 
 BATCH = 500
 
@@ -59,34 +57,19 @@ def escalate_overdue(session: Session, now: datetime) -> int:
         audit.record(
             session, "case", case.id, "escalated", None, now, {"level": case.escalation_level}, {"level": level}
         )
-        for recipient in recipients:
-            _queue_escalation_mail(session, case, level, recipient, now)
+        _queue_escalation_mails(session, case, level, recipients, now)
         escalated += 1
     session.commit()
     return escalated
 
 
-def _queue_escalation_mail(session: Session, case: Case, level: int, recipient: str, now: datetime) -> None:
+def _queue_escalation_mails(session: Session, case: Case, level: int, recipients: list[str], now: datetime) -> None:
     link = f"{current_app.config['BASE_URL']}/cases/{case.id}"
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         subject = _("Case %(id)s is overdue", id=case.id)
         text = render_template("emails/escalation.txt", case=case, level=level, link=link, now=now)
-    digest = hashlib.sha256(recipient.encode()).hexdigest()[:12]
-    message_id = f"<kp.escalation.{case.id}.{level}.{digest}@{mail_domain()}>"
-    session.add(
-        OutboxMessage(
-            key=f"escalation:{case.id}:{level}:{recipient}",
-            kind="escalation",
-            customer_id=None,
-            recipient=recipient,
-            subject=subject,
-            raw=compose(recipient, subject, text, None, message_id, {}),
-            message_id=message_id,
-            next_attempt_at=now,
-            status="pending",
-            created_at=now,
-        )
-    )
+    for recipient in recipients:
+        queue_mail(session, f"escalation:{case.id}:{level}:{recipient}", "escalation", recipient, subject, text, now)
 
 
 JOBS = (("escalate_overdue", escalate_overdue),)

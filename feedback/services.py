@@ -15,7 +15,7 @@ from feedback.models import CLOSED, OPEN, ROOT_CAUSES, STATUSES, Case
 from feedback.priority import add_working_days, assess, parse_sla, rank_at
 from kundenpuls import audit
 from kundenpuls.models import User
-from surveys.mail import compose, mail_domain
+from surveys.mail import queue_mail
 from surveys.models import OutboxMessage, Response, Survey
 
 MAX_NOTE = 5000
@@ -198,22 +198,18 @@ def send_reply(
     text, subject = (text or "").strip(), " ".join((subject or "").split())
     if not text or not subject or len(text) > MAX_NOTE or len(subject) > 200:
         raise ValueError("invalid reply")
-    message_id = f"<kp.case.{case.id}.{reply_key}@{mail_domain()}>"
     sender = actor.name or actor.email
-    raw = compose(customer.email, subject, f"{text}\n\n-- \n{sender}\n", None, message_id, {"Reply-To": actor.email})
-    message = OutboxMessage(
-        key=f"case_reply:{case.id}:{reply_key}",
-        kind="case_reply",
+    message = queue_mail(
+        session,
+        f"case_reply:{case.id}:{reply_key}",
+        "case_reply",
+        customer.email,
+        subject,
+        f"{text}\n\n-- \n{sender}\n",
+        now,
+        headers={"Reply-To": actor.email},
         customer_id=customer.id,
-        recipient=customer.email,
-        subject=subject,
-        raw=raw,
-        message_id=message_id,
-        next_attempt_at=now,
-        status="pending",
-        created_at=now,
     )
-    session.add(message)
     session.flush()
     audit.record(session, "case", case.id, "reply", actor.id, now, after={"subject": subject}, note=text)
     _first_contact(case, now)

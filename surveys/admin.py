@@ -87,16 +87,26 @@ def _sample(survey: Survey, locale: str):
     return customer, invitation
 
 
-@bp.get("/<int:survey_id>/preview/mail")
-@role_required("admin")
-def preview_mail(survey_id: int):
-    survey = db.get_or_404(Survey, survey_id)
+def _preview_locale() -> str:
     locale = request.args.get("locale", "de")
     if locale not in LOCALES:
         abort(404)
+    return locale
+
+
+def _preview_mail(survey_id: int) -> tuple[Survey, str, str, tuple]:
+    """The survey, language, kind and rendered (subject, text, html, links) the preview asks for."""
+    survey = db.get_or_404(Survey, survey_id)
+    locale = _preview_locale()
     kind = "reminder" if request.args.get("reminder") == "1" else "invitation"
     customer, invitation = _sample(survey, locale)
-    subject, text, _html, _links = render_survey_mail(survey, customer, invitation, locale, kind)
+    return survey, locale, kind, render_survey_mail(survey, customer, invitation, locale, kind)
+
+
+@bp.get("/<int:survey_id>/preview/mail")
+@role_required("admin")
+def preview_mail(survey_id: int):
+    survey, locale, kind, (subject, text, _html, _links) = _preview_mail(survey_id)
     return render_template(
         "surveys/admin_preview_mail.html", survey=survey, locale=locale, kind=kind, subject=subject, text=text
     )
@@ -106,13 +116,7 @@ def preview_mail(survey_id: int):
 @role_required("admin")
 def preview_mail_html(survey_id: int):
     """The HTML part alone, framed by the preview page; mail HTML needs inline styles, so its own CSP."""
-    survey = db.get_or_404(Survey, survey_id)
-    locale = request.args.get("locale", "de")
-    if locale not in LOCALES:
-        abort(404)
-    kind = "reminder" if request.args.get("reminder") == "1" else "invitation"
-    customer, invitation = _sample(survey, locale)
-    html = render_survey_mail(survey, customer, invitation, locale, kind)[2]
+    html = _preview_mail(survey_id)[3][2]
     headers = {
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox",
         "X-Frame-Options": "SAMEORIGIN",
@@ -124,9 +128,7 @@ def preview_mail_html(survey_id: int):
 @role_required("admin")
 def preview_page(survey_id: int):
     survey = db.get_or_404(Survey, survey_id)
-    locale = request.args.get("locale", "de")
-    if locale not in LOCALES:
-        abort(404)
+    locale = _preview_locale()
     g.locale = locale
     _customer, invitation = _sample(survey, locale)
     form = NpsForm(csrf_token="preview")

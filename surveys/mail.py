@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from email.charset import QP, Charset
 from email.header import Header
@@ -134,6 +135,39 @@ def queue_survey_mail(session: Session, invitation: Invitation, kind: str, seq: 
         window_start=survey.send_start,
         window_end=survey.send_end,
         next_attempt_at=next_window_start(now, customer.timezone, survey.weekdays, survey.send_start, survey.send_end),
+        status="pending",
+        created_at=now,
+    )
+    session.add(message)
+    return message
+
+
+def queue_mail(
+    session: Session,
+    key: str,
+    kind: str,
+    recipient: str,
+    subject: str,
+    text: str,
+    now: datetime,
+    html: str | None = None,
+    headers: dict[str, str] | None = None,
+    customer_id: int | None = None,
+) -> OutboxMessage:
+    """Queue a mail that is not a survey (a reply, an escalation, a digest): due at once, no send window.
+
+    The unique `key` keeps it from being queued twice; its Message-ID is derived from the key, so it is stable.
+    """
+    message_id = f"<kp.{kind}.{hashlib.sha256(key.encode()).hexdigest()[:16]}@{mail_domain()}>"
+    message = OutboxMessage(
+        key=key,
+        kind=kind,
+        customer_id=customer_id,
+        recipient=recipient,
+        subject=subject,
+        raw=compose(recipient, subject, text, html, message_id, headers or {}),
+        message_id=message_id,
+        next_attempt_at=now,
         status="pending",
         created_at=now,
     )
