@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from customers.lifecycle import recompute_phases
 from customers.schemas import CustomerIn, PurchaseIn, error_list
 from customers.services import record_purchase, upsert_customer
 
@@ -114,6 +115,7 @@ def _import(
     now: datetime,
     store: Callable[[dict], bool],
     on_row: Callable[[], None] | None,
+    before_commit: Callable[[], None] = lambda: None,
 ) -> ImportReport:
     report = ImportReport()
     pending = 0
@@ -134,10 +136,12 @@ def _import(
             report.errors.append(RowError(line, str(exc).splitlines()[0], row))
         pending += 1
         if pending >= COMMIT_EVERY:
+            before_commit()
             session.commit()
             pending = 0
         if on_row:
             on_row()
+    before_commit()
     session.commit()
     return report
 
@@ -148,11 +152,21 @@ def import_purchases(
     """Import purchases (and their customers); an order id already known is left as it is."""
     check_header(reader, PURCHASE_COLUMNS, PURCHASE_OPTIONAL)
 
+    touched: set[int] = set()
+
     def store(row: dict) -> bool:
         data = PurchaseIn.model_validate(_purchase_payload(row), context={"now": now})
-        return record_purchase(session, data, now)[1]
+        purchase, created = record_purchase(session, data, now, recompute=False)
+        if created:
+            touched.add(purchase.customer_id)
+        return created
 
-    return _import(session, reader, now, store, on_row)
+    def recompute_touched() -> None:
+        """Phases move once per batch of rows, not once per row."""
+        recompute_phases(session, now, "purchase", sorted(touched))
+        touched.clear()
+
+    return _import(session, reader, now, store, on_row, recompute_touched)
 
 
 def import_customers(

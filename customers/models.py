@@ -5,13 +5,29 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Numeric, String
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kundenpuls.extensions import db
 from kundenpuls.timeutil import UTCDateTime
 
 LOCALES = ("de", "en")
+# potential: no purchase yet; new; existing (Bestandskunde); inactive: no purchase for a long time;
+# churned: cancelled (a purchase after the cancellation reactivates).
+PHASES = ("potential", "new", "existing", "inactive", "churned")
+PHASE_LABELS = {
+    "potential": _l("potential"),
+    "new": _l("new"),
+    "existing": _l("existing"),
+    "inactive": _l("inactive"),
+    "churned": _l("churned"),
+}
+
+
+def phase_label(phase: str | None) -> str:
+    """The phase in the reader's language."""
+    return str(PHASE_LABELS.get(phase or "", phase or "–"))
 
 
 class Customer(db.Model):
@@ -35,6 +51,15 @@ class Customer(db.Model):
     margin_12m: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     value_class: Mapped[str | None] = mapped_column(String(1), index=True)
     values_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Kept by customers.lifecycle.recompute_phases from the purchases: phase, since when, and the
+    # purchase figures the rules (and the reports) read.
+    lifecycle_phase: Mapped[str] = mapped_column(String(10), default="potential", index=True)
+    phase_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    purchase_count: Mapped[int] = mapped_column(default=0)
+    first_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The latest cancellation the shop reported.
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     purchases: Mapped[list[Purchase]] = relationship(back_populates="customer")
 
@@ -54,3 +79,53 @@ class Purchase(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     customer: Mapped[Customer] = relationship(back_populates="purchases")
+
+
+class LifecycleRules(db.Model):
+    """The phase thresholds, one row: they depend on the business (a car dealer counts in years)."""
+
+    __tablename__ = "lifecycle_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "new" until this many purchases or this many days after the first, whichever comes first.
+    new_until_purchases: Mapped[int] = mapped_column(default=2)
+    new_for_days: Mapped[int] = mapped_column(default=180)
+    inactive_after_days: Mapped[int] = mapped_column(default=365)
+    recomputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LifecycleChange(db.Model):
+    """A customer moved from one phase to another: the history behind the lifecycle flow report."""
+
+    __tablename__ = "lifecycle_changes"
+    __table_args__ = (
+        Index("ix_lifecycle_changes_changed_at", "changed_at"),
+        Index("ix_lifecycle_changes_customer", "customer_id", "changed_at"),
+        Index("ix_lifecycle_changes_recorded", "to_phase", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    from_phase: Mapped[str | None] = mapped_column(String(10))
+    to_phase: Mapped[str] = mapped_column(String(10))
+    # When the change took effect by the rules (e.g. last purchase + inactive days) ...
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # ... and when Kundenpuls noticed it.
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # purchase | time | cancellation | rules (an admin changed the thresholds) | backfill
+    cause: Mapped[str] = mapped_column(String(12))
+
+
+class Cancellation(db.Model):
+    """A cancellation the shop reported (POST /api/v1/cancellations)."""
+
+    __tablename__ = "cancellations"
+    __table_args__ = (UniqueConstraint("customer_id", "cancelled_at", name="uq_cancellations_customer_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    cancelled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    customer: Mapped[Customer] = relationship()

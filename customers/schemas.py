@@ -93,6 +93,28 @@ class PurchaseIn(BaseModel):
         return value
 
 
+class CancellationIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    customer_external_id: Text100
+    cancelled_at: datetime
+    reason: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip() == "" else value
+
+    @field_validator("cancelled_at")
+    @classmethod
+    def _not_in_future(cls, value: datetime, info: ValidationInfo) -> datetime:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        now = (info.context or {}).get("now")
+        if now is not None and value > now + FUTURE_TOLERANCE:
+            raise ValueError("cancelled_at lies in the future")
+        return value
+
+
 def error_list(exc: ValidationError) -> list[dict[str, str]]:
     """Pydantic's errors as [{field, message}], with dotted field paths."""
     errors = []

@@ -8,8 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from customers.models import Customer, Purchase
-from customers.schemas import CustomerIn, PurchaseIn
+from customers.lifecycle import recompute_phases
+from customers.models import Cancellation, Customer, Purchase
+from customers.schemas import CancellationIn, CustomerIn, PurchaseIn
+from customers.signals import customer_churned
 
 
 def upsert_customer(session: Session, data: CustomerIn, now: datetime) -> tuple[Customer, bool]:
@@ -37,8 +39,11 @@ def upsert_customer(session: Session, data: CustomerIn, now: datetime) -> tuple[
     return customer, created
 
 
-def record_purchase(session: Session, data: PurchaseIn, now: datetime) -> tuple[Purchase, bool]:
-    """Store a purchase once per order id; returns (purchase, created)."""
+def record_purchase(session: Session, data: PurchaseIn, now: datetime, recompute: bool = True) -> tuple[Purchase, bool]:
+    """Store a purchase once per order id and move the customer's phase; returns (purchase, created).
+
+    Bulk imports pass `recompute=False` and recompute once per batch of customers.
+    """
     existing = session.scalars(select(Purchase).where(Purchase.order_id == data.order_id)).one_or_none()
     if existing is not None:
         return existing, False
@@ -59,4 +64,41 @@ def record_purchase(session: Session, data: PurchaseIn, now: datetime) -> tuple[
     except IntegrityError:  # the same order arrived concurrently
         existing = session.scalars(select(Purchase).where(Purchase.order_id == data.order_id)).one()
         return existing, False
+    if recompute:
+        recompute_phases(session, now, "purchase", [customer.id])
     return purchase, True
+
+
+def record_cancellation(
+    session: Session, customer: Customer, data: CancellationIn, now: datetime
+) -> tuple[Cancellation, bool]:
+    """Mark the customer churned; returns (cancellation, created).
+
+    Idempotent: while the customer is churned (no purchase since), a repeated cancellation returns the
+    one on record and changes nothing, so a shop that retries or sends twice triggers one churn survey.
+    """
+    latest = session.scalars(
+        select(Cancellation).where(Cancellation.customer_id == customer.id).order_by(Cancellation.cancelled_at.desc())
+    ).first()
+    if latest is not None and customer.lifecycle_phase == "churned":
+        return latest, False
+    cancellation = Cancellation(
+        customer_id=customer.id, cancelled_at=data.cancelled_at, reason=data.reason, received_at=now
+    )
+    try:
+        with session.begin_nested():
+            session.add(cancellation)
+    except IntegrityError:  # the same cancellation arrived concurrently
+        existing = session.scalars(
+            select(Cancellation).where(
+                Cancellation.customer_id == customer.id, Cancellation.cancelled_at == data.cancelled_at
+            )
+        ).one()
+        return existing, False
+    if customer.cancelled_at is None or data.cancelled_at > customer.cancelled_at:
+        customer.cancelled_at = data.cancelled_at
+    session.flush()
+    recompute_phases(session, now, "cancellation", [customer.id])
+    if customer.lifecycle_phase == "churned":
+        customer_churned.send(customer, session=session, now=now)
+    return cancellation, True

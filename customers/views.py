@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 from pydantic import ValidationError
+from sqlalchemy import select
 
-from customers.models import Purchase
-from customers.schemas import PurchaseIn, error_list
-from customers.services import record_purchase
+from customers.models import Cancellation, Customer, Purchase
+from customers.schemas import CancellationIn, PurchaseIn, error_list
+from customers.services import record_cancellation, record_purchase
 from kundenpuls.apiauth import require_api_key
 from kundenpuls.extensions import csrf, db
 from kundenpuls.problems import Problem
@@ -17,7 +18,7 @@ bp = Blueprint("customers_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 
-def json_body() -> dict:
+def json_body(what: str = "purchase") -> dict:
     """The request's JSON object, or a 400/415 problem that says what is wrong."""
     if not request.is_json:
         raise Problem(415, "Unsupported Media Type", "Send the body as application/json.")
@@ -25,7 +26,7 @@ def json_body() -> dict:
     if body is None:
         raise Problem(400, "Malformed JSON", "The request body is not valid JSON.")
     if not isinstance(body, dict):
-        raise Problem(422, "Invalid purchase", "The body must be a JSON object.")
+        raise Problem(422, f"Invalid {what}", "The body must be a JSON object.")
     return body
 
 
@@ -58,3 +59,38 @@ def create_purchase():
     purchase, created = record_purchase(db.session, data, now)
     db.session.commit()
     return jsonify(purchase_json(purchase)), 201 if created else 200
+
+
+def cancellation_json(cancellation: Cancellation, customer: Customer) -> dict:
+    return {
+        "id": cancellation.id,
+        "customer_external_id": customer.external_id,
+        "cancelled_at": cancellation.cancelled_at.isoformat(),
+        "reason": cancellation.reason,
+        "received_at": cancellation.received_at.isoformat(),
+        "lifecycle_phase": customer.lifecycle_phase,
+    }
+
+
+@bp.post("/cancellations")
+@require_api_key
+def create_cancellation():
+    """The shop reports a cancellation: the customer is churned and gets the churn-reason survey."""
+    now = utcnow()
+    try:
+        data = CancellationIn.model_validate(json_body("cancellation"), context={"now": now})
+    except ValidationError as exc:
+        raise Problem(422, "Invalid cancellation", "Some fields are missing or invalid.", error_list(exc)) from None
+    customer = db.session.scalars(
+        select(Customer).where(Customer.external_id == data.customer_external_id)
+    ).one_or_none()
+    if customer is None:
+        raise Problem(
+            404,
+            "Unknown customer",
+            f"No customer has the external id {data.customer_external_id!r}. "
+            "Send a purchase or import the customer first.",
+        )
+    cancellation, created = record_cancellation(db.session, customer, data, now)
+    db.session.commit()
+    return jsonify(cancellation_json(cancellation, customer)), 201 if created else 200

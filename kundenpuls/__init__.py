@@ -63,11 +63,15 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = get_locale
+    from customers.models import phase_label
+
+    app.jinja_env.globals["phase_label"] = phase_label
 
 
 def register_blueprints(app: Flask) -> None:
     from analytics.views import api as analytics_api
     from analytics.views import bp as analytics
+    from customers.admin import bp as customer_admin
     from customers.views import bp as customers_api
     from feedback.views import bp as feedback
     from kundenpuls.auth import bp as auth
@@ -75,7 +79,17 @@ def register_blueprints(app: Flask) -> None:
     from surveys.admin import bp as survey_admin
     from surveys.views import bp as surveys
 
-    for blueprint in (health, auth, customers_api, surveys, survey_admin, feedback, analytics, analytics_api):
+    for blueprint in (
+        health,
+        auth,
+        customers_api,
+        customer_admin,
+        surveys,
+        survey_admin,
+        feedback,
+        analytics,
+        analytics_api,
+    ):
         app.register_blueprint(blueprint)
 
 
@@ -88,8 +102,9 @@ def register_signals() -> None:
     from analytics.rollup import ANSWER_PARTS
     from analytics.rollup import on_invitations_sent as count_sent
     from analytics.rollup import on_response_submitted as count_in_rollup
+    from customers.signals import customer_churned
     from feedback.services import on_response_submitted as open_case
-    from surveys.services import add_answer_part
+    from surveys.services import add_answer_part, on_customer_churned
     from surveys.signals import invitations_sent, response_submitted
 
     for part in ANSWER_PARTS:
@@ -97,6 +112,7 @@ def register_signals() -> None:
     invitations_sent.connect(count_sent)
     response_submitted.connect(count_in_rollup)
     response_submitted.connect(open_case)
+    customer_churned.connect(on_customer_churned)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -13,11 +13,13 @@ from kundenpuls import audit
 from kundenpuls.auth import role_required
 from kundenpuls.extensions import db
 from kundenpuls.timeutil import utcnow
-from surveys.admin_forms import NewSurveyForm, SurveyForm
-from surveys.forms import NpsForm
+from surveys.admin_forms import NewSurveyForm, ReasonForm, SurveyForm, survey_form_class
+from surveys.forms import ChurnForm, NpsForm
 from surveys.mail import render_survey_mail
-from surveys.models import Survey
-from surveys.settings import LOCALES, SETTINGS, TEXT_NAMES, create_survey, update_survey
+from surveys.models import ChurnReason, Survey
+from surveys.reasons import add_reason, all_reasons, set_retired, update_reason
+from surveys.services import active_reasons
+from surveys.settings import LOCALES, TEXT_NAMES, create_survey, settings_for, update_survey
 
 bp = Blueprint("survey_admin", __name__, url_prefix="/surveys")
 
@@ -47,22 +49,23 @@ def create():
 
 
 def _form_for(survey: Survey) -> SurveyForm:
-    data = {name: getattr(survey, name) for name in SETTINGS}
+    data = {name: getattr(survey, name) for name in settings_for(survey.kind)}
     data["send_weekdays"] = [d.strip() for d in survey.send_weekdays.split(",") if d.strip()]
     for locale in LOCALES:
-        data[f"texts_{locale}"] = {name: (survey.texts.get(locale) or {}).get(name, "") for name in TEXT_NAMES}
-    return SurveyForm(data=data)
+        texts = survey.texts.get(locale) or {}
+        data[f"texts_{locale}"] = {name: texts.get(name, "") for name in TEXT_NAMES[survey.kind]}
+    return survey_form_class(survey.kind)(data=data)
 
 
 @bp.route("/<int:survey_id>", methods=["GET", "POST"])
 @role_required("admin")
 def edit(survey_id: int):
     survey = db.get_or_404(Survey, survey_id)
-    form = SurveyForm() if request.method == "POST" else _form_for(survey)
+    form = survey_form_class(survey.kind)() if request.method == "POST" else _form_for(survey)
     if request.method == "POST":
         if not form.validate_on_submit():
             return _edit_page(survey, form, 422)
-        changes = {name: getattr(form, name).data for name in SETTINGS}
+        changes = {name: getattr(form, name).data for name in settings_for(survey.kind)}
         changes["name"] = changes["name"].strip()
         changes["send_weekdays"] = ",".join(sorted(form.send_weekdays.data))
         changes["texts"] = {locale: dict(getattr(form, f"texts_{locale}").data) for locale in LOCALES}
@@ -131,6 +134,63 @@ def preview_page(survey_id: int):
     locale = _preview_locale()
     g.locale = locale
     _customer, invitation = _sample(survey, locale)
+    if survey.kind == "churn":
+        form = ChurnForm(formdata=None, csrf_token="preview")
+        form.offer(active_reasons(db.session), locale, _("Please choose"))
+        return render_template("surveys/churn.html", form=form, invitation=invitation, preview=True)
     form = NpsForm(csrf_token="preview")
     form.score.data = 9
     return render_template("surveys/survey.html", form=form, invitation=invitation, preview=True)
+
+
+def _reasons_page(new_form: ReasonForm, code: int = 200, failed: tuple[int, ReasonForm] | None = None):
+    reasons = all_reasons(db.session)
+    forms = {reason.id: ReasonForm(formdata=None, obj=reason, prefix=f"r{reason.id}") for reason in reasons}
+    if failed is not None:
+        forms[failed[0]] = failed[1]
+    return render_template("surveys/admin_reasons.html", reasons=reasons, forms=forms, new_form=new_form), code
+
+
+@bp.get("/reasons")
+@role_required("admin")
+def reasons():
+    return _reasons_page(ReasonForm(formdata=None, prefix="new"))
+
+
+@bp.post("/reasons")
+@role_required("admin")
+def reason_create():
+    form = ReasonForm(prefix="new")
+    if not form.validate_on_submit():
+        return _reasons_page(form, 422)
+    add_reason(db.session, form.values(), current_user.id, utcnow())
+    db.session.commit()
+    flash(_("Reason added. Churn surveys offer it from now on."), "info")
+    return redirect(url_for("survey_admin.reasons"))
+
+
+@bp.post("/reasons/<int:reason_id>")
+@role_required("admin")
+def reason_update(reason_id: int):
+    reason = db.get_or_404(ChurnReason, reason_id)
+    form = ReasonForm(prefix=f"r{reason.id}")
+    if not form.validate_on_submit():
+        return _reasons_page(ReasonForm(formdata=None, prefix="new"), 422, (reason.id, form))
+    if update_reason(db.session, reason, form.values(), current_user.id, utcnow()):
+        db.session.commit()
+        flash(_("Saved. Earlier answers show the new wording."), "info")
+    return redirect(url_for("survey_admin.reasons"))
+
+
+@bp.post("/reasons/<int:reason_id>/retire")
+@role_required("admin")
+def reason_retire(reason_id: int):
+    reason = db.get_or_404(ChurnReason, reason_id)
+    retire = request.form.get("retire") == "1"
+    if retire and len(active_reasons(db.session)) <= 1:
+        flash(_("At least one reason must stay on offer."), "error")
+        return redirect(url_for("survey_admin.reasons"))
+    set_retired(db.session, reason, retire, current_user.id, utcnow())
+    db.session.commit()
+    flash(_("Retired: no longer offered; earlier answers keep it.") if retire else _("Offered again."), "info")
+    return redirect(url_for("survey_admin.reasons"))

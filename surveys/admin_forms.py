@@ -34,6 +34,20 @@ class TextsForm(Form):
     thanks = StringField(_l("Thank-you line"), validators=[DataRequired(), Length(max=200)])
 
 
+class ChurnTextsForm(Form):
+    subject = StringField(_l("Mail subject"), validators=[DataRequired(), Length(max=200)])
+    reminder_subject = StringField(_l("Reminder subject"), validators=[DataRequired(), Length(max=200)])
+    greeting = StringField(_l("Greeting"), validators=[DataRequired(), Length(max=100)])
+    intro = TextAreaField(_l("Mail text"), validators=[DataRequired(), Length(max=1000)])
+    reminder_intro = TextAreaField(_l("Reminder text"), validators=[DataRequired(), Length(max=1000)])
+    button = StringField(_l("Button in the mail"), validators=[DataRequired(), Length(max=60)])
+    question = StringField(_l("Question"), validators=[DataRequired(), Length(max=300)])
+    main_label = StringField(_l("Main-reason question"), validators=[DataRequired(), Length(max=300)])
+    comment_label = StringField(_l("Open-text question"), validators=[DataRequired(), Length(max=300)])
+    comeback_label = StringField(_l("Come-back question"), validators=[DataRequired(), Length(max=300)])
+    thanks = StringField(_l("Thank-you line"), validators=[DataRequired(), Length(max=200)])
+
+
 def _days(maximum: int):
     return [InputRequired(), NumberRange(min=0, max=maximum)]
 
@@ -68,6 +82,18 @@ class SurveyForm(FlaskForm):
             raise ValidationError(_l("Reminders must come before the survey closes."))
 
 
+class ChurnSurveyForm(SurveyForm):
+    delay_days = IntegerField(_l("Days after the cancellation"), validators=_days(365))
+    trigger_cancellation = BooleanField(_l("Ask customers who cancel (POST /api/v1/cancellations)"))
+    trigger_inactive = BooleanField(_l("Ask customers who turn inactive"))
+    texts_de = FormField(ChurnTextsForm, label=_l("German texts"))
+    texts_en = FormField(ChurnTextsForm, label=_l("English texts"))
+
+
+def survey_form_class(kind: str) -> type[SurveyForm]:
+    return ChurnSurveyForm if kind == "churn" else SurveyForm
+
+
 class NewSurveyForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     key = StringField(
@@ -78,3 +104,26 @@ class NewSurveyForm(FlaskForm):
             Regexp(r"^[a-z0-9][a-z0-9-]*$", message=_l("Lower-case letters, digits and dashes.")),
         ],
     )
+
+
+class ReasonForm(FlaskForm):
+    label_de = StringField(_l("German label"), validators=[DataRequired(), Length(max=120)])
+    label_en = StringField(_l("English label"), validators=[DataRequired(), Length(max=120)])
+    position = IntegerField(_l("Order"), validators=[InputRequired(), NumberRange(min=0, max=10000)], default=100)
+    recoverable = BooleanField(_l("Recoverable (win-back)"))
+    measure_de = StringField(_l("Win-back measure (German)"), validators=[Length(max=300)])
+    measure_en = StringField(_l("Win-back measure (English)"), validators=[Length(max=300)])
+
+    def validate_measure_en(self, field) -> None:
+        if self.recoverable.data and not (field.data or "").strip() and not (self.measure_de.data or "").strip():
+            raise ValidationError(_l("A recoverable reason needs a suggested measure."))
+
+    def values(self) -> dict:
+        return {
+            "label_de": self.label_de.data.strip(),
+            "label_en": self.label_en.data.strip(),
+            "position": self.position.data,
+            "recoverable": bool(self.recoverable.data),
+            "measure_de": (self.measure_de.data or "").strip() or None,
+            "measure_en": (self.measure_en.data or "").strip() or None,
+        }

@@ -33,6 +33,7 @@ def envelope_sender() -> str:
 def survey_links(invitation: Invitation) -> dict:
     base = current_app.config["BASE_URL"]
     return {
+        "survey": f"{base}/s/{invitation.token}",
         "scores": [(n, f"{base}/s/{invitation.token}?score={n}") for n in range(11)],
         "unsubscribe": f"{base}/u/{invitation.token}",
     }
@@ -89,8 +90,9 @@ def render_survey_mail(survey, customer, invitation, locale: str, kind: str) -> 
     }
     with force_locale(locale):
         subject = survey.text(locale, "reminder_subject" if kind == "reminder" else "subject")
-        text = render_template("emails/survey.txt", **context)
-        html = render_template("emails/survey.html", **context)
+        template = "emails/churn" if survey.kind == "churn" else "emails/survey"
+        text = render_template(f"{template}.txt", **context)
+        html = render_template(f"{template}.html", **context)
     return subject, text, html, links
 
 

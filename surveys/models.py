@@ -7,7 +7,7 @@ from datetime import datetime, time
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from customers.models import Customer, Purchase
+from customers.models import Customer, LifecycleChange, Purchase
 from kundenpuls.extensions import db
 from kundenpuls.timeutil import UTCDateTime
 
@@ -34,6 +34,9 @@ class Survey(db.Model):
     texts: Mapped[dict] = mapped_column(JSON)
     # A passive (7-8) who writes a comment opens a low-priority case when this is on.
     passive_comment_cases: Mapped[bool] = mapped_column(default=False)
+    # Churn surveys: which lifecycle changes send one (a reported cancellation; turning inactive).
+    trigger_cancellation: Mapped[bool] = mapped_column(default=True)
+    trigger_inactive: Mapped[bool] = mapped_column(default=False)
 
     def text(self, locale: str, name: str) -> str:
         return (self.texts.get(locale) or self.texts["en"]).get(name) or self.texts["en"][name]
@@ -47,6 +50,7 @@ class Invitation(db.Model):
     __tablename__ = "invitations"
     __table_args__ = (
         UniqueConstraint("survey_id", "purchase_id", name="uq_invitations_survey_purchase"),
+        UniqueConstraint("survey_id", "lifecycle_change_id", name="uq_invitations_survey_change"),
         Index("ix_invitations_customer_created", "customer_id", "created_at"),
         Index("ix_invitations_status_expires", "status", "expires_at"),
     )
@@ -56,6 +60,8 @@ class Invitation(db.Model):
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"))
+    # Churn surveys are sent for a lifecycle change (cancellation or turning inactive), not a purchase.
+    lifecycle_change_id: Mapped[int | None] = mapped_column(ForeignKey("lifecycle_changes.id"))
     locale: Mapped[str] = mapped_column(String(5))
     # pending (mail queued) -> sent -> answered | expired | cancelled
     status: Mapped[str] = mapped_column(String(16), default="pending")
@@ -69,6 +75,7 @@ class Invitation(db.Model):
     survey: Mapped[Survey] = relationship()
     customer: Mapped[Customer] = relationship()
     purchase: Mapped[Purchase | None] = relationship()
+    lifecycle_change: Mapped[LifecycleChange | None] = relationship()
 
 
 class Response(db.Model):
@@ -80,16 +87,55 @@ class Response(db.Model):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     score: Mapped[int | None] = mapped_column()
     comment: Mapped[str | None] = mapped_column(Text)
+    # Churn surveys: the answer to "would you come back if ...?".
+    comeback: Mapped[str | None] = mapped_column(Text)
     locale: Mapped[str] = mapped_column(String(5))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
     invitation: Mapped[Invitation] = relationship()
+    reasons: Mapped[list[ResponseReason]] = relationship(order_by="ResponseReason.reason_id")
 
     @property
     def nps_class(self) -> str | None:
         if self.score is None:
             return None
         return "promoter" if self.score >= 9 else "passive" if self.score >= 7 else "detractor"
+
+
+class ChurnReason(db.Model):
+    """One entry of the churn-reason taxonomy. Admins rename and retire reasons; answers keep pointing here."""
+
+    __tablename__ = "churn_reasons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), unique=True)
+    label_de: Mapped[str] = mapped_column(String(120))
+    label_en: Mapped[str] = mapped_column(String(120))
+    position: Mapped[int] = mapped_column(default=0)
+    # Retired reasons are no longer offered, but old answers still show and count them.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Win-back: customers who left for a recoverable reason get the suggested measure.
+    recoverable: Mapped[bool] = mapped_column(default=False)
+    measure_de: Mapped[str | None] = mapped_column(String(300))
+    measure_en: Mapped[str | None] = mapped_column(String(300))
+
+    def label(self, locale: str) -> str:
+        return self.label_de if locale == "de" else self.label_en
+
+    def measure(self, locale: str) -> str | None:
+        return (self.measure_de if locale == "de" else self.measure_en) or self.measure_en or self.measure_de
+
+
+class ResponseReason(db.Model):
+    """A reason ticked in a churn answer; `main` marks the one reason that mattered most."""
+
+    __tablename__ = "response_reasons"
+
+    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id"), primary_key=True)
+    reason_id: Mapped[int] = mapped_column(ForeignKey("churn_reasons.id"), primary_key=True, index=True)
+    main: Mapped[bool] = mapped_column(default=False)
+
+    reason: Mapped[ChurnReason] = relationship(lazy="joined")
 
 
 class OutboxMessage(db.Model):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from surveys.mail import SURVEY_MAIL_KINDS
-from surveys.models import Invitation, OutboxMessage, Response, Survey
+from surveys.models import ChurnReason, Invitation, OutboxMessage, Response, ResponseReason, Survey
 from surveys.signals import response_submitted
 
 MAX_COMMENT = 5000
@@ -27,6 +27,10 @@ class AlreadyAnswered(Exception):
 
 class InvitationExpired(Exception):
     """The invitation can no longer be answered."""
+
+
+class EmptyChurnAnswer(ValueError):
+    """A churn answer with neither a reason ticked nor a word written."""
 
 
 class UnknownInvitation(LookupError):
@@ -214,6 +218,71 @@ def _why_not_open(session: Session, token: str, now: datetime) -> Exception:
     return InvitationExpired()
 
 
+MAX_COMEBACK = 2000
+
+
+def active_reasons(session: Session) -> list[ChurnReason]:
+    """The reasons a churn survey offers now, in the admin's order."""
+    return list(
+        session.scalars(
+            select(ChurnReason).where(ChurnReason.retired_at.is_(None)).order_by(ChurnReason.position, ChurnReason.id)
+        )
+    )
+
+
+def submit_churn_answer(
+    session: Session,
+    token: str,
+    reason_ids: list[int],
+    main_id: int | None,
+    comment: str | None,
+    comeback: str | None,
+    now: datetime,
+) -> Submitted:
+    """Store the one churn answer of an invitation: ticked reasons, the main one, open texts.
+
+    The main reason counts as ticked; with one reason ticked it is the main one. Only reasons on offer
+    (not retired) are accepted. Same once-only claim as the NPS answer.
+    """
+    comment = (comment or "").strip() or None
+    comeback = (comeback or "").strip() or None
+    if comment is not None and len(comment) > MAX_COMMENT or comeback is not None and len(comeback) > MAX_COMEBACK:
+        raise ValueError("text too long")
+    chosen = set(reason_ids) | ({main_id} if main_id is not None else set())
+    offered = {reason.id for reason in active_reasons(session)}
+    if not chosen <= offered:
+        raise ValueError(f"unknown or retired reasons: {sorted(chosen - offered)}")
+    if not chosen and comment is None:
+        raise EmptyChurnAnswer()
+    if main_id is None and len(chosen) == 1:
+        main_id = next(iter(chosen))
+    invitation = invitation_by_token(session, token)
+    if invitation is None:
+        raise UnknownInvitation(token)
+    if invitation.survey.kind != "churn":
+        raise ValueError("not a churn survey")
+    claimed = session.execute(_CLAIM, {"by_token": token, "at_now": now}).one_or_none()
+    if claimed is None:
+        session.rollback()
+        raise _why_not_open(session, token, now)
+    invitation_id, survey_id, customer_id, locale, texts, *_ = claimed
+    response = Response(
+        invitation_id=invitation_id,
+        survey_id=survey_id,
+        customer_id=customer_id,
+        score=None,
+        comment=comment,
+        comeback=comeback,
+        locale=locale,
+        created_at=now,
+    )
+    response.reasons = [ResponseReason(reason_id=rid, main=rid == main_id) for rid in sorted(chosen)]
+    session.add(response)
+    session.flush()
+    response_submitted.send(response, session=session, now=now)
+    return Submitted(response, texts)
+
+
 def record_response(
     session: Session, invitation: Invitation, score: int, comment: str | None, now: datetime
 ) -> Response:
@@ -236,6 +305,22 @@ def unsubscribe(session: Session, invitation: Invitation, now: datetime) -> None
         .values(status="cancelled")
     )
     session.flush()
+
+
+def on_customer_churned(customer, session: Session, now: datetime, **_: object) -> None:
+    """A customer who cancelled gets no more NPS mail that has not gone out; the churn survey asks instead."""
+    nps_invitations = (
+        select(Invitation.id)
+        .join(Survey, Survey.id == Invitation.survey_id)
+        .where(Invitation.customer_id == customer.id, Invitation.status == "pending", Survey.kind == "nps")
+    )
+    _cancel_pending(session, OutboxMessage.invitation_id.in_(nps_invitations), "customer cancelled")
+    session.execute(
+        update(Invitation)
+        .where(Invitation.id.in_(nps_invitations.scalar_subquery()))
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _cancel_pending(session: Session, condition, reason: str) -> None:

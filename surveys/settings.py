@@ -12,18 +12,11 @@ from kundenpuls import audit
 from surveys.mail import rerender_pending
 from surveys.models import Survey
 
-TEXT_NAMES = (
-    "subject",
-    "reminder_subject",
-    "greeting",
-    "intro",
-    "reminder_intro",
-    "question",
-    "low_label",
-    "high_label",
-    "comment_label",
-    "thanks",
-)
+_MAIL_TEXTS = ("subject", "reminder_subject", "greeting", "intro", "reminder_intro", "question")
+TEXT_NAMES = {
+    "nps": (*_MAIL_TEXTS, "low_label", "high_label", "comment_label", "thanks"),
+    "churn": (*_MAIL_TEXTS, "button", "main_label", "comment_label", "comeback_label", "thanks"),
+}
 LOCALES = ("de", "en")
 SETTINGS = (
     "name",
@@ -38,6 +31,15 @@ SETTINGS = (
     "send_end",
     "passive_comment_cases",
 )
+CHURN_SETTINGS = (
+    *(name for name in SETTINGS if name != "passive_comment_cases"),
+    "trigger_cancellation",
+    "trigger_inactive",
+)
+
+
+def settings_for(kind: str) -> tuple[str, ...]:
+    return CHURN_SETTINGS if kind == "churn" else SETTINGS
 
 
 def _plain(value):
@@ -47,13 +49,13 @@ def _plain(value):
 def update_survey(session: Session, survey: Survey, changes: dict, actor_id: int, now: datetime) -> int:
     """Apply `changes` (settings and a full `texts` dict); returns how many queued mails were rendered again."""
     before, after = {}, {}
-    for name in SETTINGS:
+    for name in settings_for(survey.kind):
         if name in changes and changes[name] != getattr(survey, name):
             before[name], after[name] = _plain(getattr(survey, name)), _plain(changes[name])
             setattr(survey, name, changes[name])
     if "texts" in changes and changes["texts"] != survey.texts:
         for locale in LOCALES:
-            for name in TEXT_NAMES:
+            for name in TEXT_NAMES[survey.kind]:
                 old = (survey.texts.get(locale) or {}).get(name)
                 new = changes["texts"][locale][name]
                 if old != new:

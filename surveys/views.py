@@ -17,19 +17,22 @@ from sqlalchemy.exc import DBAPIError
 from kundenpuls.dbpool import is_disconnect
 from kundenpuls.extensions import csrf, db
 from kundenpuls.timeutil import utcnow
-from surveys.forms import NpsForm, answer_form_token
+from surveys.forms import ChurnForm, NpsForm, answer_form_token, churn_form_token
 from surveys.models import DevMail, Invitation, OutboxMessage
 from surveys.queries import outbox_counts, outbox_problems
 from surveys.services import (
     MAX_COMMENT,
     AlreadyAnswered,
+    EmptyChurnAnswer,
     InvitationExpired,
     Submitted,
     UnknownInvitation,
+    active_reasons,
     invitation_by_token,
     is_expired,
     retry_failed,
     submit_answer,
+    submit_churn_answer,
     unsubscribe,
 )
 
@@ -55,6 +58,9 @@ def survey(token: str):
         return _page("surveys/already.html", invitation=invitation)
     if is_expired(invitation, utcnow()):
         abort(410)
+    if invitation.survey.kind == "churn":
+        form = churn_form(invitation, formdata=None, csrf_token=churn_form_token(token))
+        return _page("surveys/churn.html", form=form, invitation=invitation)
     form = NpsForm(csrf_token=answer_form_token(token))
     preselect = request.args.get("score", type=int)
     if preselect is not None and 0 <= preselect <= 10:
@@ -71,6 +77,8 @@ def answer(token: str):
     the form, with its translated messages, is built only to show what is wrong.
     """
     if not hmac.compare_digest(request.form.get("csrf_token", ""), answer_form_token(token)):
+        if hmac.compare_digest(request.form.get("csrf_token", ""), churn_form_token(token)):
+            return _answer_churn(token)
         raise CSRFError(_("The form is missing its security token."))
     score, comment = request.form.get("score", ""), request.form.get("comment", "")
     if not (score.isdigit() and int(score) <= 10 and len(comment) <= MAX_COMMENT):
@@ -92,6 +100,47 @@ def answer(token: str):
         abort(410)
     locale = g.locale = submitted.response.locale
     page = _thanks_page(locale, submitted.text("thanks"), request.script_root)
+    return page, 200, {"Cache-Control": "no-store"}
+
+
+def churn_form(invitation, **kwargs) -> ChurnForm:
+    """The churn form with the reasons on offer, labelled in the invitation's language."""
+    form = ChurnForm(**kwargs)
+    return form.offer(active_reasons(db.session), invitation.locale, _("Please choose"))
+
+
+def _answer_churn(token: str):
+    """The churn-reason form: not the hot path, so the invitation is loaded first and the form validated."""
+    invitation = _load(token)
+    if invitation.status == "answered":
+        return _page("surveys/already.html", 409, invitation=invitation)
+    if is_expired(invitation, utcnow()):
+        abort(410)
+    if invitation.survey.kind != "churn":
+        raise CSRFError(_("The form is missing its security token."))
+    form = churn_form(invitation)
+    if not form.validate():
+        return _page("surveys/churn.html", 422, form=form, invitation=invitation)
+    try:
+        submitted = submit_churn_answer(
+            db.session,
+            token,
+            [int(value) for value in form.reasons.data or []],
+            int(form.main.data) if form.main.data else None,
+            form.comment.data,
+            form.comeback.data,
+            utcnow(),
+        )
+        db.session.commit()
+    except EmptyChurnAnswer:
+        db.session.rollback()
+        form.reasons.errors = [_("Please tick at least one reason or tell us in your own words.")]
+        return _page("surveys/churn.html", 422, form=form, invitation=invitation)
+    except AlreadyAnswered:
+        return _page("surveys/already.html", 409, invitation=invitation)
+    except InvitationExpired:
+        abort(410)
+    page = _thanks_page(submitted.response.locale, submitted.text("thanks"), request.script_root)
     return page, 200, {"Cache-Control": "no-store"}
 
 

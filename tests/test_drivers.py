@@ -28,7 +28,7 @@ PASSIVES = [(8, 500, "Küche", "ok"), (7, 5, "Garten", None)]
 
 @pytest.fixture
 def answers(session):
-    survey = session.scalars(select(Survey)).one()
+    survey = session.scalars(select(Survey).where(Survey.kind == "nps")).one()
     for i, (score, amount, category, comment) in enumerate(PROMOTERS + DETRACTORS + PASSIVES):
         customer = Customer(external_id=f"D-{i}", email=f"d{i}@example.com", locale="de", created_at=WHEN)
         session.add(customer)

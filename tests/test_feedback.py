@@ -39,7 +39,7 @@ def test_detractor_answer_opens_a_case_and_promoter_does_not(session):
 
 
 def test_passive_with_comment_opens_a_low_case_when_the_survey_says_so(session):
-    survey = session.scalars(select(Survey)).one()
+    survey = session.scalars(select(Survey).where(Survey.kind == "nps")).one()
     survey.passive_comment_cases = True
     session.commit()
     case = answered(session, 1, 7, "Versandkosten zu hoch")

@@ -37,7 +37,7 @@ def test_running_twice_creates_nothing_new(session, buy):
 
 
 def test_delay_is_per_survey(session, buy):
-    session.scalars(select(Survey)).one().delay_days = 7
+    session.scalars(select(Survey).where(Survey.kind == "nps")).one().delay_days = 7
     session.commit()
     buy(purchased_at=BOUGHT)
     assert create_due_invitations(session, THREE_DAYS_LATER) == 0
@@ -78,7 +78,7 @@ def test_history_is_not_invited(session, buy):
 
 
 def test_paused_survey_invites_nobody(session, buy):
-    session.scalars(select(Survey)).one().active = False
+    session.scalars(select(Survey).where(Survey.kind == "nps")).one().active = False
     session.commit()
     buy(purchased_at=BOUGHT)
     assert create_due_invitations(session, THREE_DAYS_LATER) == 0

@@ -74,7 +74,7 @@ def test_change_is_a_two_sample_z_test():
 @pytest.fixture
 def answers(session):
     """Known scores: March 2026 (de, class A), April none, May (en, class C); invitations sent for each."""
-    survey = session.scalars(select(Survey)).one()
+    survey = session.scalars(select(Survey).where(Survey.kind == "nps")).one()
     plan = [
         (datetime(2026, 3, 5, 10, tzinfo=UTC), "de", "A", "Küche", [10, 10, 9, 9, 9, 8, 7, 6, 3, 0]),
         (datetime(2026, 5, 20, 10, tzinfo=UTC), "en", "C", "Garten", [9, 8, 6, 6, 5]),

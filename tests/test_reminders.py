@@ -38,7 +38,7 @@ def test_one_reminder_after_four_days(session, buy, smtp):
 
 
 def test_up_to_n_reminders_spaced_by_the_delay(session, buy, smtp):
-    survey = session.scalars(select(Survey)).one()
+    survey = session.scalars(select(Survey).where(Survey.kind == "nps")).one()
     survey.reminder_count = 2
     session.commit()
     sent_invitation(session, buy)
@@ -82,7 +82,7 @@ def test_no_reminder_after_unsubscribe(session, buy, smtp):
 
 
 def test_expiry_closes_the_invitation_and_its_mail(session, buy, smtp):
-    survey = session.scalars(select(Survey)).one()
+    survey = session.scalars(select(Survey).where(Survey.kind == "nps")).one()
     survey.reminder_after_days = 40
     session.commit()
     invitation = sent_invitation(session, buy)

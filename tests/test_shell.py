@@ -11,7 +11,7 @@ from tests.conftest import csrf_token
 
 
 def test_fresh_database_has_an_active_default_nps_survey(session):
-    survey = session.scalars(select(Survey)).one()
+    survey = session.scalars(select(Survey).where(Survey.kind == "nps")).one()
     assert (survey.kind, survey.active, survey.delay_days, survey.reminder_count) == ("nps", True, 3, 1)
     assert (survey.reminder_after_days, survey.expiry_days, survey.quiet_days) == (4, 30, 90)
     assert survey.weekdays == {0, 1, 2, 3, 4}

@@ -53,7 +53,7 @@ def test_edit_applies_to_queued_mail_and_is_audited(client, session, buy, admin)
     buy(purchased_at=now - timedelta(days=3, hours=1))
     create_due_invitations(session, now)
     session.commit()
-    survey = session.scalars(select(Survey)).one()
+    survey = session.scalars(select(Survey).where(Survey.kind == "nps")).one()
     sign_in(client, admin)
     page = client.get(f"/surveys/{survey.id}")
     assert page.status_code == 200 and "Wie zufrieden sind Sie mit uns?" in page.text
@@ -72,7 +72,7 @@ def test_edit_applies_to_queued_mail_and_is_audited(client, session, buy, admin)
 
 
 def test_invalid_settings_are_refused_with_a_message(client, session, admin):
-    survey = session.scalars(select(Survey)).one()
+    survey = session.scalars(select(Survey).where(Survey.kind == "nps")).one()
     sign_in(client, admin)
     page = client.get(f"/surveys/{survey.id}")
     bad = form_data(page.text, survey, send_start="18:00", send_end="08:00", **{"texts_en-question": ""})
@@ -86,7 +86,7 @@ def test_invalid_settings_are_refused_with_a_message(client, session, admin):
 
 
 def test_paused_survey_invites_nobody(client, session, buy, admin):
-    survey = session.scalars(select(Survey)).one()
+    survey = session.scalars(select(Survey).where(Survey.kind == "nps")).one()
     sign_in(client, admin)
     page = client.get(f"/surveys/{survey.id}")
     data = form_data(page.text, survey)
@@ -99,7 +99,7 @@ def test_paused_survey_invites_nobody(client, session, buy, admin):
 
 
 def test_previews_of_mail_and_page(client, session, admin):
-    survey = session.scalars(select(Survey)).one()
+    survey = session.scalars(select(Survey).where(Survey.kind == "nps")).one()
     sign_in(client, admin)
     mail = client.get(f"/surveys/{survey.id}/preview/mail?locale=en")
     assert "How are we doing? One question, one click" in mail.text

@@ -1,0 +1,238 @@
+"""Lifecycle phases: computed from purchases and cancellations by rules the business sets.
+
+One set-based recompute serves every occasion: a purchase or cancellation (one customer), the scheduler
+(time passes: "new" turns "existing", silence turns "inactive") and a rule change (everyone). Each phase
+change is stored with the date it took effect by the rules, so reports can show flows between phases.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, func, insert, literal, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from customers.models import Customer, LifecycleChange, LifecycleRules, Purchase
+from kundenpuls import audit
+
+# Arbitrary constant naming "recomputing phases" among PostgreSQL advisory locks.
+LIFECYCLE_LOCK = 4_262_005
+# The scheduler recomputes all phases this often (phases move by days, not minutes).
+RECOMPUTE_EVERY = timedelta(hours=1)
+CAUSES = ("purchase", "time", "cancellation", "rules", "backfill")
+
+
+def current_rules(session: Session) -> LifecycleRules:
+    """The one row of rules (created with the defaults if a database lacks it)."""
+    rules = session.get(LifecycleRules, 1)
+    if rules is None:
+        rules = LifecycleRules(id=1, new_until_purchases=2, new_for_days=180, inactive_after_days=365)
+        session.add(rules)
+        session.flush()
+    return rules
+
+
+def _plus_days(session: Session, column, days: int):
+    if session.get_bind().dialect.name == "postgresql":
+        return column + literal(timedelta(days=days))
+    return func.datetime(column, f"+{int(days)} days")
+
+
+def _least(session: Session, *values):
+    return (func.least if session.get_bind().dialect.name == "postgresql" else func.min)(*values)
+
+
+def _computed(session: Session, rules: LifecycleRules, now: datetime, customer_ids: list[int] | None):
+    """Per customer whose phase or purchase figures are out of date: the new phase, since when, the figures."""
+    stats = select(
+        Purchase.customer_id,
+        func.count().label("purchases"),
+        func.min(Purchase.purchased_at).label("first"),
+        func.max(Purchase.purchased_at).label("last"),
+    ).where(Purchase.purchased_at <= now)
+    if customer_ids is not None:
+        stats = stats.where(Purchase.customer_id.in_(customer_ids))
+    stats = stats.group_by(Purchase.customer_id).subquery("stats")
+    count = func.coalesce(stats.c.purchases, 0)
+    first, last = stats.c.first, stats.c.last
+    phase = case(
+        (and_(Customer.cancelled_at.is_not(None), or_(last.is_(None), last <= Customer.cancelled_at)), "churned"),
+        (count == 0, "potential"),
+        (last <= now - timedelta(days=rules.inactive_after_days), "inactive"),
+        (and_(count < rules.new_until_purchases, first > now - timedelta(days=rules.new_for_days)), "new"),
+        else_="existing",
+    )
+    nth_purchase = (
+        select(Purchase.purchased_at)
+        .where(Purchase.customer_id == Customer.id, Purchase.purchased_at <= now)
+        .order_by(Purchase.purchased_at, Purchase.id)
+        .offset(max(rules.new_until_purchases - 1, 0))
+        .limit(1)
+        .scalar_subquery()
+    )
+    new_days_over = _plus_days(session, first, rules.new_for_days)
+    reactivated = and_(Customer.lifecycle_phase.in_(("inactive", "churned")), phase.in_(("new", "existing")))
+    since = case(
+        (phase == "churned", Customer.cancelled_at),
+        (phase == "potential", Customer.created_at),
+        (phase == "inactive", _plus_days(session, last, rules.inactive_after_days)),
+        (reactivated, last),  # a purchase after churn or inactivity starts the phase anew
+        (phase == "new", first),
+        (count >= rules.new_until_purchases, _least(session, nth_purchase, new_days_over)),
+        else_=new_days_over,
+    )
+    query = (
+        select(
+            Customer.id.label("customer_id"),
+            Customer.lifecycle_phase.label("old_phase"),
+            phase.label("phase"),
+            since.label("since"),
+            count.label("purchases"),
+            first.label("first"),
+            last.label("last"),
+        )
+        .select_from(Customer)
+        .outerjoin(stats, stats.c.customer_id == Customer.id)
+        .where(
+            or_(
+                Customer.lifecycle_phase != phase,
+                Customer.purchase_count != count,
+                # Purchase times never are NULL when there are purchases, so comparing the counts and
+                # (coalesced) dates covers an import of older purchases too.
+                func.coalesce(Customer.first_purchase_at, now) != func.coalesce(first, now),
+                func.coalesce(Customer.last_purchase_at, now) != func.coalesce(last, now),
+            )
+        )
+    )
+    if customer_ids is not None:
+        query = query.where(Customer.id.in_(customer_ids))
+    return query
+
+
+def _set_customer(computed) -> dict:
+    return {
+        Customer.lifecycle_phase: computed.c.phase,
+        Customer.phase_since: case(
+            (Customer.lifecycle_phase == computed.c.phase, Customer.phase_since), else_=computed.c.since
+        ),
+        Customer.purchase_count: computed.c.purchases,
+        Customer.first_purchase_at: computed.c.first,
+        Customer.last_purchase_at: computed.c.last,
+    }
+
+
+def _change_columns() -> list[str]:
+    return ["customer_id", "from_phase", "to_phase", "changed_at", "recorded_at", "cause"]
+
+
+def recompute_phases(session: Session, now: datetime, cause: str, customer_ids: list[int] | None = None) -> int:
+    """Bring phases and purchase figures up to date as of `now`; returns how many phase changes were recorded.
+
+    PostgreSQL: one statement (UPDATE ... RETURNING inside a CTE feeds the history INSERT).
+    SQLite: the history INSERT, then the UPDATE, from the same computation in the same transaction.
+    """
+    if cause not in CAUSES:
+        raise ValueError(f"unknown cause {cause!r}")
+    if customer_ids is not None and not customer_ids:
+        return 0
+    rules = current_rules(session)
+    computed = _computed(session, rules, now, customer_ids).cte("computed")
+    changes_from = lambda source: select(  # noqa: E731
+        source.c.customer_id,
+        source.c.old_phase,
+        source.c.phase,
+        source.c.since,
+        literal(now, LifecycleChange.recorded_at.type),
+        literal(cause),
+    ).where(source.c.old_phase != source.c.phase)
+    if session.get_bind().dialect.name == "postgresql":
+        updated = (
+            update(Customer)
+            .where(Customer.id == computed.c.customer_id)
+            .values(_set_customer(computed))
+            .returning(computed.c.customer_id, computed.c.old_phase, computed.c.phase, computed.c.since)
+            .cte("updated")
+        )
+        inserted = (
+            insert(LifecycleChange)
+            .from_select(_change_columns(), changes_from(updated))
+            .returning(LifecycleChange.id)
+            .cte("inserted")
+        )
+        recorded = session.execute(select(func.count()).select_from(inserted)).scalar_one()
+    else:
+        recorded = len(
+            session.execute(
+                insert(LifecycleChange)
+                .from_select(_change_columns(), changes_from(computed))
+                .add_cte(computed)
+                .returning(LifecycleChange.id)
+            ).all()
+        )
+        session.execute(
+            update(Customer)
+            .where(Customer.id == computed.c.customer_id)
+            .values(_set_customer(computed))
+            .add_cte(computed)
+            .execution_options(synchronize_session=False)
+        )
+    if customer_ids is None:
+        rules.recomputed_at = now
+    _expire(session, customer_ids)
+    return recorded
+
+
+def _expire(session: Session, customer_ids: list[int] | None) -> None:
+    """Loaded customers show the new phase (the UPDATE ran in SQL, past the identity map)."""
+    wanted = None if customer_ids is None else set(customer_ids)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Customer) and (wanted is None or obj.id in wanted):
+            session.expire(obj, list(_FIGURES))
+
+
+_FIGURES = ("lifecycle_phase", "phase_since", "purchase_count", "first_purchase_at", "last_purchase_at")
+
+
+def _try_lock(session: Session) -> bool:
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LIFECYCLE_LOCK}).scalar())
+
+
+def refresh_phases(session: Session, now: datetime) -> int:
+    """Scheduler job: recompute every phase once an hour. The first run after install is the backfill."""
+    rules = current_rules(session)
+    if rules.recomputed_at is not None and rules.recomputed_at > now - RECOMPUTE_EVERY:
+        session.commit()
+        return 0
+    if not _try_lock(session):
+        session.rollback()
+        return 0
+    recorded = recompute_phases(session, now, "backfill" if rules.recomputed_at is None else "time")
+    session.commit()
+    return recorded
+
+
+RULE_FIELDS = ("new_until_purchases", "new_for_days", "inactive_after_days")
+
+
+def update_rules(session: Session, values: dict, actor_id: int | None, now: datetime) -> int | None:
+    """Change the thresholds and recompute every phase at once; returns the changes recorded (None: no edit).
+
+    Changes from a rule edit are recorded with cause "rules" and send no churn survey.
+    """
+    rules = current_rules(session)
+    before = {name: getattr(rules, name) for name in RULE_FIELDS if values[name] != getattr(rules, name)}
+    if not before:
+        return None
+    after = {name: values[name] for name in before}
+    for name, value in after.items():
+        setattr(rules, name, value)
+    session.flush()
+    audit.record(session, "lifecycle_rules", rules.id, "changed", actor_id, now, before, after)
+    return recompute_phases(session, now, "rules")
+
+
+def phase_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Customer.lifecycle_phase, func.count()).group_by(Customer.lifecycle_phase))
+    return dict(rows.all())
