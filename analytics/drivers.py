@@ -178,6 +178,14 @@ def _numeric(columns: dict[str, np.ndarray], attribute: str) -> Finding | None:
     )  # fmt: skip
 
 
+def two_by_two_test(table: np.ndarray) -> tuple[str, float]:
+    """Chi-square on a 2x2 table, Fisher exact when an expected count is under 5; (test name, p-value)."""
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
+    if (expected < 5).any():
+        return "Fisher exact", float(fisher_exact(table).pvalue)
+    return "chi-square", float(chi2_contingency(table).pvalue)
+
+
 def _categorical(counts: dict, attribute: str) -> list[Finding]:
     findings = []
     n_p, n_d = sum(p for p, _ in counts.values()), sum(d for _, d in counts.values())
@@ -186,11 +194,7 @@ def _categorical(counts: dict, attribute: str) -> list[Finding]:
     for value in sorted(counts):
         in_p, in_d = counts[value]
         table = np.array([[in_p, n_p - in_p], [in_d, n_d - in_d]])
-        expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
-        if (expected < 5).any():
-            test, p_value = "Fisher exact", float(fisher_exact(table).pvalue)
-        else:
-            test, p_value = "chi-square", float(chi2_contingency(table).pvalue)
+        test, p_value = two_by_two_test(table)
         share_p, share_d = in_p / n_p, in_d / n_d
         label = CATEGORICAL[attribute]
         if share_d >= share_p:

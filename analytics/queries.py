@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from analytics.models import InvitationsDaily, NpsDaily
 from analytics.nps import Change, NpsFigure, change, figure
 from customers.models import Customer, Purchase
-from surveys.models import Invitation, Response
+from surveys.models import Invitation, Response, Survey
 
 INTERVALS = ("week", "month")
 
@@ -76,9 +76,17 @@ def _bucket(session: Session, column, interval: str):
     return func.strftime("%Y-%m-01", column)
 
 
+def _nps_surveys():
+    """Without a chosen survey, the NPS figures cover every NPS survey (churn surveys have no score and
+    their mailings must not dilute the response rate)."""
+    return select(Survey.id).where(Survey.kind == "nps").scalar_subquery()
+
+
 def _answer_filters(statement, filters: ReportFilter):
     if filters.survey_id:
         statement = statement.where(Response.survey_id == filters.survey_id)
+    else:
+        statement = statement.where(Response.survey_id.in_(_nps_surveys()))
     if filters.locale:
         statement = statement.where(Response.locale == filters.locale)
     if filters.segment:
@@ -97,6 +105,8 @@ def _answer_filters(statement, filters: ReportFilter):
 def _sent_filters(statement, filters: ReportFilter):
     if filters.survey_id:
         statement = statement.where(Invitation.survey_id == filters.survey_id)
+    else:
+        statement = statement.where(Invitation.survey_id.in_(_nps_surveys()))
     if filters.locale:
         statement = statement.where(Invitation.locale == filters.locale)
     if filters.segment:
@@ -142,6 +152,8 @@ def _rollup(session: Session, model, columns: tuple, first: date, end: date, int
     ):
         if value:
             statement = statement.where(getattr(model, name) == value)
+    if not filters.survey_id:
+        statement = statement.where(model.survey_id.in_(_nps_surveys()))
     rows = session.execute(statement.group_by(bucket))
     return {_key(row[0]): tuple(int(v) for v in row[1:]) for row in rows}
 

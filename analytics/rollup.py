@@ -115,15 +115,15 @@ def _answer_statements(dialect: str) -> tuple:
 
 
 def count_answer(session: Session, response: Response) -> None:
-    """Add one answer to its day's NPS row and to its invitation's mailing day (SQLite: one writer, shard 0).
+    """Add one answer to its day's NPS row (if it has a score) and to its invitation's mailing day.
 
-    PostgreSQL counts inside the answer's own statement instead (ANSWER_PARTS, one round trip).
+    Shard 0: SQLite has one writer, and on PostgreSQL only churn answers come here.
     """
-    if response.score is None:
-        return
     params = {"rollup_response_id": response.id, "rollup_invitation_id": response.invitation_id}
-    for statement in _answer_statements(_dialect(session)):
-        session.execute(statement, params)
+    answer, mailed = _answer_statements(_dialect(session))
+    if response.score is not None:
+        session.execute(answer, params)
+    session.execute(mailed, params)
 
 
 def count_sent(session: Session, invitation_ids: list[int], now: datetime) -> None:
@@ -146,8 +146,10 @@ def on_invitations_sent(_sender, session: Session, invitation_ids: list[int], no
 
 
 def on_response_submitted(response: Response, session: Session, now: datetime, **_: object) -> None:
-    if _dialect(session) == "postgresql":
-        return  # counted inside the answer's own statement (ANSWER_PARTS)
+    """Count an answer. NPS answers on PostgreSQL are counted inside their own statement (ANSWER_PARTS);
+    churn answers (no score) are stored by the ORM and only add to their mailing day's answered count."""
+    if _dialect(session) == "postgresql" and response.score is not None:
+        return
     count_answer(session, response)
 
 

@@ -10,9 +10,22 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from sqlalchemy import select
 
 from analytics.chart import nps_chart
+from analytics.churn import (
+    churn_csv_rows,
+    churn_mailing,
+    churn_rates,
+    lifecycle_flow,
+    open_texts,
+    reason_ranking,
+    reasons_by_class,
+    reasons_by_month,
+)
+from analytics.customer import customer_profile
 from analytics.drivers import driver_report
 from analytics.params import BadParameters, parse
 from analytics.queries import NpsReport, categories, nps_report
+from customers.models import CAUSE_LABELS, Customer
+from feedback.forms import STATUS_LABELS
 from kundenpuls.apiauth import require_api_key
 from kundenpuls.auth import role_required
 from kundenpuls.extensions import csrf, db
@@ -49,7 +62,7 @@ def nps_page():
         filters=filters,
         errors=error,
         chart=nps_chart(report) if report else None,
-        surveys=db.session.scalars(select(Survey).order_by(Survey.name)).all(),
+        surveys=db.session.scalars(select(Survey).where(Survey.kind == "nps").order_by(Survey.name)).all(),
         categories=categories(db.session),
         args=request.args,
     )
@@ -157,4 +170,61 @@ def nps_api():
             "periods": periods,
             "total": report.total.as_dict(),
         }
+    )
+
+
+CHURN_TABLES = ("rates", "reasons", "reasons_by_month", "reasons_by_class", "texts", "flow")
+
+
+def _churn_report(start, end, segment) -> dict:
+    session = db.session
+    return {
+        "rates": churn_rates(session, start, end, segment),
+        "reasons": reason_ranking(session, start, end, segment),
+        "by_month": reasons_by_month(session, start, end, segment),
+        "by_class": reasons_by_class(session, start, end),
+        "texts": open_texts(session, start, end, segment),
+        "flow": lifecycle_flow(session, start, end, segment),
+        "mailing": churn_mailing(session, start, end),
+    }
+
+
+@bp.get("/reports/churn")
+@role_required("manager")
+def churn_page():
+    try:
+        start, end, _, filters = parse(request.args, utcnow().date())
+    except BadParameters as exc:
+        return render_template("analytics/churn.html", report=None, errors=exc.errors, args=request.args), 422
+    report = _churn_report(start, end, filters.segment)
+    return render_template("analytics/churn.html", report=report, errors=None, args=request.args, start=start, end=end)
+
+
+@bp.get("/reports/churn.csv")
+@role_required("manager")
+def churn_csv():
+    table = request.args.get("table", "rates")
+    try:
+        if table not in CHURN_TABLES:
+            raise BadParameters([{"field": "table", "message": f"table: one of {', '.join(CHURN_TABLES)}"}])
+        start, end, _, filters = parse(request.args, utcnow().date())
+    except BadParameters as exc:
+        return Response(str(exc) + "\n", status=422, mimetype="text/plain")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in churn_csv_rows(db.session, table, start, end, filters.segment):
+        writer.writerow(["" if value is None else value for value in row])
+    name = f"churn-{table}-{start}-{end}.csv"
+    return Response(
+        buffer.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={name}"}
+    )
+
+
+@bp.get("/customers/<int:customer_id>")
+@role_required("agent")
+def customer_page(customer_id: int):
+    customer = db.get_or_404(Customer, customer_id)
+    profile = customer_profile(db.session, customer, utcnow())
+    return render_template(
+        "analytics/customer.html", profile=profile, status_labels=STATUS_LABELS, cause_labels=CAUSE_LABELS
     )

@@ -25,6 +25,15 @@ PHASE_LABELS = {
 }
 
 
+CAUSE_LABELS = {
+    "purchase": _l("purchase"),
+    "time": _l("time passed"),
+    "cancellation": _l("cancellation"),
+    "rules": _l("rules changed"),
+    "backfill": _l("history"),
+}
+
+
 def phase_label(phase: str | None) -> str:
     """The phase in the reader's language."""
     return str(PHASE_LABELS.get(phase or "", phase or "–"))

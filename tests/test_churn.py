@@ -209,3 +209,54 @@ def test_renaming_and_retiring_a_reason_keeps_old_answers(session, api, buy, cli
     assert "Preis zu hoch" not in page.text and "Produktqualität" in page.text
     token2 = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
     assert client.post(f"/s/{second.token}", data={"csrf_token": token2, "reasons": str(price)}).status_code == 422
+
+
+def test_the_answer_shows_on_the_case_and_the_customer_page_with_the_win_back_measure(session, api, buy, client, staff):
+    from types import SimpleNamespace
+
+    import flask
+    import flask_babel
+
+    from analytics.models import InvitationsDaily
+    from tests.feedback_helpers import sign_in
+
+    staff = SimpleNamespace(email=staff.email)  # the scheduler's tick ends the test's session
+    invitation, _, token = answer_page(client, session, api, buy)
+    price, competitor = reason_ids(session, "price", "competitor")
+    form = {
+        "csrf_token": token,
+        "reasons": [str(price), str(competitor)],
+        "main": str(competitor),
+        "comment": "Zu teuer",
+    }
+    assert client.post(f"/s/{invitation.token}", data=form).status_code == 200
+    survey_id, customer_id = invitation.survey_id, invitation.customer_id
+    case = session.scalars(select(Case)).one()
+    # The churn survey's mailing day counts the answer; the NPS figures stay untouched.
+    sent, answered = session.execute(
+        select(func.sum(InvitationsDaily.sent), func.sum(InvitationsDaily.answered)).where(
+            InvitationsDaily.survey_id == survey_id
+        )
+    ).one()
+    assert (sent, answered) == (1, 1)
+
+    flask.g.pop("locale", None)  # requests in a test share one app context: forget the survey page's language
+    flask_babel.refresh()
+    sign_in(client, staff)
+    case_page = client.get(f"/cases/{case.id}", headers={"Accept-Language": "en"}).text
+    assert "<strong>Switched to a competitor</strong> (main)" in case_page
+    assert f'href="/customers/{customer_id}"' in case_page
+    customer_page = client.get(f"/customers/{customer_id}", headers={"Accept-Language": "en"})
+    assert customer_page.status_code == 200
+    text = customer_page.text
+    assert 'data-phase="churned"' in text
+    assert "Win-back offer sized to the former customer value" in text
+    assert "Offer a loyalty discount or a price match on the next order" in text
+    assert text.index('data-reason="competitor"') < text.index('data-reason="price"')  # main reason first
+    assert f'href="/cases/{case.id}"' in text
+    assert client.get("/customers/999999").status_code == 404
+    # Buying again ends the win-back: the customer is reactivated and the measure disappears.
+    buy("O-9", purchased_at=datetime.now(UTC))
+    again = client.get(f"/customers/{customer_id}", headers={"Accept-Language": "en"}).text
+    assert 'data-phase="existing"' in again
+    assert "Win-back offer" not in again
