@@ -62,7 +62,8 @@ def _segment(statement, segment: str | None, customer_column):
 
 
 def churn_rates(session: Session, first: date, end: date, segment: str | None = None) -> list[ChurnMonth]:
-    """Churn rate per month, overall and per value class.
+    """Churn rate per month, overall and per value class (a class appears in a month when it has customers
+    or movements there).
 
     The base at a month's start is the running sum of entries into and exits from the active phases before
     it; one GROUP BY gives the opening sums, one the monthly movements.
@@ -120,7 +121,7 @@ def churn_rates(session: Session, first: date, end: date, segment: str | None = 
             total.reactivated += row.reactivated
         result.append(total)
         if segment is None:
-            result.extend(row for row in rows if row.value_class or row.base or row.churned)
+            result.extend(row for row in rows if row.base or row.churned or row.turned_inactive or row.reactivated)
     return result
 
 
