@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from analytics.rollup import rebuild as rebuild_rollup
@@ -15,6 +15,7 @@ from customers.models import Customer, Purchase
 from customers.values import refresh_values
 from feedback.models import ROOT_CAUSES
 from feedback.services import add_note, change_status, open_case, set_root_cause, take
+from kundenpuls.demo_churn import churn_answers, replay_lifecycle
 from kundenpuls.models import User
 from surveys.models import Invitation, Response, Survey
 
@@ -225,6 +226,8 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
     for chunk in range(0, len(response_rows), 5000):
         session.execute(insert(Response), response_rows[chunk : chunk + 5000])
     refresh_values(session, now)
+    cancellations = replay_lifecycle(session, start, now, rng)
+    churn_answered = churn_answers(session, cancellations, now, rng)
     rebuild_rollup(session)
     cases = _demo_cases(session, now, rng)
     session.commit()
@@ -233,6 +236,8 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
         "purchases": len(purchase_rows),
         "invitations": len(invitations),
         "responses": len(response_rows),
+        "cancellations": len(cancellations),
+        "churn answers": churn_answered,
         "cases": cases,
     }
 
@@ -260,7 +265,10 @@ def _demo_cases(session: Session, now: datetime, rng: random.Random) -> int:
     agents = [user for user in staff if user.role == "agent"]
     recent = session.scalars(
         select(Response)
-        .where(Response.created_at >= now - timedelta(days=CASE_HISTORY_DAYS), Response.score <= 6)
+        .where(
+            Response.created_at >= now - timedelta(days=CASE_HISTORY_DAYS),
+            or_(Response.score <= 6, Response.score.is_(None)),  # detractors and churn answers
+        )
         .order_by(Response.created_at)
     ).all()
     opened = 0

@@ -1,7 +1,7 @@
 """The shell: configuration rules, staff sign-in, CLI commands, a fresh database."""
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from kundenpuls import create_app
 from kundenpuls.config import ConfigError
@@ -82,7 +82,7 @@ def test_demo_seed_makes_data_with_patterns(runner, session):
     result = runner.invoke(args=["demo", "seed", "--customers", "300", "--seed", "7"])
     assert result.exit_code == 0, result.output
     assert "300 customers" in result.output
-    scores = session.scalars(select(Response.score)).all()
+    scores = session.scalars(select(Response.score).where(Response.score.is_not(None))).all()
     assert len(scores) > 50
     assert {s for s in scores if s <= 6} and {s for s in scores if s >= 9}
     from feedback.models import Case
@@ -92,3 +92,25 @@ def test_demo_seed_makes_data_with_patterns(runner, session):
     assert f"{len(statuses)} cases" in result.output
     again = runner.invoke(args=["demo", "seed", "--customers", "300", "--if-empty"])
     assert "no demo data added" in again.output
+
+
+def test_demo_seed_replays_lifecycle_history_and_churn_answers(runner, session):
+    from datetime import date
+
+    from analytics.churn import churn_rates, reason_ranking
+    from customers.models import Customer, LifecycleChange
+    from surveys.models import ResponseReason
+
+    result = runner.invoke(args=["demo", "seed", "--customers", "600", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    phases = dict(
+        session.execute(select(Customer.lifecycle_phase, func.count()).group_by(Customer.lifecycle_phase)).all()
+    )
+    assert phases.get("churned") and phases.get("existing") and phases.get("inactive")
+    causes = set(session.scalars(select(LifecycleChange.cause).distinct()))
+    assert {"purchase", "time", "cancellation"} <= causes
+    assert session.scalar(select(func.count()).select_from(ResponseReason)) > 0
+    today = date.today()
+    months = [m for m in churn_rates(session, today.replace(year=today.year - 1), today) if m.value_class is None]
+    assert sum(m.churned for m in months) > 0 and all(m.base > 0 for m in months)
+    assert reason_ranking(session, today.replace(year=today.year - 2), today)[0].mentions > 0
