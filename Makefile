@@ -64,6 +64,7 @@ bench: $(BIN)/.dev services
 	$(BIN)/python -m bench.dispatch
 	$(BIN)/python -m bench.queue
 	$(BIN)/python -m bench.analytics
+	$(BIN)/python -m bench.lifecycle
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -65,7 +65,7 @@ def _computed(session: Session, rules: LifecycleRules, now: datetime, customer_i
     nth_purchase = (
         select(Purchase.purchased_at)
         .where(Purchase.customer_id == Customer.id, Purchase.purchased_at <= now)
-        .order_by(Purchase.purchased_at, Purchase.id)
+        .order_by(Purchase.purchased_at)  # ties give the same time: no tie-breaker, the index gives the order
         .offset(max(rules.new_until_purchases - 1, 0))
         .limit(1)
         .scalar_subquery()
@@ -136,6 +136,11 @@ def recompute_phases(session: Session, now: datetime, cause: str, customer_ids: 
     if customer_ids is not None and not customer_ids:
         return 0
     rules = current_rules(session)
+    if session.get_bind().dialect.name == "postgresql" and customer_ids is None:
+        # Everyone at once: JIT compiling the statement costs more than it saves, and the per-customer
+        # aggregate spills to disk with the default 4 MB. This transaction only.
+        session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL work_mem = '128MB'"))
     computed = _computed(session, rules, now, customer_ids).cte("computed")
     changes_from = lambda source: select(  # noqa: E731
         source.c.customer_id,

@@ -75,11 +75,14 @@ class Customer(db.Model):
 
 class Purchase(db.Model):
     __tablename__ = "purchases"
-    __table_args__ = (Index("ix_purchases_purchased_at", "purchased_at"),)
+    __table_args__ = (
+        Index("ix_purchases_purchased_at", "purchased_at"),
+        Index("ix_purchases_customer_time", "customer_id", "purchased_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[str] = mapped_column(String(100), unique=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     margin: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
