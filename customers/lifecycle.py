@@ -42,8 +42,17 @@ def _least(session: Session, *values):
     return (func.least if session.get_bind().dialect.name == "postgresql" else func.min)(*values)
 
 
-def _computed(session: Session, rules: LifecycleRules, now: datetime, customer_ids: list[int] | None):
-    """Per customer whose phase or purchase figures are out of date: the new phase, since when, the figures."""
+def _computed(
+    session: Session,
+    rules: LifecycleRules,
+    now: datetime,
+    customer_ids: list[int] | None,
+    id_range: tuple[int, int] | None = None,
+):
+    """Per customer whose phase or purchase figures are out of date: the new phase, since when, the figures.
+
+    `customer_ids` limits it to some customers, `id_range` (inclusive) to a slice of all of them.
+    """
     stats = select(
         Purchase.customer_id,
         func.count().label("purchases"),
@@ -52,6 +61,8 @@ def _computed(session: Session, rules: LifecycleRules, now: datetime, customer_i
     ).where(Purchase.purchased_at <= now)
     if customer_ids is not None:
         stats = stats.where(Purchase.customer_id.in_(customer_ids))
+    if id_range is not None:
+        stats = stats.where(Purchase.customer_id.between(*id_range))
     stats = stats.group_by(Purchase.customer_id).subquery("stats")
     count = func.coalesce(stats.c.purchases, 0)
     first, last = stats.c.first, stats.c.last
@@ -106,6 +117,8 @@ def _computed(session: Session, rules: LifecycleRules, now: datetime, customer_i
     )
     if customer_ids is not None:
         query = query.where(Customer.id.in_(customer_ids))
+    if id_range is not None:
+        query = query.where(Customer.id.between(*id_range))
     return query
 
 
@@ -128,20 +141,51 @@ def _change_columns() -> list[str]:
 def recompute_phases(session: Session, now: datetime, cause: str, customer_ids: list[int] | None = None) -> int:
     """Bring phases and purchase figures up to date as of `now`; returns how many phase changes were recorded.
 
-    PostgreSQL: one statement (UPDATE ... RETURNING inside a CTE feeds the history INSERT).
-    SQLite: the history INSERT, then the UPDATE, from the same computation in the same transaction.
+    Everyone (customer_ids None) is done in slices of CHUNK customer ids, one statement each in the caller's
+    transaction: a slice's purchases come from the (customer, time) index in order, so memory stays flat
+    however many customers there are.
     """
     if cause not in CAUSES:
         raise ValueError(f"unknown cause {cause!r}")
     if customer_ids is not None and not customer_ids:
         return 0
     rules = current_rules(session)
-    if session.get_bind().dialect.name == "postgresql" and customer_ids is None:
-        # Everyone at once: JIT compiling the statement costs more than it saves, and the per-customer
-        # aggregate spills to disk with the default 4 MB. This transaction only.
-        session.execute(text("SET LOCAL jit = off"))
-        session.execute(text("SET LOCAL work_mem = '128MB'"))
-    computed = _computed(session, rules, now, customer_ids).cte("computed")
+    if customer_ids is not None:
+        recorded = _recompute(session, rules, now, cause, customer_ids, None)
+    else:
+        if session.get_bind().dialect.name == "postgresql":
+            # JIT compiling the statement costs more than it saves (two thirds of a slice). This transaction only.
+            session.execute(text("SET LOCAL jit = off"))
+        low, high = session.execute(select(func.min(Customer.id), func.max(Customer.id))).one()
+        recorded = 0
+        for start in range(low or 0, (high or -1) + 1, CHUNK):
+            recorded += _recompute(session, rules, now, cause, None, (start, start + CHUNK - 1))
+        rules.recomputed_at = now
+    _expire(session, customer_ids)
+    return recorded
+
+
+CHUNK = 50_000
+
+
+def _recompute(
+    session: Session,
+    rules: LifecycleRules,
+    now: datetime,
+    cause: str,
+    customer_ids: list[int] | None,
+    id_range: tuple[int, int] | None,
+) -> int:
+    """One statement on PostgreSQL (UPDATE ... RETURNING inside a CTE feeds the history INSERT); on SQLite the
+    history INSERT, then the UPDATE, from the same computation in the same transaction."""
+    computed = _computed(session, rules, now, customer_ids, id_range).cte("computed")
+    # The same limits on the updated table: the planner does not carry them over from the CTE, and without them
+    # it walks the customers from the first id to the slice.
+    target = [Customer.id == computed.c.customer_id]
+    if customer_ids is not None:
+        target.append(Customer.id.in_(customer_ids))
+    if id_range is not None:
+        target.append(Customer.id.between(*id_range))
     changes_from = lambda source: select(  # noqa: E731
         source.c.customer_id,
         source.c.old_phase,
@@ -153,7 +197,7 @@ def recompute_phases(session: Session, now: datetime, cause: str, customer_ids: 
     if session.get_bind().dialect.name == "postgresql":
         updated = (
             update(Customer)
-            .where(Customer.id == computed.c.customer_id)
+            .where(*target)
             .values(_set_customer(computed))
             .returning(computed.c.customer_id, computed.c.old_phase, computed.c.phase, computed.c.since)
             .cte("updated")
@@ -164,26 +208,22 @@ def recompute_phases(session: Session, now: datetime, cause: str, customer_ids: 
             .returning(LifecycleChange.id)
             .cte("inserted")
         )
-        recorded = session.execute(select(func.count()).select_from(inserted)).scalar_one()
-    else:
-        recorded = len(
-            session.execute(
-                insert(LifecycleChange)
-                .from_select(_change_columns(), changes_from(computed))
-                .add_cte(computed)
-                .returning(LifecycleChange.id)
-            ).all()
-        )
+        return session.execute(select(func.count()).select_from(inserted)).scalar_one()
+    recorded = len(
         session.execute(
-            update(Customer)
-            .where(Customer.id == computed.c.customer_id)
-            .values(_set_customer(computed))
+            insert(LifecycleChange)
+            .from_select(_change_columns(), changes_from(computed))
             .add_cte(computed)
-            .execution_options(synchronize_session=False)
-        )
-    if customer_ids is None:
-        rules.recomputed_at = now
-    _expire(session, customer_ids)
+            .returning(LifecycleChange.id)
+        ).all()
+    )
+    session.execute(
+        update(Customer)
+        .where(*target)
+        .values(_set_customer(computed))
+        .add_cte(computed)
+        .execution_options(synchronize_session=False)
+    )
     return recorded
 
 

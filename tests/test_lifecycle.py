@@ -149,3 +149,17 @@ def test_the_scheduler_backfills_once_then_recomputes_hourly(session):
     buy_at(session, 2, now + timedelta(minutes=40))
     refresh_phases(session, now + timedelta(hours=2))
     assert phase_at(session, now + timedelta(hours=2))[0] == "existing"
+
+
+def test_everyone_is_recomputed_slice_by_slice(session, monkeypatch):
+    import customers.lifecycle as lifecycle
+
+    monkeypatch.setattr(lifecycle, "CHUNK", 2)  # five customers: slices of two ids, the last one short
+    for n in range(5):
+        buy_at(session, 1, T0 - n * 100 * DAY, customer=f"C-{n}")
+    session.execute(Customer.__table__.update().values(lifecycle_phase="potential", purchase_count=0))
+    session.commit()
+    assert recompute_phases(session, T0 + DAY, "time") == 5
+    session.commit()
+    phases = dict(session.execute(select(Customer.external_id, Customer.lifecycle_phase)).all())
+    assert phases == {"C-0": "new", "C-1": "new", "C-2": "existing", "C-3": "existing", "C-4": "inactive"}
