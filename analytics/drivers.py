@@ -16,12 +16,12 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 from scipy.stats import chi2_contingency, false_discovery_control, fisher_exact, mannwhitneyu
-from sqlalchemy import Float, case, cast, func, literal_column, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Float, and_, case, cast, func, literal_column, select, text
+from sqlalchemy.orm import Session, aliased
 
 from analytics.queries import ReportFilter, _answer_filters
 from customers.models import Customer, Purchase
-from surveys.models import Invitation, Response
+from surveys.models import ChurnReason, Invitation, Response, ResponseReason
 
 ALPHA = 0.05
 NUMERIC = {
@@ -31,7 +31,13 @@ NUMERIC = {
     "tenure_days": "days since first purchase",
     "answer_delay_days": "days from purchase to answer",
 }
-CATEGORICAL = {"category": "category", "segment": "value class", "language": "language"}
+CATEGORICAL = {
+    "category": "category",
+    "segment": "value class",
+    "phase": "lifecycle phase",
+    "language": "language",
+    "churn_reason": "churn reason",
+}
 
 
 @dataclass
@@ -83,6 +89,8 @@ def _base(session: Session, start: date, end: date, filters: ReportFilter, *colu
     statement = _answer_filters(statement, ReportFilter(filters.survey_id, filters.locale, None, None))
     if filters.segment:
         statement = statement.where(Customer.value_class == filters.segment)
+    if filters.phase:
+        statement = statement.where(Customer.lifecycle_phase == filters.phase)
     if filters.category:
         statement = statement.where(Purchase.category == filters.category)
     return statement
@@ -143,14 +151,48 @@ def _fetch_floats(session: Session, statement, names: tuple[str, ...]) -> dict[s
     return {name: matrix[:, i] for i, name in enumerate(names)}
 
 
+def _latest_churn_reason():
+    """Per customer: the main reason (key) of their latest churn answer. Churn answers are few, so this is a
+    small derived table joined once, not a lookup per answer."""
+    churn = aliased(Response)
+    ranked = (
+        select(
+            churn.customer_id.label("customer_id"),
+            ChurnReason.key.label("reason"),
+            func.row_number()
+            .over(partition_by=churn.customer_id, order_by=(churn.created_at.desc(), churn.id.desc()))
+            .label("rank"),
+        )
+        .join(ResponseReason, ResponseReason.response_id == churn.id)
+        .join(ChurnReason, ChurnReason.id == ResponseReason.reason_id)
+        .where(ResponseReason.main.is_(True))
+        .subquery("latest_churn")
+    )
+    return ranked
+
+
 def category_counts(session: Session, start: date, end: date, filters: ReportFilter, attribute: str) -> dict:
-    """{value: (promoters, detractors)} for one categorical attribute, counted in SQL."""
-    column = {"category": Purchase.category, "segment": Customer.value_class, "language": Response.locale}[attribute]
+    """{value: (promoters, detractors)} for one categorical attribute, counted in SQL.
+
+    The lifecycle phase and the churn reason are today's: what became of promoters and detractors.
+    """
     promoter = Response.score >= 9
-    statement = _base(
-        session, start, end, filters, column, func.count().filter(promoter), func.count().filter(~promoter)
-    ).group_by(column)
-    return {value: (int(p), int(d)) for value, p, d in session.execute(statement) if value is not None}
+    counts = (func.count().filter(promoter), func.count().filter(~promoter))
+    if attribute == "churn_reason":
+        latest = _latest_churn_reason()
+        statement = _base(session, start, end, filters, latest.c.reason, *counts).join(
+            latest, and_(latest.c.customer_id == Response.customer_id, latest.c.rank == 1)
+        )
+        column = latest.c.reason
+    else:
+        column = {
+            "category": Purchase.category,
+            "segment": Customer.value_class,
+            "phase": Customer.lifecycle_phase,
+            "language": Response.locale,
+        }[attribute]
+        statement = _base(session, start, end, filters, column, *counts)
+    return {value: (int(p), int(d)) for value, p, d in session.execute(statement.group_by(column)) if value is not None}
 
 
 def recent_comments(session: Session, start: date, end: date, filters: ReportFilter, promoters: bool, limit: int):

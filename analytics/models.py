@@ -15,7 +15,9 @@ SHARDS = 16
 class NpsDaily(db.Model):
     __tablename__ = "nps_daily"
     __table_args__ = (
-        UniqueConstraint("day", "survey_id", "locale", "category", "segment", "shard", name="uq_nps_daily_key"),
+        UniqueConstraint(
+            "day", "survey_id", "locale", "category", "segment", "phase", "shard", name="uq_nps_daily_key"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -24,6 +26,7 @@ class NpsDaily(db.Model):
     locale: Mapped[str] = mapped_column(String(5))
     category: Mapped[str] = mapped_column(String(100), default="")  # "" when the purchase had none
     segment: Mapped[str] = mapped_column(String(1), default="")  # value class at answer time; "" unknown
+    phase: Mapped[str] = mapped_column(String(10), default="")  # lifecycle phase at answer time
     # Concurrent answers with the same key would queue on one row; they spread over SHARDS rows instead,
     # which the scheduler folds back into shard 0 once the day is over (analytics.rollup.compact).
     shard: Mapped[int] = mapped_column(default=0)
@@ -37,7 +40,9 @@ class InvitationsDaily(db.Model):
 
     __tablename__ = "invitations_daily"
     __table_args__ = (
-        UniqueConstraint("day", "survey_id", "locale", "category", "segment", "shard", name="uq_invitations_daily_key"),
+        UniqueConstraint(
+            "day", "survey_id", "locale", "category", "segment", "phase", "shard", name="uq_invitations_daily_key"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -46,6 +51,7 @@ class InvitationsDaily(db.Model):
     locale: Mapped[str] = mapped_column(String(5))
     category: Mapped[str] = mapped_column(String(100), default="")
     segment: Mapped[str] = mapped_column(String(1), default="")
+    phase: Mapped[str] = mapped_column(String(10), default="")  # lifecycle phase when the first mail went out
     shard: Mapped[int] = mapped_column(default=0)
     sent: Mapped[int] = mapped_column(default=0)
     answered: Mapped[int] = mapped_column(default=0)

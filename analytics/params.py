@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from werkzeug.datastructures import MultiDict
 
 from analytics.queries import INTERVALS, ReportFilter
+from customers.models import PHASES
 
 MAX_DAYS = 3 * 366 + 31
 
@@ -55,7 +56,11 @@ def parse(args: MultiDict, today: date) -> tuple[date, date, str, ReportFilter]:
     if segment not in (None, "A", "B", "C"):
         errors.append({"field": "segment", "message": "segment: A, B or C (value class)"})
         segment = None
+    phase = args.get("phase") or None
+    if phase not in (None, *PHASES):
+        errors.append({"field": "phase", "message": f"phase: one of {', '.join(PHASES)}"})
+        phase = None
     if errors:
         raise BadParameters(errors)
-    filters = ReportFilter(int(survey) if survey else None, locale, args.get("category") or None, segment)
+    filters = ReportFilter(int(survey) if survey else None, locale, args.get("category") or None, segment, phase)
     return start, end, interval, filters

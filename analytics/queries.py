@@ -22,6 +22,7 @@ class ReportFilter:
     locale: str | None = None
     category: str | None = None
     segment: str | None = None  # value class A/B/C
+    phase: str | None = None  # lifecycle phase (at answer time in the rollup, today's in the raw rows)
 
     def as_query(self) -> dict:
         return {k: v for k, v in vars(self).items() if v not in (None, "")}
@@ -89,10 +90,12 @@ def _answer_filters(statement, filters: ReportFilter):
         statement = statement.where(Response.survey_id.in_(_nps_surveys()))
     if filters.locale:
         statement = statement.where(Response.locale == filters.locale)
-    if filters.segment:
-        statement = statement.join(Customer, Customer.id == Response.customer_id).where(
-            Customer.value_class == filters.segment
-        )
+    if filters.segment or filters.phase:
+        statement = statement.join(Customer, Customer.id == Response.customer_id)
+        if filters.segment:
+            statement = statement.where(Customer.value_class == filters.segment)
+        if filters.phase:
+            statement = statement.where(Customer.lifecycle_phase == filters.phase)
     if filters.category:
         statement = (
             statement.join(Invitation, Invitation.id == Response.invitation_id)
@@ -109,10 +112,12 @@ def _sent_filters(statement, filters: ReportFilter):
         statement = statement.where(Invitation.survey_id.in_(_nps_surveys()))
     if filters.locale:
         statement = statement.where(Invitation.locale == filters.locale)
-    if filters.segment:
-        statement = statement.join(Customer, Customer.id == Invitation.customer_id).where(
-            Customer.value_class == filters.segment
-        )
+    if filters.segment or filters.phase:
+        statement = statement.join(Customer, Customer.id == Invitation.customer_id)
+        if filters.segment:
+            statement = statement.where(Customer.value_class == filters.segment)
+        if filters.phase:
+            statement = statement.where(Customer.lifecycle_phase == filters.phase)
     if filters.category:
         statement = statement.join(Purchase, Purchase.id == Invitation.purchase_id).where(
             Purchase.category == filters.category
@@ -149,6 +154,7 @@ def _rollup(session: Session, model, columns: tuple, first: date, end: date, int
         ("locale", filters.locale),
         ("category", filters.category),
         ("segment", filters.segment),
+        ("phase", filters.phase),
     ):
         if value:
             statement = statement.where(getattr(model, name) == value)

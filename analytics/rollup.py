@@ -19,7 +19,7 @@ from analytics.models import SHARDS, InvitationsDaily, NpsDaily
 from customers.models import Customer, Purchase
 from surveys.models import Invitation, Response
 
-KEY = ("day", "survey_id", "locale", "category", "segment")
+KEY = ("day", "survey_id", "locale", "category", "segment", "phase")
 COUNTS = ("promoters", "passives", "detractors")
 
 
@@ -55,6 +55,7 @@ def _source(dialect: str, *where, shard=0):
             Response.locale,
             func.coalesce(Purchase.category, "").label("category"),
             func.coalesce(Customer.value_class, "").label("segment"),
+            func.coalesce(Customer.lifecycle_phase, "").label("phase"),
             _shard(shard),
             promoters.label("promoters"),
             passives.label("passives"),
@@ -89,6 +90,7 @@ def _sent_source(dialect: str, *where, answered_only: bool = False, shard=0):
             Invitation.locale,
             func.coalesce(Purchase.category, "").label("category"),
             func.coalesce(Customer.value_class, "").label("segment"),
+            func.coalesce(Customer.lifecycle_phase, "").label("phase"),
             _shard(shard),
             (literal(0) if answered_only else literal(1)).label("sent"),
             (literal(1) if answered_only else case((Invitation.status == "answered", 1), else_=0)).label("answered"),
@@ -168,6 +170,7 @@ def _answer_key(claimed, inserted, day_column) -> tuple:
         claimed.c.locale,
         func.coalesce(Purchase.category, "").label("category"),
         func.coalesce(Customer.value_class, "").label("segment"),
+        func.coalesce(Customer.lifecycle_phase, "").label("phase"),
         (inserted.c.id % SHARDS).label("shard"),
     )
 
@@ -227,10 +230,10 @@ def rebuild(session: Session) -> int:
 def disagreements(session: Session) -> int:
     """Keys whose rollup counts differ from the raw answers (0 when all is well): for tests and checks.
 
-    The segment is left out of the comparison: the rollup keeps the value class an answer had when it came
-    in, while the raw rows only know today's class.
+    The segment and the phase are left out of the comparison: the rollup keeps the value class and lifecycle
+    phase an answer had when it came in, while the raw rows only know today's.
     """
-    keys = [k for k in KEY if k != "segment"]
+    keys = [k for k in KEY if k not in ("segment", "phase")]
     source = _source(_dialect(session)).subquery()
     raw = (
         select(*(source.c[k] for k in keys), *(func.sum(source.c[c]).label(c) for c in COUNTS))

@@ -7,6 +7,7 @@ import io
 from datetime import timedelta
 
 from flask import Blueprint, Response, jsonify, render_template, request
+from flask_babel import get_locale
 from sqlalchemy import select
 
 from analytics.chart import nps_chart
@@ -24,14 +25,14 @@ from analytics.customer import customer_profile
 from analytics.drivers import driver_report
 from analytics.params import BadParameters, parse
 from analytics.queries import NpsReport, categories, nps_report
-from customers.models import CAUSE_LABELS, Customer
+from customers.models import CAUSE_LABELS, PHASES, Customer
 from feedback.forms import STATUS_LABELS
 from kundenpuls.apiauth import require_api_key
 from kundenpuls.auth import role_required
 from kundenpuls.extensions import csrf, db
 from kundenpuls.problems import Problem
 from kundenpuls.timeutil import utcnow
-from surveys.models import Survey
+from surveys.models import ChurnReason, Survey
 
 bp = Blueprint("analytics", __name__)
 api = Blueprint("analytics_api", __name__, url_prefix="/api/v1")
@@ -64,6 +65,7 @@ def nps_page():
         chart=nps_chart(report) if report else None,
         surveys=db.session.scalars(select(Survey).where(Survey.kind == "nps").order_by(Survey.name)).all(),
         categories=categories(db.session),
+        phases=PHASES,
         args=request.args,
     )
     return page, 422 if error else 200
@@ -133,8 +135,16 @@ def drivers_page():
             )  # fmt: skip
         headers = {"Content-Disposition": f"attachment; filename=drivers-{start}-{end}.csv"}
         return Response(buffer.getvalue(), mimetype="text/csv", headers=headers)
+    locale = str(get_locale())
+    reason_labels = {r.key: r.label(locale) for r in db.session.scalars(select(ChurnReason))}
     return render_template(
-        "analytics/drivers.html", report=report, errors=None, args=request.args, start=start, end=end
+        "analytics/drivers.html",
+        report=report,
+        errors=None,
+        args=request.args,
+        start=start,
+        end=end,
+        reason_labels=reason_labels,
     )
 
 

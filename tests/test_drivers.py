@@ -101,3 +101,46 @@ def test_drivers_page_and_csv(client, session, answers):
     assert "paket beschädigt" in page.text
     export = client.get("/reports/drivers?from=2026-06-01&to=2026-06-30&format=csv")
     assert export.mimetype == "text/csv" and export.text.startswith("attribute,level,test")
+
+
+def test_lifecycle_phase_and_churn_reason_separate_the_groups(session, answers, client):
+    from sqlalchemy import update
+
+    from surveys.models import ChurnReason, ResponseReason
+
+    churn = session.scalars(select(Survey).where(Survey.kind == "churn")).one()
+    reasons = {r.key: r.id for r in session.scalars(select(ChurnReason))}
+    left = {"D-6": "delivery", "D-7": "delivery", "D-8": "delivery", "D-0": "price"}
+    session.execute(update(Customer).values(lifecycle_phase="existing"))
+    for external_id, key in left.items():
+        customer = session.scalars(select(Customer).where(Customer.external_id == external_id)).one()
+        customer.lifecycle_phase = "churned"
+        later = WHEN + timedelta(days=30)
+        invitation = Invitation(
+            token=f"churn-{external_id}", survey_id=churn.id, customer_id=customer.id, locale="de",
+            status="answered", created_at=later, expires_at=later, sent_at=later,
+        )  # fmt: skip
+        session.add(invitation)
+        session.flush()
+        response = Response(
+            invitation_id=invitation.id, survey_id=churn.id, customer_id=customer.id, score=None, locale="de",
+            created_at=later,
+        )  # fmt: skip
+        response.reasons = [ResponseReason(reason_id=reasons[key], main=True)]
+        session.add(response)
+    session.commit()
+
+    report = driver_report(session, date(2026, 6, 1), date(2026, 6, 30), ReportFilter())
+    by_key = {(f.attribute, f.level): f for f in report.findings}
+    # Only customers who gave a reason compare on it: 1 promoter (price), 3 detractors (delivery).
+    delivery = by_key[("churn_reason", "delivery")]
+    assert delivery.p_value == pytest.approx(fisher_exact([[0, 1], [3, 0]]).pvalue)
+    assert delivery.sentence == "Detractors are only in churn reason delivery (100% vs 0%)."
+    churned = by_key[("phase", "churned")]
+    assert churned.p_value == pytest.approx(fisher_exact([[1, 5], [3, 2]]).pvalue)
+    assert (churned.promoters_value, churned.detractors_value) == (pytest.approx(1 / 6), pytest.approx(3 / 5))
+    # The page names the reason and the phase in the reader's language.
+    sign_in(client, make_user(session, "chefin@example.com", "manager"))
+    flask_babel.refresh()
+    german = client.get("/reports/drivers?from=2026-06-01&to=2026-06-30", headers={"Accept-Language": "de"}).text
+    assert "Abwanderungsgrund Lieferung" in german and "Lebenszyklusphase abgewandert" in german

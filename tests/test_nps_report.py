@@ -285,3 +285,35 @@ def test_shards_of_finished_days_fold_into_one_row(session, postgresql_only):
     assert session.scalar(select(func.count()).select_from(NpsDaily)) == 1
     assert nps_report(session, now.date(), now.date(), "month", ReportFilter()).total == before
     assert disagreements(session) == 0
+
+
+def test_phase_filter_counts_the_phase_at_answer_time(session, api):
+    from sqlalchemy import update
+
+    from analytics.queries import ReportFilter, nps_report
+    from tests.feedback_helpers import answered
+
+    now = datetime.now(UTC)
+    for n, score in enumerate([10, 9, 3], start=1):
+        answered(session, n, score, now=now)  # one purchase each: "new" customers when they answer
+    today = now.date()
+
+    def total(source="rollup", **kwargs):
+        return nps_report(session, today, today, "month", ReportFilter(**kwargs), source=source).total
+
+    assert (total(phase="new").n, total(phase="new").nps) == (3, pytest.approx(100 / 3, abs=0.01))
+    assert total(phase="existing").n == 0
+    assert total(phase="new", source="raw").n == 3
+    # Later the first customer leaves: the report keeps the answer where it was given, as a new customer ...
+    session.execute(update(Customer).where(Customer.external_id == "C-1").values(lifecycle_phase="churned"))
+    session.commit()
+    assert total(phase="new").n == 3 and total(phase="churned").n == 0
+    # ... while the raw rows only know today's phase.
+    assert total(phase="new", source="raw").n == 2 and total(phase="churned", source="raw").n == 1
+    body = api.get(f"/api/v1/nps?from={today}&to={today}&phase=new").get_json()
+    assert body["filters"] == {"phase": "new"} and body["total"]["n"] == 3
+    bad = api.get("/api/v1/nps?phase=sleeping")
+    assert bad.status_code == 422
+    assert bad.get_json()["errors"] == [
+        {"field": "phase", "message": "phase: one of potential, new, existing, inactive, churned"}
+    ]
