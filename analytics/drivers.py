@@ -97,17 +97,12 @@ def _base(session: Session, start: date, end: date, filters: ReportFilter, *colu
 
 
 def numeric_columns(session: Session, start: date, end: date, filters: ReportFilter) -> dict[str, np.ndarray]:
-    """Per answer: promoter flag and the numeric attributes, computed in SQL, streamed into arrays."""
-    history = (
-        select(
-            Purchase.customer_id.label("customer_id"),
-            func.min(Purchase.purchased_at).label("first_purchase"),
-            func.count().label("purchases"),
-        )
-        .group_by(Purchase.customer_id)
-        .subquery()
-    )
-    tenure = _days(session, Response.created_at, history.c.first_purchase)
+    """Per answer: promoter flag and the numeric attributes, computed in SQL, streamed into arrays.
+
+    Purchase count and first purchase come from the customer row, which the lifecycle recompute keeps current,
+    instead of aggregating every purchase again.
+    """
+    tenure = _days(session, Response.created_at, Customer.first_purchase_at)
     years = (
         func.max(tenure / 365.0, 1.0)
         if session.get_bind().dialect.name == "sqlite"
@@ -121,10 +116,10 @@ def numeric_columns(session: Session, start: date, end: date, filters: ReportFil
         case((Response.score >= 9, 1), else_=0).label("promoter"),
         cast(Purchase.amount, Float),
         cast(Purchase.margin, Float),
-        history.c.purchases / years,
+        case((Customer.purchase_count > 0, Customer.purchase_count), else_=None) / years,
         tenure,
         _days(session, Response.created_at, Purchase.purchased_at),
-    ).outerjoin(history, history.c.customer_id == Response.customer_id)
+    )
     names = ("promoter", *NUMERIC)
     if session.get_bind().dialect.name == "postgresql":
         return _fetch_floats(session, statement, names)

@@ -106,6 +106,7 @@ def main() -> None:
         from analytics.drivers import driver_report
         from analytics.queries import ReportFilter, nps_report
         from analytics.rollup import rebuild
+        from customers.lifecycle import recompute_phases
         from kundenpuls import create_app
         from kundenpuls.extensions import db
 
@@ -115,6 +116,10 @@ def main() -> None:
             rows = rebuild(db.session)
             db.session.commit()
             print(f"rollup built: {rows} rows in {time.perf_counter() - begin:.1f} s")
+            begin = time.perf_counter()
+            changes = recompute_phases(db.session, datetime.now(UTC), "backfill")
+            db.session.commit()
+            print(f"lifecycle phases and purchase figures: {changes} customers in {time.perf_counter() - begin:.1f} s")
             first = start.date()
             with psycopg.connect(psycopg_url(url)) as conn:
                 for interval in ("month", "week"):

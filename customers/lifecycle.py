@@ -199,7 +199,10 @@ def _recompute(
             update(Customer)
             .where(*target)
             .values(_set_customer(computed))
-            .returning(computed.c.customer_id, computed.c.old_phase, computed.c.phase, computed.c.since)
+            # The new phase_since is the computed one wherever the phase changed: no second evaluation.
+            .returning(
+                computed.c.customer_id, computed.c.old_phase, computed.c.phase, Customer.phase_since.label("since")
+            )
             .cte("updated")
         )
         inserted = (

@@ -62,7 +62,7 @@ class Customer(db.Model):
     values_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Kept by customers.lifecycle.recompute_phases from the purchases: phase, since when, and the
     # purchase figures the rules (and the reports) read.
-    lifecycle_phase: Mapped[str] = mapped_column(String(10), default="potential", index=True)
+    lifecycle_phase: Mapped[str] = mapped_column(String(10), default="potential")
     phase_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     purchase_count: Mapped[int] = mapped_column(default=0)
     first_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -111,7 +111,6 @@ class LifecycleChange(db.Model):
 
     __tablename__ = "lifecycle_changes"
     __table_args__ = (
-        Index("ix_lifecycle_changes_changed_at", "changed_at"),
         Index("ix_lifecycle_changes_customer", "customer_id", "changed_at"),
         Index("ix_lifecycle_changes_recorded", "to_phase", "recorded_at"),
     )

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from analytics.drivers import driver_report, themes
 from analytics.queries import ReportFilter
+from customers.lifecycle import recompute_phases
 from customers.models import Customer, Purchase
 from surveys.models import Invitation, Response, Survey
 from tests.feedback_helpers import make_user, sign_in
@@ -53,6 +54,8 @@ def answers(session):
             )
         )  # fmt: skip
     session.commit()
+    recompute_phases(session, WHEN, "backfill")  # purchase counts and first purchases, as the scheduler keeps them
+    session.commit()
 
 
 def test_findings_match_scipy_on_the_raw_numbers(session, answers):
@@ -65,6 +68,11 @@ def test_findings_match_scipy_on_the_raw_numbers(session, answers):
     assert order.p_value == pytest.approx(expected.pvalue)
     assert order.effect == pytest.approx(2 * expected.statistic / 30 - 1) == 1.0
     assert order.promoters_value == 167.5 and order.detractors_value == 55.0
+
+    tenure = by_key[("tenure_days", None)]  # customer i bought 3 + i days before answering
+    expected = mannwhitneyu([3 + i for i in range(6)], [3 + i for i in range(6, 11)], alternative="two-sided")
+    assert tenure.p_value == pytest.approx(expected.pvalue)
+    assert (tenure.promoters_value, tenure.detractors_value) == (pytest.approx(5.5), pytest.approx(11.0))
 
     garden = by_key[("category", "Garten")]
     table = np.array([[1, 5], [4, 1]])
