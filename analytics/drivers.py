@@ -68,7 +68,8 @@ class DriverReport:
 
 def _days(session: Session, later, earlier):
     if session.get_bind().dialect.name == "postgresql":
-        return func.extract("epoch", later - earlier) / 86400.0
+        # date_part is float arithmetic; EXTRACT returns numeric since PostgreSQL 14, several times slower here.
+        return func.date_part("epoch", later - earlier) / 86400.0
     return func.julianday(later) - func.julianday(earlier)
 
 
@@ -131,19 +132,32 @@ def numeric_columns(session: Session, start: date, end: date, filters: ReportFil
     return {name: np.frombuffer(values, dtype=float) if values else np.array([]) for name, values in columns.items()}
 
 
+ARRAY_HEADER = 20  # PostgreSQL's binary array: ndim, has-nulls flag, element type, length, lower bound
+ELEMENT = np.dtype([("length", ">i4"), ("value", ">f8")])
+
+
 def _fetch_floats(session: Session, statement, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """PostgreSQL: NULL becomes NaN in SQL and rows go straight from the driver into one float matrix,
-    skipping per-value result processing (a third of the time over a million answers)."""
+    """PostgreSQL: each column comes back as one float8 array in PostgreSQL's binary array format
+    (array_send of array_agg, NULL as NaN), which numpy reads as it is: one row instead of a million, and no
+    Python object per value (the row-by-row fetch took five times as long as the query)."""
     nan = literal_column("'NaN'::float8")
-    wrapped = select(*(func.coalesce(cast(column, Float), nan) for column in statement.subquery().c))
-    sql = str(wrapped.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}))
+    source = statement.subquery()
+    packed = select(*(func.array_send(func.array_agg(func.coalesce(cast(column, Float), nan))) for column in source.c))
+    sql = str(packed.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}))
     cursor = session.connection().connection.cursor()
     try:
         cursor.execute(sql)
-        matrix = np.array(cursor.fetchall(), dtype=float).reshape(-1, len(names))
+        row = cursor.fetchone()
     finally:
         cursor.close()
-    return {name: matrix[:, i] for i, name in enumerate(names)}
+    return {name: _float_array(data) for name, data in zip(names, row, strict=True)}
+
+
+def _float_array(data: bytes | None) -> np.ndarray:
+    """Values of a one-dimensional float8 array in binary form (None or an empty array: no values)."""
+    if data is None or len(data) <= ARRAY_HEADER:
+        return np.array([], dtype=float)
+    return np.frombuffer(data, dtype=ELEMENT, offset=ARRAY_HEADER)["value"].astype(float)
 
 
 def _latest_churn_reason():

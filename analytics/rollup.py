@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, case, cast, delete, func, literal, select
+from sqlalchemy import and_, bindparam, case, cast, delete, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -223,6 +223,10 @@ def rebuild(session: Session) -> int:
             *(func.sum(source.c[name]).label(name) for name in columns),
         ).group_by(*(source.c[name] for name in KEY))
         session.execute(_insert(dialect)(model.__table__).from_select([*KEY, "shard", *columns], grouped))
+        if dialect == "postgresql":
+            # Fresh statistics after the bulk load: with none, the planner expects one row and walks the index
+            # for every one of the tens of thousands the reports read.
+            session.execute(text(f"ANALYZE {model.__tablename__}"))
     session.flush()
     return session.scalar(select(func.count()).select_from(NpsDaily))
 
