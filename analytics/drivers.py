@@ -160,6 +160,14 @@ def _float_array(data: bytes | None) -> np.ndarray:
     return np.frombuffer(data, dtype=ELEMENT, offset=ARRAY_HEADER)["value"].astype(float)
 
 
+_COLUMNS = {
+    "category": Purchase.category,
+    "segment": Customer.value_class,
+    "phase": Customer.lifecycle_phase,
+    "language": Response.locale,
+}
+
+
 def _latest_churn_reason():
     """Per customer: the main reason (key) of their latest churn answer. Churn answers are few, so this is a
     small derived table joined once, not a lookup per answer."""
@@ -194,14 +202,41 @@ def category_counts(session: Session, start: date, end: date, filters: ReportFil
         )
         column = latest.c.reason
     else:
-        column = {
-            "category": Purchase.category,
-            "segment": Customer.value_class,
-            "phase": Customer.lifecycle_phase,
-            "language": Response.locale,
-        }[attribute]
+        column = _COLUMNS[attribute]
         statement = _base(session, start, end, filters, column, *counts)
     return {value: (int(p), int(d)) for value, p, d in session.execute(statement.group_by(column)) if value is not None}
+
+
+def all_category_counts(session: Session, start: date, end: date, filters: ReportFilter) -> dict[str, dict]:
+    """{attribute: {value: (promoters, detractors)}} for every categorical attribute.
+
+    PostgreSQL counts the customer and answer attributes in one scan with GROUPING SETS (one query per
+    attribute read the answers four times); SQLite has no grouping sets and counts them one by one.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return {attribute: category_counts(session, start, end, filters, attribute) for attribute in CATEGORICAL}
+    columns = _COLUMNS
+    promoter = Response.score >= 9
+    statement = _base(
+        session,
+        start,
+        end,
+        filters,
+        *columns.values(),
+        *(func.grouping(column) for column in columns.values()),
+        func.count().filter(promoter),
+        func.count().filter(~promoter),
+    ).group_by(func.grouping_sets(*columns.values()))
+    result: dict[str, dict] = {attribute: {} for attribute in CATEGORICAL}
+    width = len(columns)
+    for row in session.execute(statement):
+        values, grouped, (promoters, detractors) = row[:width], row[width : 2 * width], row[2 * width :]
+        attribute = next(name for name, flag in zip(columns, grouped, strict=True) if flag == 0)
+        value = values[list(columns).index(attribute)]
+        if value is not None:
+            result[attribute][value] = (int(promoters), int(detractors))
+    result["churn_reason"] = category_counts(session, start, end, filters, "churn_reason")
+    return result
 
 
 def recent_comments(session: Session, start: date, end: date, filters: ReportFilter, promoters: bool, limit: int):
@@ -447,8 +482,9 @@ def driver_report(session: Session, start: date, end: date, filters: ReportFilte
         finding = _numeric(columns, attribute)
         if finding is not None:
             findings.append(finding)
+    counts = all_category_counts(session, start, end, filters)
     for attribute in CATEGORICAL:
-        findings.extend(_categorical(category_counts(session, start, end, filters, attribute), attribute))
+        findings.extend(_categorical(counts[attribute], attribute))
     if findings:
         corrected = false_discovery_control([f.p_value for f in findings], method="bh")
         for finding, q_value in zip(findings, corrected, strict=True):
