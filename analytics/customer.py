@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from customers.models import Cancellation, Customer, LifecycleChange, Purchase
-from feedback.models import Case
+from feedback.models import OPEN, Case
 from surveys.models import ChurnReason, Response, ResponseReason
 
 LATEST = 20
@@ -26,6 +26,42 @@ class WinBack:
 
 
 @dataclass
+class Satisfaction:
+    """The customer's latest NPS answer and how it moved. Never asked is "unknown", never "neutral"."""
+
+    nps_class: str  # promoter | passive | detractor | unknown
+    score: int | None = None
+    previous_score: int | None = None
+    answered_at: datetime | None = None
+
+    @property
+    def trend(self) -> int | None:
+        """Latest score minus the one before (None with fewer than two answers)."""
+        if self.score is None or self.previous_score is None:
+            return None
+        return self.score - self.previous_score
+
+
+def nps_class(score: int | None) -> str:
+    if score is None:
+        return "unknown"
+    return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+
+
+def satisfaction(session: Session, customer_id: int) -> Satisfaction:
+    latest = session.execute(
+        select(Response.score, Response.created_at)
+        .where(Response.customer_id == customer_id, Response.score.is_not(None))
+        .order_by(Response.created_at.desc(), Response.id.desc())
+        .limit(2)
+    ).all()
+    if not latest:
+        return Satisfaction("unknown")
+    score, at = latest[0]
+    return Satisfaction(nps_class(score), score, latest[1][0] if len(latest) > 1 else None, at)
+
+
+@dataclass
 class CustomerProfile:
     customer: Customer
     purchase_count: int = 0
@@ -36,6 +72,7 @@ class CustomerProfile:
     answers: list[Response] = field(default_factory=list)
     cases: list[Case] = field(default_factory=list)
     win_back: list[WinBack] = field(default_factory=list)
+    satisfaction: Satisfaction = field(default_factory=lambda: Satisfaction("unknown"))
 
     @property
     def gone(self) -> bool:
@@ -99,4 +136,49 @@ def customer_profile(session: Session, customer: Customer, now: datetime) -> Cus
         select(Case).where(Case.customer_id == customer.id).order_by(Case.created_at.desc())
     ).all()
     profile.win_back = win_back(session, customer)
+    profile.satisfaction = satisfaction(session, customer.id)
     return profile
+
+
+def _money(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def customer_json(profile: CustomerProfile) -> dict:
+    """The API's view of a customer: phase, value, segment dimensions, satisfaction, churn reasons, cases."""
+    c, sat = profile.customer, profile.satisfaction
+    churn_answers = [r for r in profile.answers if r.score is None]
+    return {
+        "external_id": c.external_id,
+        "name": c.name,
+        "email": c.email,
+        "locale": c.locale,
+        "lifecycle_phase": c.lifecycle_phase,
+        "phase_since": c.phase_since.isoformat() if c.phase_since else None,
+        "purchases": {
+            "count": profile.purchase_count,
+            "first": c.first_purchase_at.isoformat() if c.first_purchase_at else None,
+            "last": c.last_purchase_at.isoformat() if c.last_purchase_at else None,
+        },
+        "value": {
+            "revenue_12m": float(profile.revenue_12m),
+            "margin_12m": _money(c.margin_12m),
+            "potential": _money(c.potential_value),
+            "value_class": c.value_class,
+        },
+        "segment": {"value_class": c.value_class, "lifecycle_phase": c.lifecycle_phase, "satisfaction": sat.nps_class},
+        "satisfaction": {
+            "nps_class": sat.nps_class,
+            "score": sat.score,
+            "previous_score": sat.previous_score,
+            "trend": sat.trend,
+            "answered_at": sat.answered_at.isoformat() if sat.answered_at else None,
+        },
+        "churn_reasons": [
+            {"key": rr.reason.key, "main": rr.main, "answered_at": answer.created_at.isoformat()}
+            for answer in churn_answers
+            for rr in answer.reasons
+        ],
+        "win_back": [{"reason": w.reason.key, "measure": w.reason.measure("en")} for w in profile.win_back],
+        "open_cases": sum(1 for case in profile.cases if case.status in OPEN),
+    }

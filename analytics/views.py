@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from flask import Blueprint, Response, jsonify, render_template, request
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from analytics.chart import nps_chart
@@ -21,7 +22,7 @@ from analytics.churn import (
     reasons_by_class,
     reasons_by_month,
 )
-from analytics.customer import customer_profile
+from analytics.customer import customer_json, customer_profile
 from analytics.drivers import driver_report
 from analytics.params import BadParameters, parse
 from analytics.queries import NpsReport, categories, nps_report
@@ -183,6 +184,12 @@ def nps_api():
     )
 
 
+NPS_LABELS = {
+    "promoter": _l("promoter"),
+    "passive": _l("passive"),
+    "detractor": _l("detractor"),
+    "unknown": _l("unknown (never answered)"),
+}
 CHURN_TABLES = ("rates", "reasons", "reasons_by_month", "reasons_by_class", "texts", "flow")
 
 
@@ -236,5 +243,18 @@ def customer_page(customer_id: int):
     customer = db.get_or_404(Customer, customer_id)
     profile = customer_profile(db.session, customer, utcnow())
     return render_template(
-        "analytics/customer.html", profile=profile, status_labels=STATUS_LABELS, cause_labels=CAUSE_LABELS
+        "analytics/customer.html",
+        profile=profile,
+        status_labels=STATUS_LABELS,
+        cause_labels=CAUSE_LABELS,
+        nps_labels=NPS_LABELS,
     )
+
+
+@api.get("/customers/<external_id>")
+@require_api_key
+def customer_api(external_id: str):
+    customer = db.session.scalars(select(Customer).where(Customer.external_id == external_id)).one_or_none()
+    if customer is None:
+        raise Problem(404, "Unknown customer", f"No customer has the external id {external_id!r}.")
+    return jsonify(customer_json(customer_profile(db.session, customer, utcnow())))
