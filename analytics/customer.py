@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from customers.models import Cancellation, Customer, LifecycleChange, Purchase
+from customers.values import clv, current_value_settings
 from feedback.models import OPEN, Case
 from surveys.models import ChurnReason, Response, ResponseReason
 
@@ -73,6 +74,19 @@ class CustomerProfile:
     cases: list[Case] = field(default_factory=list)
     win_back: list[WinBack] = field(default_factory=list)
     satisfaction: Satisfaction = field(default_factory=lambda: Satisfaction("unknown"))
+    retention_rate: Decimal = Decimal("0.8")
+    discount_rate: Decimal = Decimal("0.1")
+
+    @property
+    def clv(self) -> Decimal | None:
+        return clv(self.customer.margin_12m, self.retention_rate, self.discount_rate)
+
+    @property
+    def clv_formula(self) -> str:
+        """The CLV with its numbers, so nobody has to trust a black box."""
+        margin = self.customer.margin_12m
+        r, d = self.retention_rate, self.discount_rate
+        return f"{margin or 0:.2f} × {r:.2f} / (1 + {d:.2f} − {r:.2f})"
 
     @property
     def gone(self) -> bool:
@@ -137,6 +151,8 @@ def customer_profile(session: Session, customer: Customer, now: datetime) -> Cus
     ).all()
     profile.win_back = win_back(session, customer)
     profile.satisfaction = satisfaction(session, customer.id)
+    settings = current_value_settings(session)
+    profile.retention_rate, profile.discount_rate = settings.retention_rate, settings.discount_rate
     return profile
 
 
@@ -165,6 +181,9 @@ def customer_json(profile: CustomerProfile) -> dict:
             "margin_12m": _money(c.margin_12m),
             "potential": _money(c.potential_value),
             "value_class": c.value_class,
+            "clv": _money(profile.clv),
+            "clv_formula": "margin_12m * r / (1 + d - r)",
+            "clv_rates": {"r": float(profile.retention_rate), "d": float(profile.discount_rate)},
         },
         "segment": {"value_class": c.value_class, "lifecycle_phase": c.lifecycle_phase, "satisfaction": sat.nps_class},
         "satisfaction": {

@@ -106,6 +106,20 @@ class LifecycleRules(db.Model):
     recomputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class ValueSettings(db.Model):
+    """How customer value is judged, one row: ABC thresholds and the rates of the simple CLV."""
+
+    __tablename__ = "value_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A: the customers making the first a_share percent of revenue; B: the next b_share percent; C: the rest.
+    a_share: Mapped[int] = mapped_column(default=80)
+    b_share: Mapped[int] = mapped_column(default=15)
+    # CLV = yearly margin x r / (1 + d - r): r the share of customers who buy again next year, d the discount rate.
+    retention_rate: Mapped[Decimal] = mapped_column(Numeric(4, 3), default=Decimal("0.800"))
+    discount_rate: Mapped[Decimal] = mapped_column(Numeric(4, 3), default=Decimal("0.100"))
+
+
 class LifecycleChange(db.Model):
     """A customer moved from one phase to another: the history behind the lifecycle flow report."""
 

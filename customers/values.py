@@ -12,7 +12,8 @@ from decimal import Decimal
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from customers.models import Customer, Purchase
+from customers.models import Customer, Purchase, ValueSettings
+from kundenpuls import audit
 
 YEAR = timedelta(days=365)
 
@@ -27,8 +28,60 @@ def revenue_12m(session: Session, customer_id: int, now: datetime) -> Decimal:
     return Decimal(total or 0)
 
 
-def refresh_values(session: Session, now: datetime, thresholds: tuple[float, float] = (0.80, 0.15)) -> int:
-    """Recompute revenue, margin and ABC class of every customer as of `now`; returns customers with revenue."""
+VALUE_FIELDS = ("a_share", "b_share", "retention_rate", "discount_rate")
+
+
+def current_value_settings(session: Session) -> ValueSettings:
+    """The one row of value settings (created with the defaults if a database lacks it)."""
+    settings = session.get(ValueSettings, 1)
+    if settings is None:
+        settings = ValueSettings(
+            id=1, a_share=80, b_share=15, retention_rate=Decimal("0.800"), discount_rate=Decimal("0.100")
+        )
+        session.add(settings)
+        session.flush()
+    return settings
+
+
+def clv(margin_12m: Decimal | None, retention_rate: Decimal, discount_rate: Decimal) -> Decimal | None:
+    """The simple customer lifetime value: this year's margin, repeated with probability r each year and
+    discounted at d, summed: m x r / (1 + d - r). None without a margin."""
+    if margin_12m is None:
+        return None
+    return (Decimal(margin_12m) * retention_rate / (1 + discount_rate - retention_rate)).quantize(Decimal("0.01"))
+
+
+def update_value_settings(session: Session, values: dict, actor_id: int | None, now: datetime) -> int | None:
+    """Change the thresholds or rates (audited); new ABC thresholds reclassify everyone at once.
+
+    Returns the customers refreshed, 0 when only the CLV rates changed, None when nothing changed."""
+    settings = current_value_settings(session)
+    before = {name: getattr(settings, name) for name in VALUE_FIELDS if values[name] != getattr(settings, name)}
+    if not before:
+        return None
+    after = {name: values[name] for name in before}
+    for name, value in after.items():
+        setattr(settings, name, value)
+    session.flush()
+    audit.record(
+        session, "value_settings", settings.id, "changed", actor_id, now,
+        {k: str(v) for k, v in before.items()}, {k: str(v) for k, v in after.items()},
+    )  # fmt: skip
+    if {"a_share", "b_share"} & set(before):
+        return refresh_values(session, now)
+    return 0
+
+
+def refresh_values(session: Session, now: datetime, thresholds: tuple[int, int] | None = None) -> int:
+    """Recompute revenue, margin and ABC class of every customer as of `now`; returns customers with revenue.
+
+    The thresholds (percent of revenue for A and for B) come from the value settings unless given. They are
+    compared as whole percents (revenue x 100 < total x percent): 0.80 + 0.15 in floating point is just over
+    0.95, which put the customer at exactly 95% into B.
+    """
+    if thresholds is None:
+        settings = current_value_settings(session)
+        thresholds = (settings.a_share, settings.b_share)
     a_share, b_share = thresholds
     per_customer = (
         select(
@@ -65,8 +118,8 @@ def refresh_values(session: Session, now: datetime, thresholds: tuple[float, flo
             margin_12m=ranked.c.margin,
             value_class=case(
                 (ranked.c.total <= 0, "C"),
-                (ranked.c.before < ranked.c.total * a_share, "A"),
-                (ranked.c.before < ranked.c.total * (a_share + b_share), "B"),
+                (ranked.c.before * 100 < ranked.c.total * a_share, "A"),
+                (ranked.c.before * 100 < ranked.c.total * (a_share + b_share), "B"),
                 else_="C",
             ),
         ),
@@ -84,3 +137,14 @@ def refresh_values_if_stale(session: Session, now: datetime, max_age: timedelta 
     refreshed = refresh_values(session, now)
     session.commit()
     return refreshed
+
+
+def class_summary(session: Session) -> list[tuple[str, int, Decimal]]:
+    """Customers and revenue (last 12 months) per value class, A first."""
+    rows = session.execute(
+        select(Customer.value_class, func.count(), func.coalesce(func.sum(Customer.revenue_12m), 0))
+        .where(Customer.value_class.is_not(None))
+        .group_by(Customer.value_class)
+        .order_by(Customer.value_class)
+    ).all()
+    return [(value_class, int(count), Decimal(revenue)) for value_class, count, revenue in rows]
