@@ -180,6 +180,7 @@ def customer_json(profile: CustomerProfile) -> dict:
             "revenue_12m": float(profile.revenue_12m),
             "margin_12m": _money(c.margin_12m),
             "potential": _money(c.potential_value),
+            "potential_estimate": _money(c.potential_estimate),
             "value_class": c.value_class,
             "clv": _money(profile.clv),
             "clv_formula": "margin_12m * r / (1 + d - r)",

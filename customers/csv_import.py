@@ -23,7 +23,7 @@ COMMIT_EVERY = 500
 PURCHASE_COLUMNS = ("order_id", "customer_external_id", "email", "amount", "purchased_at")
 PURCHASE_OPTIONAL = ("name", "locale", "timezone", "margin", "currency", "category")
 CUSTOMER_COLUMNS = ("external_id", "email")
-CUSTOMER_OPTIONAL = ("name", "locale", "timezone")
+CUSTOMER_OPTIONAL = ("name", "locale", "timezone", "potential")
 
 _DECIMAL_COMMA = re.compile(r"^-?\d{1,3}(\.\d{3})*,\d+$|^-?\d+,\d+$")
 
@@ -176,7 +176,9 @@ def import_customers(
     check_header(reader, CUSTOMER_COLUMNS, CUSTOMER_OPTIONAL)
 
     def store(row: dict) -> bool:
-        data = CustomerIn.model_validate({k: (v or None) for k, v in row.items()})
+        values = {k: (v or None) for k, v in row.items()}
+        values["potential"] = _decimal(values.get("potential"))
+        data = CustomerIn.model_validate(values)
         return upsert_customer(session, data, now)[1]
 
     return _import(session, reader, now, store, on_row)

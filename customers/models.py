@@ -55,6 +55,9 @@ class Customer(db.Model):
     email_invalid_reason: Mapped[str | None] = mapped_column(String(500))
     # The demand we could serve per year (imported or edited); None: not known.
     potential_value: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    # Without a known potential: revenue x the potential/revenue ratio of known customers of the same value
+    # class (customers.values.refresh_values); shown as an estimate.
+    potential_estimate: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     # Refreshed by customers.values.refresh_values: revenue and margin of the last 12 months, ABC class.
     revenue_12m: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     margin_12m: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))

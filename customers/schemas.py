@@ -44,6 +44,8 @@ class CustomerIn(BaseModel):
     name: Annotated[str, StringConstraints(max_length=200)] | None = None
     locale: str | None = None
     timezone: str | None = None
+    # The demand we could serve per year (from the sales team or an ERP); without it an estimate is shown.
+    potential: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] | None = None
 
     @field_validator("locale", mode="before")
     @classmethod

@@ -36,6 +36,8 @@ def upsert_customer(session: Session, data: CustomerIn, now: datetime) -> tuple[
         customer.locale = data.locale
     if data.timezone is not None:
         customer.timezone = data.timezone
+    if data.potential is not None:
+        customer.potential_value = data.potential
     return customer, created
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Numeric, and_, case, cast, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from customers.models import Customer, Purchase, ValueSettings
@@ -125,8 +125,43 @@ def refresh_values(session: Session, now: datetime, thresholds: tuple[int, int] 
         ),
         execution_options={"synchronize_session": False},
     )
+    estimate_potentials(session)
     session.flush()
     return result.rowcount
+
+
+def potential_ratios(session: Session) -> dict[str | None, Decimal]:
+    """Potential per euro of revenue among customers whose potential is known, per value class and overall
+    (key None): similar customers by value, counted in SQL."""
+    known = and_(Customer.potential_value.is_not(None), Customer.revenue_12m > 0)
+    ratio = func.avg(Customer.potential_value / Customer.revenue_12m)
+    per_class = session.execute(select(Customer.value_class, ratio).where(known).group_by(Customer.value_class)).all()
+    ratios = {value_class: Decimal(value) for value_class, value in per_class if value is not None}
+    overall = session.scalar(select(ratio).where(known))
+    if overall is not None:
+        ratios[None] = Decimal(overall)
+    return ratios
+
+
+def estimate_potentials(session: Session) -> None:
+    """Customers without a known potential get revenue x their class's ratio (the overall one when their class
+    has no known potentials); without revenue or without any known potential there is no estimate."""
+    # Floats as bind values: SQLite has no decimal type, and the estimate is rounded to cents anyway.
+    ratios = {key: float(value) for key, value in potential_ratios(session).items()}
+    fallback = ratios.get(None)
+    by_class = [(Customer.value_class == value_class, ratio) for value_class, ratio in ratios.items() if value_class]
+    ratio = case(*by_class, else_=fallback) if by_class else literal(fallback)
+    estimate = case(
+        (
+            and_(Customer.potential_value.is_(None), Customer.revenue_12m > 0),
+            func.round(cast(Customer.revenue_12m * ratio, Numeric(14, 4)), 2),
+        ),
+        else_=None,
+    )
+    session.execute(
+        update(Customer).values(potential_estimate=estimate if ratios else None),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def refresh_values_if_stale(session: Session, now: datetime, max_age: timedelta = timedelta(hours=6)) -> int | None:

@@ -79,3 +79,33 @@ def test_settings_page_validates_and_the_customer_page_shows_the_formula(session
     client.post("/logout", data={"csrf_token": token})
     sign_in(client, agent)
     assert client.get("/settings/values").status_code == 403
+
+
+def test_potential_is_imported_or_estimated_from_similar_customers(session, api, buy, tmp_path, runner):
+    now = seed(session, buy)  # A: V-1..V-3, B: V-4, C: V-5
+    csv_file = tmp_path / "customers.csv"
+    csv_file.write_text(
+        "external_id;email;potential\nV-1;v-1@example.com;1.500,00\nV-2;v-2@example.com;1000\nV-9;v9@example.com;-5\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(args=["import", "customers", str(csv_file)])
+    assert "3 rows: 0 created, 2 already known, 1 failed" in result.output, result.output
+    body = api.post(
+        "/api/v1/purchases",
+        {"order_id": "VO-9", "customer": {"external_id": "V-5", "email": "v-5@example.com", "potential": 400},
+         "amount": 1, "currency": "EUR", "purchased_at": (now - timedelta(days=1)).isoformat()},
+    )  # fmt: skip
+    assert body.status_code == 201, body.json
+    refresh_values(session, now)
+    session.commit()
+    rows = {c.external_id: c for c in session.scalars(select(Customer))}
+    assert (rows["V-1"].potential_value, rows["V-2"].potential_value) == (Decimal("1500.00"), Decimal("1000.00"))
+    assert "V-9" not in rows  # the negative potential was refused, with its line in the report
+    # Known ratios in class A: 1500/500 = 3 and 1000/200 = 5, on average 4; V-3 (A, revenue 150) gets 600.
+    assert rows["V-3"].potential_estimate == Decimal("600.00")
+    assert rows["V-1"].potential_estimate is None  # known: no estimate
+    # V-5's new purchase (revenue 51 of 1,001) moved it from C into B: class B's ratio is its 400/51.
+    assert (rows["V-4"].value_class, rows["V-5"].value_class) == ("B", "B")
+    assert rows["V-4"].potential_estimate == (Decimal(100) * Decimal(400) / Decimal(51)).quantize(Decimal("0.01"))
+    api_body = api.get("/api/v1/customers/V-3").get_json()
+    assert api_body["value"]["potential"] is None and api_body["value"]["potential_estimate"] == 600.0
