@@ -27,6 +27,7 @@ from analytics.drivers import driver_report
 from analytics.params import BadParameters, parse
 from analytics.queries import NpsReport, categories, nps_report
 from customers.models import CAUSE_LABELS, PHASES, Customer
+from customers.staff import PotentialForm
 from feedback.forms import STATUS_LABELS
 from kundenpuls.apiauth import require_api_key
 from kundenpuls.auth import role_required
@@ -248,6 +249,7 @@ def customer_page(customer_id: int):
         status_labels=STATUS_LABELS,
         cause_labels=CAUSE_LABELS,
         nps_labels=NPS_LABELS,
+        potential_form=PotentialForm(formdata=None, potential=customer.potential_value),
     )
 
 

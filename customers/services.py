@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +13,7 @@ from customers.lifecycle import recompute_phases
 from customers.models import Cancellation, Customer, Purchase
 from customers.schemas import CancellationIn, CustomerIn, PurchaseIn
 from customers.signals import customer_churned
+from kundenpuls import audit
 
 
 def upsert_customer(session: Session, data: CustomerIn, now: datetime) -> tuple[Customer, bool]:
@@ -104,3 +106,19 @@ def record_cancellation(
     if customer.lifecycle_phase == "churned":
         customer_churned.send(customer, session=session, now=now)
     return cancellation, True
+
+
+def set_potential(
+    session: Session, customer: Customer, value: Decimal | None, actor_id: int | None, now: datetime
+) -> None:
+    """A manager states the customer's potential (None: not known, the estimate applies again); audited."""
+    before = customer.potential_value
+    if before == value:
+        return
+    customer.potential_value = value
+    if value is not None:
+        customer.potential_estimate = None
+    audit.record(
+        session, "customer", customer.id, "potential", actor_id, now,
+        {"potential": None if before is None else str(before)}, {"potential": None if value is None else str(value)},
+    )  # fmt: skip

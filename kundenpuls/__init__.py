@@ -72,6 +72,7 @@ def register_blueprints(app: Flask) -> None:
     from analytics.views import api as analytics_api
     from analytics.views import bp as analytics
     from customers.admin import bp as customer_admin
+    from customers.staff import bp as customer_staff
     from customers.views import bp as customers_api
     from feedback.views import bp as feedback
     from kundenpuls.auth import bp as auth
@@ -84,6 +85,7 @@ def register_blueprints(app: Flask) -> None:
         auth,
         customers_api,
         customer_admin,
+        customer_staff,
         surveys,
         survey_admin,
         feedback,

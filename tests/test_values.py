@@ -109,3 +109,26 @@ def test_potential_is_imported_or_estimated_from_similar_customers(session, api,
     assert rows["V-4"].potential_estimate == (Decimal(100) * Decimal(400) / Decimal(51)).quantize(Decimal("0.01"))
     api_body = api.get("/api/v1/customers/V-3").get_json()
     assert api_body["value"]["potential"] is None and api_body["value"]["potential_estimate"] == 600.0
+
+
+def test_a_manager_sets_the_potential_on_the_customer_page(session, buy, client):
+    seed(session, buy)
+    customer = session.scalars(select(Customer).where(Customer.external_id == "V-3")).one()
+    customer_id = customer.id
+    sign_in(client, make_user(session, "chefin@example.com", "manager"))
+    page = client.get(f"/customers/{customer_id}", headers={"Accept-Language": "en"})
+    token = csrf_token(page.text)
+    bad = client.post(f"/customers/{customer_id}/potential", data={"csrf_token": token, "potential": "-3"})
+    assert bad.status_code == 302
+    assert "Number must be between 0" in client.get(f"/customers/{customer_id}", headers={"Accept-Language": "en"}).text
+    assert (
+        client.post(
+            f"/customers/{customer_id}/potential", data={"csrf_token": token, "potential": "2500.00"}
+        ).status_code
+        == 302
+    )
+    session.expire_all()
+    assert session.get(Customer, customer_id).potential_value == Decimal("2500.00")
+    [event] = trail(session, "customer", customer_id)
+    assert (event.before, event.after) == ({"potential": None}, {"potential": "2500.00"})
+    assert "2500.00 €" in client.get(f"/customers/{customer_id}").text
