@@ -22,6 +22,8 @@ from analytics.churn import (
     reasons_by_class,
     reasons_by_month,
 )
+from analytics.cockpit import PAGE_SIZE, SATISFACTION, VALUE_CLASSES, cell_customers
+from analytics.cockpit import matrix as cockpit_matrix
 from analytics.customer import customer_json, customer_profile
 from analytics.drivers import driver_report
 from analytics.params import BadParameters, parse
@@ -260,3 +262,41 @@ def customer_api(external_id: str):
     if customer is None:
         raise Problem(404, "Unknown customer", f"No customer has the external id {external_id!r}.")
     return jsonify(customer_json(customer_profile(db.session, customer, utcnow())))
+
+
+@bp.get("/cockpit")
+@role_required("manager")
+def cockpit():
+    return render_template(
+        "analytics/cockpit.html",
+        cells=cockpit_matrix(db.session),
+        classes=VALUE_CLASSES,
+        phases=PHASES,
+        satisfaction=SATISFACTION,
+        nps_labels=NPS_LABELS,
+    )
+
+
+@bp.get("/cockpit/customers")
+@role_required("manager")
+def cockpit_customers():
+    value_class, phase = request.args.get("value_class"), request.args.get("phase")
+    satisfaction = request.args.get("satisfaction") or None
+    page = request.args.get("page", "1")
+    if value_class not in VALUE_CLASSES or phase not in PHASES or satisfaction not in (None, *SATISFACTION):
+        return render_template("analytics/cockpit_cell.html", error=True, rows=[], total=0, args=request.args), 422
+    page = int(page) if page.isdigit() and int(page) > 0 else 1
+    rows, total = cell_customers(db.session, value_class, phase, satisfaction, page)
+    return render_template(
+        "analytics/cockpit_cell.html",
+        error=False,
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        value_class=value_class,
+        phase=phase,
+        satisfaction=satisfaction,
+        nps_labels=NPS_LABELS,
+        args=request.args,
+    )

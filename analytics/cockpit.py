@@ -1,0 +1,124 @@
+"""The customer cockpit: value class x lifecycle phase, with each cell's satisfaction, counted in SQL.
+
+Satisfaction is the class of each customer's latest NPS answer; customers never asked are "unknown" and do
+not enter the cell's NPS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from customers.models import PHASES, Customer
+from surveys.models import Response
+
+VALUE_CLASSES = ("A", "B", "C")
+SATISFACTION = ("promoter", "passive", "detractor", "unknown")
+# A potential customer has bought nothing, so a high current value cannot occur: shown greyed, not hidden.
+MEANINGLESS = {("A", "potential"), ("B", "potential")}
+PAGE_SIZE = 50
+
+
+@dataclass
+class Cell:
+    value_class: str
+    phase: str
+    customers: int = 0
+    revenue: Decimal = Decimal(0)
+    satisfaction: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SATISFACTION, 0))
+    revenue_share: float | None = None
+
+    @property
+    def meaningless(self) -> bool:
+        return (self.value_class, self.phase) in MEANINGLESS
+
+    @property
+    def answered(self) -> int:
+        return self.customers - self.satisfaction["unknown"]
+
+    @property
+    def nps(self) -> float | None:
+        """NPS over the cell's customers' latest answers (None when nobody in the cell ever answered)."""
+        if not self.answered:
+            return None
+        return round(100 * (self.satisfaction["promoter"] - self.satisfaction["detractor"]) / self.answered, 1)
+
+
+def _latest_class():
+    """Per customer: the NPS class of their latest scored answer."""
+    ranked = (
+        select(
+            Response.customer_id.label("customer_id"),
+            Response.score.label("score"),
+            func.row_number()
+            .over(partition_by=Response.customer_id, order_by=(Response.created_at.desc(), Response.id.desc()))
+            .label("rank"),
+        )
+        .where(Response.score.is_not(None), Response.customer_id.is_not(None))
+        .subquery("ranked")
+    )
+    return select(ranked.c.customer_id, ranked.c.score).where(ranked.c.rank == 1).subquery("latest")
+
+
+def satisfaction_column(latest):
+    """promoter, passive or detractor by the latest score; unknown for customers never asked."""
+    return case(
+        (latest.c.score >= 9, "promoter"),
+        (latest.c.score >= 7, "passive"),
+        (latest.c.score.is_not(None), "detractor"),
+        else_="unknown",
+    )
+
+
+def matrix(session: Session) -> dict[tuple[str, str], Cell]:
+    """Every (value class, phase) cell, empty ones included, with counts, revenue share and satisfaction."""
+    latest = _latest_class()
+    value_class = func.coalesce(Customer.value_class, "C")
+    satisfaction = satisfaction_column(latest)
+    rows = session.execute(
+        select(
+            value_class,
+            Customer.lifecycle_phase,
+            satisfaction,
+            func.count(),
+            func.coalesce(func.sum(Customer.revenue_12m), 0),
+        )
+        .select_from(Customer)
+        .outerjoin(latest, latest.c.customer_id == Customer.id)
+        .group_by(value_class, Customer.lifecycle_phase, satisfaction)
+    ).all()
+    cells = {(v, p): Cell(v, p) for v in VALUE_CLASSES for p in PHASES}
+    for klass, phase, sat, count, revenue in rows:
+        cell = cells.setdefault((klass, phase), Cell(klass, phase))
+        cell.customers += int(count)
+        cell.revenue += Decimal(revenue)
+        cell.satisfaction[sat] += int(count)
+    total = sum((cell.revenue for cell in cells.values()), Decimal(0))
+    for cell in cells.values():
+        cell.revenue_share = round(float(100 * cell.revenue / total), 1) if total else None
+    return cells
+
+
+def cell_customers(
+    session: Session, value_class: str, phase: str, satisfaction: str | None, page: int = 1
+) -> tuple[list[tuple[Customer, str]], int]:
+    """The customers of one cell (optionally of one satisfaction class), highest revenue first; with the count."""
+    latest = _latest_class()
+    sat = satisfaction_column(latest)
+    statement = (
+        select(Customer, sat.label("satisfaction"))
+        .outerjoin(latest, latest.c.customer_id == Customer.id)
+        .where(func.coalesce(Customer.value_class, "C") == value_class, Customer.lifecycle_phase == phase)
+    )
+    if satisfaction:
+        statement = statement.where(sat == satisfaction)
+    total = session.scalar(select(func.count()).select_from(statement.subquery()))
+    rows = session.execute(
+        statement.order_by(Customer.revenue_12m.desc().nulls_last(), Customer.id)
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    ).all()
+    return [(customer, s) for customer, s in rows], int(total or 0)

@@ -1,0 +1,62 @@
+"""The cockpit matrix against hand-made customers: counts, revenue shares, NPS per cell, the cell's list."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from analytics.cockpit import matrix
+from customers.models import Customer
+from tests.conftest import csrf_token
+from tests.feedback_helpers import make_user, sign_in
+from tests.test_customer_api import nps_answer
+
+
+def customer(session, external_id, value_class, phase, revenue, scores=()):
+    c = Customer(
+        external_id=external_id, email=f"{external_id.lower()}@example.com", locale="de",
+        created_at=datetime(2025, 1, 1, tzinfo=UTC), value_class=value_class, lifecycle_phase=phase,
+        revenue_12m=Decimal(revenue),
+    )  # fmt: skip
+    session.add(c)
+    session.flush()
+    for days_ago, score in scores:
+        nps_answer(session, c, score, datetime.now(UTC) - timedelta(days=days_ago))
+    return c
+
+
+def test_cells_count_customers_revenue_and_latest_satisfaction(session):
+    customer(session, "K-1", "A", "existing", 600, [(100, 3), (5, 10)])  # latest: promoter
+    customer(session, "K-2", "A", "existing", 200, [(5, 2)])  # detractor
+    customer(session, "K-3", "A", "existing", 100)  # never asked
+    customer(session, "K-4", "C", "new", 100, [(3, 8)])  # passive
+    customer(session, "K-5", None, "potential", 0)  # not classified yet: counted as C
+    session.commit()
+    cells = matrix(session)
+    a = cells[("A", "existing")]
+    assert (a.customers, a.revenue, a.revenue_share) == (3, Decimal(900), 90.0)
+    assert a.satisfaction == {"promoter": 1, "passive": 0, "detractor": 1, "unknown": 1}
+    assert (a.answered, a.nps) == (2, 0.0)
+    c_new = cells[("C", "new")]
+    assert (c_new.customers, c_new.nps, c_new.revenue_share) == (1, 0.0, 10.0)
+    assert cells[("C", "potential")].customers == 1 and cells[("C", "potential")].nps is None
+    assert cells[("A", "potential")].meaningless and cells[("A", "potential")].customers == 0
+    assert not cells[("A", "churned")].meaningless
+    assert sum(cell.customers for cell in cells.values()) == 5
+
+
+def test_cockpit_page_and_cell_list(session, client):
+    customer(session, "K-1", "A", "existing", 600, [(5, 10)])
+    customer(session, "K-2", "A", "existing", 200, [(5, 2)])
+    session.commit()
+    sign_in(client, make_user(session, "chefin@example.com", "manager"))
+    page = client.get("/cockpit", headers={"Accept-Language": "en"}).text
+    assert 'data-cell="A-existing"' in page and "cannot occur" in page
+    cell = client.get("/cockpit/customers?value_class=A&phase=existing&satisfaction=detractor").text
+    assert "K-2" in cell and "K-1" not in cell
+    both = client.get("/cockpit/customers?value_class=A&phase=existing").text
+    assert both.index("K-1") < both.index("K-2")  # highest revenue first
+    assert client.get("/cockpit/customers?value_class=Z&phase=existing").status_code == 422
+    client.post("/logout", data={"csrf_token": csrf_token(page)})
+    sign_in(client, make_user(session, "agent@example.com", "agent"))
+    assert client.get("/cockpit").status_code == 403
