@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from customers.models import PHASES, Customer
@@ -103,16 +103,27 @@ def matrix(session: Session) -> dict[tuple[str, str], Cell]:
 
 
 def cell_customers(
-    session: Session, value_class: str, phase: str, satisfaction: str | None, page: int = 1
+    session: Session,
+    value_class: str | None,
+    phase: str | None,
+    satisfaction: str | None,
+    page: int = 1,
+    portfolio_group=None,
 ) -> tuple[list[tuple[Customer, str]], int]:
-    """The customers of one cell (optionally of one satisfaction class), highest revenue first; with the count."""
+    """The customers of one cell or portfolio group (optionally of one satisfaction class), highest revenue
+    first; with the count. `portfolio_group` is (name, value_min, potential_min)."""
     latest = _latest_class()
     sat = satisfaction_column(latest)
-    statement = (
-        select(Customer, sat.label("satisfaction"))
-        .outerjoin(latest, latest.c.customer_id == Customer.id)
-        .where(func.coalesce(Customer.value_class, "C") == value_class, Customer.lifecycle_phase == phase)
-    )
+    statement = select(Customer, sat.label("satisfaction")).outerjoin(latest, latest.c.customer_id == Customer.id)
+    if value_class is not None:
+        statement = statement.where(func.coalesce(Customer.value_class, "C") == value_class)
+    if phase is not None:
+        statement = statement.where(Customer.lifecycle_phase == phase)
+    if portfolio_group is not None:
+        name, value_min, potential_min = portfolio_group
+        statement = statement.where(
+            portfolio_column(value_min, potential_min) == name, Customer.lifecycle_phase != "potential"
+        )
     if satisfaction:
         statement = statement.where(sat == satisfaction)
     total = session.scalar(select(func.count()).select_from(statement.subquery()))
@@ -122,3 +133,65 @@ def cell_customers(
         .offset((page - 1) * PAGE_SIZE)
     ).all()
     return [(customer, s) for customer, s in rows], int(total or 0)
+
+
+PORTFOLIO = ("star", "earnings", "question_mark", "take_along", "potential_unknown")
+
+
+def portfolio_column(value_min: Decimal, potential_min: Decimal):
+    """Star: high value and high potential; earnings: high value only; question mark: high potential only;
+    take-along: neither. The potential is the stated one, else the estimate; without either it is unknown."""
+    potential = func.coalesce(Customer.potential_value, Customer.potential_estimate)
+    high_value = func.coalesce(Customer.revenue_12m, 0) >= float(value_min)
+    return case(
+        (potential.is_(None), "potential_unknown"),
+        (and_(high_value, potential >= float(potential_min)), "star"),
+        (high_value, "earnings"),
+        (potential >= float(potential_min), "question_mark"),
+        else_="take_along",
+    )
+
+
+@dataclass
+class Group:
+    name: str
+    customers: int = 0
+    revenue: Decimal = Decimal(0)
+    revenue_share: float | None = None
+    satisfaction: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SATISFACTION, 0))
+
+    @property
+    def answered(self) -> int:
+        return self.customers - self.satisfaction["unknown"]
+
+    @property
+    def nps(self) -> float | None:
+        if not self.answered:
+            return None
+        return round(100 * (self.satisfaction["promoter"] - self.satisfaction["detractor"]) / self.answered, 1)
+
+
+def portfolio(session: Session, value_min: Decimal, potential_min: Decimal) -> dict[str, Group]:
+    """The four portfolio groups (and customers whose potential is unknown), counted in one query.
+
+    Customers who never bought and have no potential stay out: they are prospects, not part of the portfolio.
+    """
+    latest = _latest_class()
+    group = portfolio_column(value_min, potential_min)
+    satisfaction = satisfaction_column(latest)
+    rows = session.execute(
+        select(group, satisfaction, func.count(), func.coalesce(func.sum(Customer.revenue_12m), 0))
+        .select_from(Customer)
+        .outerjoin(latest, latest.c.customer_id == Customer.id)
+        .where(Customer.lifecycle_phase != "potential")
+        .group_by(group, satisfaction)
+    ).all()
+    groups = {name: Group(name) for name in PORTFOLIO}
+    for name, sat, count, revenue in rows:
+        groups[name].customers += int(count)
+        groups[name].revenue += Decimal(revenue)
+        groups[name].satisfaction[sat] += int(count)
+    total = sum((g.revenue for g in groups.values()), Decimal(0))
+    for g in groups.values():
+        g.revenue_share = round(float(100 * g.revenue / total), 1) if total else None
+    return groups

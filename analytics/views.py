@@ -22,7 +22,7 @@ from analytics.churn import (
     reasons_by_class,
     reasons_by_month,
 )
-from analytics.cockpit import PAGE_SIZE, SATISFACTION, VALUE_CLASSES, cell_customers
+from analytics.cockpit import PAGE_SIZE, PORTFOLIO, SATISFACTION, VALUE_CLASSES, cell_customers, portfolio
 from analytics.cockpit import matrix as cockpit_matrix
 from analytics.customer import customer_json, customer_profile
 from analytics.drivers import driver_report
@@ -30,6 +30,7 @@ from analytics.params import BadParameters, parse
 from analytics.queries import NpsReport, categories, nps_report
 from customers.models import CAUSE_LABELS, PHASES, Customer
 from customers.staff import PotentialForm
+from customers.values import current_value_settings
 from feedback.forms import STATUS_LABELS
 from kundenpuls.apiauth import require_api_key
 from kundenpuls.auth import role_required
@@ -187,6 +188,13 @@ def nps_api():
     )
 
 
+PORTFOLIO_LABELS = {
+    "star": _l("Star customers"),
+    "earnings": _l("Earnings customers"),
+    "question_mark": _l("Question-mark customers"),
+    "take_along": _l("Take-along customers"),
+    "potential_unknown": _l("Potential not known"),
+}
 NPS_LABELS = {
     "promoter": _l("promoter"),
     "passive": _l("passive"),
@@ -267,9 +275,13 @@ def customer_api(external_id: str):
 @bp.get("/cockpit")
 @role_required("manager")
 def cockpit():
+    settings = current_value_settings(db.session)
     return render_template(
         "analytics/cockpit.html",
         cells=cockpit_matrix(db.session),
+        groups=portfolio(db.session, settings.portfolio_value_min, settings.portfolio_potential_min),
+        settings=settings,
+        group_labels=PORTFOLIO_LABELS,
         classes=VALUE_CLASSES,
         phases=PHASES,
         satisfaction=SATISFACTION,
@@ -280,13 +292,18 @@ def cockpit():
 @bp.get("/cockpit/customers")
 @role_required("manager")
 def cockpit_customers():
-    value_class, phase = request.args.get("value_class"), request.args.get("phase")
+    value_class, phase = request.args.get("value_class") or None, request.args.get("phase") or None
+    group = request.args.get("portfolio") or None
     satisfaction = request.args.get("satisfaction") or None
     page = request.args.get("page", "1")
-    if value_class not in VALUE_CLASSES or phase not in PHASES or satisfaction not in (None, *SATISFACTION):
+    cell = value_class in VALUE_CLASSES and phase in PHASES and group is None
+    in_group = group in PORTFOLIO and value_class is None and phase is None
+    if not (cell or in_group) or satisfaction not in (None, *SATISFACTION):
         return render_template("analytics/cockpit_cell.html", error=True, rows=[], total=0, args=request.args), 422
     page = int(page) if page.isdigit() and int(page) > 0 else 1
-    rows, total = cell_customers(db.session, value_class, phase, satisfaction, page)
+    settings = current_value_settings(db.session)
+    portfolio_group = (group, settings.portfolio_value_min, settings.portfolio_potential_min) if group else None
+    rows, total = cell_customers(db.session, value_class, phase, satisfaction, page, portfolio_group)
     return render_template(
         "analytics/cockpit_cell.html",
         error=False,
@@ -296,6 +313,8 @@ def cockpit_customers():
         pages=max(1, -(-total // PAGE_SIZE)),
         value_class=value_class,
         phase=phase,
+        group=group,
+        group_labels=PORTFOLIO_LABELS,
         satisfaction=satisfaction,
         nps_labels=NPS_LABELS,
         args=request.args,

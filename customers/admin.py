@@ -90,6 +90,17 @@ class ValueForm(FlaskForm):
         validators=[InputRequired(), NumberRange(min=Decimal("0"), max=Decimal("0.99"))],
     )
 
+    portfolio_value_min = DecimalField(
+        _l("Portfolio: high current value from this revenue per year (€)"),
+        places=2,
+        validators=[InputRequired(), NumberRange(min=Decimal("0"))],
+    )
+    portfolio_potential_min = DecimalField(
+        _l("Portfolio: high potential from this demand per year (€)"),
+        places=2,
+        validators=[InputRequired(), NumberRange(min=Decimal("0"))],
+    )
+
     def validate_b_share(self, field) -> None:
         if self.a_share.data is not None and field.data is not None and self.a_share.data + field.data >= 100:
             raise ValidationError(_("A and B together must leave a share for C (less than 100%)."))

@@ -121,6 +121,9 @@ class ValueSettings(db.Model):
     # CLV = yearly margin x r / (1 + d - r): r the share of customers who buy again next year, d the discount rate.
     retention_rate: Mapped[Decimal] = mapped_column(Numeric(4, 3), default=Decimal("0.800"))
     discount_rate: Mapped[Decimal] = mapped_column(Numeric(4, 3), default=Decimal("0.100"))
+    # Portfolio: high current value from this revenue per year, high potential from this demand per year.
+    portfolio_value_min: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("1000"))
+    portfolio_potential_min: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("2000"))
 
 
 class LifecycleChange(db.Model):

@@ -28,7 +28,9 @@ def revenue_12m(session: Session, customer_id: int, now: datetime) -> Decimal:
     return Decimal(total or 0)
 
 
-VALUE_FIELDS = ("a_share", "b_share", "retention_rate", "discount_rate")
+VALUE_FIELDS = (
+    "a_share", "b_share", "retention_rate", "discount_rate", "portfolio_value_min", "portfolio_potential_min",
+)  # fmt: skip
 
 
 def current_value_settings(session: Session) -> ValueSettings:
@@ -36,7 +38,13 @@ def current_value_settings(session: Session) -> ValueSettings:
     settings = session.get(ValueSettings, 1)
     if settings is None:
         settings = ValueSettings(
-            id=1, a_share=80, b_share=15, retention_rate=Decimal("0.800"), discount_rate=Decimal("0.100")
+            id=1,
+            a_share=80,
+            b_share=15,
+            retention_rate=Decimal("0.800"),
+            discount_rate=Decimal("0.100"),
+            portfolio_value_min=Decimal("1000"),
+            portfolio_potential_min=Decimal("2000"),
         )
         session.add(settings)
         session.flush()

@@ -60,3 +60,32 @@ def test_cockpit_page_and_cell_list(session, client):
     client.post("/logout", data={"csrf_token": csrf_token(page)})
     sign_in(client, make_user(session, "agent@example.com", "agent"))
     assert client.get("/cockpit").status_code == 403
+
+
+def test_portfolio_groups_by_value_and_potential(session, client):
+    from analytics.cockpit import portfolio
+
+    star = customer(session, "P-1", "A", "existing", 5000, [(5, 10)])
+    star.potential_value = Decimal(9000)
+    earner = customer(session, "P-2", "A", "existing", 3000, [(5, 3)])
+    earner.potential_value = Decimal(500)
+    question = customer(session, "P-3", "C", "new", 100)
+    question.potential_estimate = Decimal(2500)  # estimated potential counts when none is stated
+    customer(session, "P-4", "C", "existing", 50).potential_value = Decimal(100)
+    customer(session, "P-5", "C", "existing", 20)  # no potential at all
+    customer(session, "P-6", "C", "potential", 0).potential_value = Decimal(5000)  # a prospect: not in it
+    session.commit()
+    groups = portfolio(session, Decimal(1000), Decimal(2000))
+    assert {name: g.customers for name, g in groups.items()} == {
+        "star": 1, "earnings": 1, "question_mark": 1, "take_along": 1, "potential_unknown": 1,
+    }  # fmt: skip
+    assert groups["star"].revenue_share == round(100 * 5000 / 8170, 1) and groups["star"].nps == 100.0
+    assert groups["earnings"].nps == -100.0 and groups["question_mark"].nps is None
+    # Other thresholds, other groups: a value threshold above everyone turns the star into a question mark.
+    assert portfolio(session, Decimal(10000), Decimal(2000))["question_mark"].customers == 2
+    sign_in(client, make_user(session, "chefin@example.com", "manager"))
+    page = client.get("/cockpit", headers={"Accept-Language": "en"}).text
+    assert 'data-group="star"' in page and "Star customers" in page
+    listed = client.get("/cockpit/customers?portfolio=question_mark").text
+    assert "P-3" in listed and "P-1" not in listed
+    assert client.get("/cockpit/customers?portfolio=star&phase=new").status_code == 422

@@ -37,7 +37,8 @@ def test_abc_thresholds_are_settings_and_a_change_reclassifies(session, buy, sta
     now = seed(session, buy)
     # Shares before each customer: 0, 50, 70, 85, 95 % of revenue.
     assert classes(session) == {"V-1": "A", "V-2": "A", "V-3": "A", "V-4": "B", "V-5": "C"}
-    values = {"a_share": 50, "b_share": 30, "retention_rate": Decimal("0.800"), "discount_rate": Decimal("0.100")}
+    values = {"a_share": 50, "b_share": 30, "retention_rate": Decimal("0.800"), "discount_rate": Decimal("0.100"),
+              "portfolio_value_min": Decimal("1000.00"), "portfolio_potential_min": Decimal("2000.00")}  # fmt: skip
     assert update_value_settings(session, values, staff.id, now) == 5
     session.commit()
     assert classes(session) == {"V-1": "A", "V-2": "B", "V-3": "B", "V-4": "C", "V-5": "C"}
@@ -61,13 +62,29 @@ def test_settings_page_validates_and_the_customer_page_shows_the_formula(session
     token = csrf_token(page.text)
     bad = client.post(
         "/settings/values",
-        data={"csrf_token": token, "a_share": "80", "b_share": "25", "retention_rate": "0.8", "discount_rate": "0.1"},
+        data={
+            "csrf_token": token,
+            "a_share": "80",
+            "b_share": "25",
+            "retention_rate": "0.8",
+            "discount_rate": "0.1",
+            "portfolio_value_min": "1000",
+            "portfolio_potential_min": "2000",
+        },
         headers={"Accept-Language": "en"},
     )
     assert bad.status_code == 422 and "less than 100%" in bad.text
     ok = client.post(
         "/settings/values",
-        data={"csrf_token": token, "a_share": "80", "b_share": "15", "retention_rate": "0.75", "discount_rate": "0.1"},
+        data={
+            "csrf_token": token,
+            "a_share": "80",
+            "b_share": "15",
+            "retention_rate": "0.75",
+            "discount_rate": "0.1",
+            "portfolio_value_min": "1000",
+            "portfolio_potential_min": "2000",
+        },
     )
     assert ok.status_code == 302
     assert current_value_settings(session).retention_rate == Decimal("0.750")
