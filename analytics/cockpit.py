@@ -22,8 +22,26 @@ MEANINGLESS = {("A", "potential"), ("B", "potential")}
 PAGE_SIZE = 50
 
 
+class LatestNps:
+    """For a group of customers with `customers` and a `satisfaction` split: NPS over their latest answers."""
+
+    customers: int
+    satisfaction: dict[str, int]
+
+    @property
+    def answered(self) -> int:
+        return self.customers - self.satisfaction["unknown"]
+
+    @property
+    def nps(self) -> float | None:
+        """None when nobody in the group ever answered."""
+        if not self.answered:
+            return None
+        return round(100 * (self.satisfaction["promoter"] - self.satisfaction["detractor"]) / self.answered, 1)
+
+
 @dataclass
-class Cell:
+class Cell(LatestNps):
     value_class: str
     phase: str
     customers: int = 0
@@ -34,17 +52,6 @@ class Cell:
     @property
     def meaningless(self) -> bool:
         return (self.value_class, self.phase) in MEANINGLESS
-
-    @property
-    def answered(self) -> int:
-        return self.customers - self.satisfaction["unknown"]
-
-    @property
-    def nps(self) -> float | None:
-        """NPS over the cell's customers' latest answers (None when nobody in the cell ever answered)."""
-        if not self.answered:
-            return None
-        return round(100 * (self.satisfaction["promoter"] - self.satisfaction["detractor"]) / self.answered, 1)
 
 
 def _latest_class():
@@ -153,22 +160,12 @@ def portfolio_column(value_min: Decimal, potential_min: Decimal):
 
 
 @dataclass
-class Group:
+class Group(LatestNps):
     name: str
     customers: int = 0
     revenue: Decimal = Decimal(0)
     revenue_share: float | None = None
     satisfaction: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SATISFACTION, 0))
-
-    @property
-    def answered(self) -> int:
-        return self.customers - self.satisfaction["unknown"]
-
-    @property
-    def nps(self) -> float | None:
-        if not self.answered:
-            return None
-        return round(100 * (self.satisfaction["promoter"] - self.satisfaction["detractor"]) / self.answered, 1)
 
 
 def portfolio(session: Session, value_min: Decimal, potential_min: Decimal) -> dict[str, Group]:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from customers.models import Cancellation, Customer, LifecycleChange, Purchase
 from customers.values import clv, current_value_settings
 from feedback.models import OPEN, Case
-from surveys.models import ChurnReason, Response, ResponseReason
+from surveys.models import ChurnReason, Response, ResponseReason, nps_class
 
 LATEST = 20
 
@@ -43,12 +43,6 @@ class Satisfaction:
         return self.score - self.previous_score
 
 
-def nps_class(score: int | None) -> str:
-    if score is None:
-        return "unknown"
-    return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
-
-
 def satisfaction(session: Session, customer_id: int) -> Satisfaction:
     latest = session.execute(
         select(Response.score, Response.created_at)
@@ -59,7 +53,7 @@ def satisfaction(session: Session, customer_id: int) -> Satisfaction:
     if not latest:
         return Satisfaction("unknown")
     score, at = latest[0]
-    return Satisfaction(nps_class(score), score, latest[1][0] if len(latest) > 1 else None, at)
+    return Satisfaction(nps_class(score) or "unknown", score, latest[1][0] if len(latest) > 1 else None, at)
 
 
 @dataclass

@@ -88,6 +88,17 @@ def _nps_surveys():
     return _nps_surveys_select().scalar_subquery()
 
 
+def _customer_filters(statement, filters: ReportFilter, customer_id):
+    """Value class and lifecycle phase are the customer's (today's, in the raw rows)."""
+    if filters.segment or filters.phase:
+        statement = statement.join(Customer, Customer.id == customer_id)
+        if filters.segment:
+            statement = statement.where(Customer.value_class == filters.segment)
+        if filters.phase:
+            statement = statement.where(Customer.lifecycle_phase == filters.phase)
+    return statement
+
+
 def _answer_filters(statement, filters: ReportFilter):
     if filters.survey_id:
         statement = statement.where(Response.survey_id == filters.survey_id)
@@ -95,12 +106,7 @@ def _answer_filters(statement, filters: ReportFilter):
         statement = statement.where(Response.survey_id.in_(_nps_surveys()))
     if filters.locale:
         statement = statement.where(Response.locale == filters.locale)
-    if filters.segment or filters.phase:
-        statement = statement.join(Customer, Customer.id == Response.customer_id)
-        if filters.segment:
-            statement = statement.where(Customer.value_class == filters.segment)
-        if filters.phase:
-            statement = statement.where(Customer.lifecycle_phase == filters.phase)
+    statement = _customer_filters(statement, filters, Response.customer_id)
     if filters.category:
         statement = (
             statement.join(Invitation, Invitation.id == Response.invitation_id)
@@ -117,12 +123,7 @@ def _sent_filters(statement, filters: ReportFilter):
         statement = statement.where(Invitation.survey_id.in_(_nps_surveys()))
     if filters.locale:
         statement = statement.where(Invitation.locale == filters.locale)
-    if filters.segment or filters.phase:
-        statement = statement.join(Customer, Customer.id == Invitation.customer_id)
-        if filters.segment:
-            statement = statement.where(Customer.value_class == filters.segment)
-        if filters.phase:
-            statement = statement.where(Customer.lifecycle_phase == filters.phase)
+    statement = _customer_filters(statement, filters, Invitation.customer_id)
     if filters.category:
         statement = statement.join(Purchase, Purchase.id == Invitation.purchase_id).where(
             Purchase.category == filters.category
@@ -150,8 +151,17 @@ def raw_counts(session: Session, first: date, end: date, interval: str, filters:
     return {row[0]: tuple(row[1:]) for row in session.execute(answers)}
 
 
-def _rollup(session: Session, model, columns: tuple, first: date, end: date, interval: str, filters) -> dict:
-    """Sums of `columns` per period from a daily rollup table, with the report's filters."""
+def nps_survey_ids(session: Session) -> list[int]:
+    return list(session.scalars(_nps_surveys_select()))
+
+
+def _rollup(
+    session: Session, model, columns: tuple, first: date, end: date, interval: str, filters, survey_ids
+) -> dict:
+    """Sums of `columns` per period from a daily rollup table, with the report's filters.
+
+    Without a chosen survey, `survey_ids` are the NPS surveys (looked up once per report, or here if None).
+    """
     bucket = _day_bucket(session, model.day, interval)
     statement = select(bucket, *(func.sum(column) for column in columns)).where(model.day >= first, model.day <= end)
     for name, value in (
@@ -165,15 +175,17 @@ def _rollup(session: Session, model, columns: tuple, first: date, end: date, int
             statement = statement.where(getattr(model, name) == value)
     if not filters.survey_id:
         # The few NPS survey ids as values: the planner then scans the rollup instead of looping over surveys.
-        statement = statement.where(model.survey_id.in_(list(session.scalars(_nps_surveys_select()))))
+        statement = statement.where(model.survey_id.in_(survey_ids or nps_survey_ids(session)))
     rows = session.execute(statement.group_by(bucket))
     return {_key(row[0]): tuple(int(v) for v in row[1:]) for row in rows}
 
 
-def rollup_counts(session: Session, first: date, end: date, interval: str, filters: ReportFilter) -> dict:
+def rollup_counts(
+    session: Session, first: date, end: date, interval: str, filters: ReportFilter, survey_ids=None
+) -> dict:
     """The same counts as raw_counts from the daily rollup: a few rows per day instead of every answer."""
     columns = (NpsDaily.promoters, NpsDaily.passives, NpsDaily.detractors)
-    return _rollup(session, NpsDaily, columns, first, end, interval, filters)
+    return _rollup(session, NpsDaily, columns, first, end, interval, filters, survey_ids)
 
 
 def _key(bucket) -> str:
@@ -193,9 +205,11 @@ def raw_sent(session: Session, first: date, end: date, interval: str, filters: R
     return {row[0]: tuple(row[1:]) for row in session.execute(sent)}
 
 
-def rollup_sent(session: Session, first: date, end: date, interval: str, filters: ReportFilter) -> dict:
+def rollup_sent(
+    session: Session, first: date, end: date, interval: str, filters: ReportFilter, survey_ids=None
+) -> dict:
     columns = (InvitationsDaily.sent, InvitationsDaily.answered)
-    return _rollup(session, InvitationsDaily, columns, first, end, interval, filters)
+    return _rollup(session, InvitationsDaily, columns, first, end, interval, filters, survey_ids)
 
 
 def nps_report(
@@ -205,8 +219,13 @@ def nps_report(
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {INTERVALS}")
     first, last = period_start(start, interval), period_start(end, interval)
-    counts = (rollup_counts if source == "rollup" else raw_counts)(session, first, end, interval, filters)
-    mailed = (rollup_sent if source == "rollup" else raw_sent)(session, first, end, interval, filters)
+    if source == "rollup":
+        survey_ids = None if filters.survey_id else nps_survey_ids(session)
+        counts = rollup_counts(session, first, end, interval, filters, survey_ids)
+        mailed = rollup_sent(session, first, end, interval, filters, survey_ids)
+    else:
+        counts = raw_counts(session, first, end, interval, filters)
+        mailed = raw_sent(session, first, end, interval, filters)
 
     report = NpsReport(interval, first, end)
     moment, previous = first, None

@@ -15,14 +15,12 @@ import io
 import os
 import random
 import statistics
-import subprocess
-import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 
-from bench.common import ROOT, peak_rss_mb, psycopg_url, throwaway_database
+from bench.common import migrated, peak_rss_mb, psycopg_url, throwaway_database
 
 CATEGORIES = ("Küche", "Garten", "Technik", "Haushalt", "Mode")
 FLOOR = """
@@ -94,11 +92,7 @@ def main() -> None:
     end = date.today()
     start = datetime.combine(end - timedelta(days=3 * 365), datetime.min.time(), UTC)
     with throwaway_database("kp_bench_analytics") as url:
-        env = {"DATABASE_URL": url, "SECRET_KEY": "bench-secret", "KUNDENPULS_ENV": "development"}
-        subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-            cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True,
-        )  # fmt: skip
+        env = migrated(url)
         begin = time.perf_counter()
         seed(url, args.answers, start)
         print(f"seeded {args.answers} answers over 3 years in {time.perf_counter() - begin:.0f} s")

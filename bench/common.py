@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -36,3 +37,13 @@ def psycopg_url(sqlalchemy_url: str) -> str:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def migrated(url: str, secret: str = "bench-secret") -> dict[str, str]:
+    """Migrate the database at `url` (flask db upgrade, as on a server); returns the app's environment."""
+    env = {"DATABASE_URL": url, "SECRET_KEY": secret, "KUNDENPULS_ENV": "development"}
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True,
+    )  # fmt: skip
+    return env

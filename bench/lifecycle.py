@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from bench.common import ROOT, peak_rss_mb, psycopg_url, throwaway_database
+from bench.common import migrated, peak_rss_mb, psycopg_url, throwaway_database
 
 FLOOR = "SELECT count(*), max(last) FROM (SELECT customer_id, max(purchased_at) AS last FROM purchases GROUP BY 1) s"
 
@@ -81,11 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     now = datetime.now(UTC).replace(microsecond=0)
     with throwaway_database("kp_bench_lifecycle") as url:
-        env = {"DATABASE_URL": url, "SECRET_KEY": "bench-secret", "KUNDENPULS_ENV": "development"}
-        subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-            cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True,
-        )  # fmt: skip
+        env = migrated(url)
         begin = time.perf_counter()
         seed(url, args.customers, args.purchases, now)
         print(f"seeded {args.customers} customers, {args.purchases} purchases in {time.perf_counter() - begin:.0f} s")

@@ -13,14 +13,12 @@ import os
 import random
 import re
 import statistics
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from bench.common import ROOT, psycopg_url, throwaway_database
+from bench.common import migrated, psycopg_url, throwaway_database
 
 BARE = """
 SELECT c.*, cu.*, u.*, r.*
@@ -95,14 +93,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
     with throwaway_database("kp_bench_queue") as url:
-        env = {"DATABASE_URL": url, "SECRET_KEY": "bench-secret", "KUNDENPULS_ENV": "development"}
-        subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            check=True,
-            capture_output=True,
-        )
+        env = migrated(url)
         seed(url, args.cases)
         os.environ.update(env)
         from kundenpuls import create_app

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from bench import loadgen
-from bench.common import ROOT, psycopg_url, throwaway_database
+from bench.common import ROOT, migrated, psycopg_url, throwaway_database
 from tests.smtp import free_port
 
 SECRET = "bench-secret"
@@ -116,14 +116,7 @@ def main() -> None:
     parser.add_argument("--invitations", type=int, default=60_000)
     args = parser.parse_args()
     with throwaway_database("kp_bench_submit") as url:
-        env = {"DATABASE_URL": url, "SECRET_KEY": SECRET, "KUNDENPULS_ENV": "development"}
-        subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            check=True,
-            capture_output=True,
-        )
+        env = migrated(url, SECRET)
         tokens = seed(url, args.invitations)
         comment = "Schnelle+Lieferung%2C+freundlicher+Service"
 

@@ -270,12 +270,9 @@ def update_rules(session: Session, values: dict, actor_id: int | None, now: date
     Changes from a rule edit are recorded with cause "rules" and send no churn survey.
     """
     rules = current_rules(session)
-    before = {name: getattr(rules, name) for name in RULE_FIELDS if values[name] != getattr(rules, name)}
-    if not before:
+    before, after = audit.apply_changes(rules, values, RULE_FIELDS)
+    if not after:
         return None
-    after = {name: values[name] for name in before}
-    for name, value in after.items():
-        setattr(rules, name, value)
     session.flush()
     audit.record(session, "lifecycle_rules", rules.id, "changed", actor_id, now, before, after)
     return recompute_phases(session, now, "rules")

@@ -36,6 +36,15 @@ def normalize_locale(value: str | None) -> str | None:
     return language
 
 
+def utc_not_in_future(value: datetime, info: ValidationInfo) -> datetime:
+    """A moment as UTC (naive means UTC) that must not lie after the validation context's `now`."""
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    now = (info.context or {}).get("now")
+    if now is not None and value > now + FUTURE_TOLERANCE:
+        raise ValueError(f"{info.field_name} lies in the future")
+    return value
+
+
 class CustomerIn(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
@@ -88,11 +97,7 @@ class PurchaseIn(BaseModel):
     @field_validator("purchased_at")
     @classmethod
     def _not_in_future(cls, value: datetime, info: ValidationInfo) -> datetime:
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        now = (info.context or {}).get("now")
-        if now is not None and value > now + FUTURE_TOLERANCE:
-            raise ValueError("purchased_at lies in the future")
-        return value
+        return utc_not_in_future(value, info)
 
 
 class CancellationIn(BaseModel):
@@ -110,11 +115,7 @@ class CancellationIn(BaseModel):
     @field_validator("cancelled_at")
     @classmethod
     def _not_in_future(cls, value: datetime, info: ValidationInfo) -> datetime:
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        now = (info.context or {}).get("now")
-        if now is not None and value > now + FUTURE_TOLERANCE:
-            raise ValueError("cancelled_at lies in the future")
-        return value
+        return utc_not_in_future(value, info)
 
 
 def error_list(exc: ValidationError) -> list[dict[str, str]]:

@@ -64,12 +64,9 @@ def update_value_settings(session: Session, values: dict, actor_id: int | None, 
 
     Returns the customers refreshed, 0 when only the CLV rates changed, None when nothing changed."""
     settings = current_value_settings(session)
-    before = {name: getattr(settings, name) for name in VALUE_FIELDS if values[name] != getattr(settings, name)}
-    if not before:
+    before, after = audit.apply_changes(settings, values, VALUE_FIELDS)
+    if not after:
         return None
-    after = {name: values[name] for name in before}
-    for name, value in after.items():
-        setattr(settings, name, value)
     session.flush()
     audit.record(
         session, "value_settings", settings.id, "changed", actor_id, now,

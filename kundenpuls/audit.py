@@ -67,3 +67,13 @@ def trail(session: Session, entity: str, entity_id: int) -> list[AuditEvent]:
             .order_by(AuditEvent.at, AuditEvent.id)
         )
     )
+
+
+def apply_changes(obj: object, values: dict, fields: tuple[str, ...]) -> tuple[dict, dict]:
+    """Set the given fields whose value differs; returns (before, after) of exactly those, for `record`."""
+    before, after = {}, {}
+    for name in fields:
+        if name in values and values[name] != getattr(obj, name):
+            before[name], after[name] = getattr(obj, name), values[name]
+            setattr(obj, name, values[name])
+    return before, after

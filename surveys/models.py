@@ -97,9 +97,14 @@ class Response(db.Model):
 
     @property
     def nps_class(self) -> str | None:
-        if self.score is None:
-            return None
-        return "promoter" if self.score >= 9 else "passive" if self.score >= 7 else "detractor"
+        return nps_class(self.score)
+
+
+def nps_class(score: int | None) -> str | None:
+    """promoter (9-10), passive (7-8), detractor (0-6); None without a score."""
+    if score is None:
+        return None
+    return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
 
 
 class ChurnReason(db.Model):

@@ -48,11 +48,7 @@ def add_reason(session: Session, values: dict, actor_id: int, now: datetime) -> 
 
 
 def update_reason(session: Session, reason: ChurnReason, values: dict, actor_id: int, now: datetime) -> bool:
-    before, after = {}, {}
-    for name in FIELDS:
-        if name in values and values[name] != getattr(reason, name):
-            before[name], after[name] = getattr(reason, name), values[name]
-            setattr(reason, name, values[name])
+    before, after = audit.apply_changes(reason, values, FIELDS)
     if after:
         session.flush()
         audit.record(session, "churn_reason", reason.id, "changed", actor_id, now, before, after)
