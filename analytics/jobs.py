@@ -1,6 +1,11 @@
-"""Scheduled work of analytics: the weekly digest, and folding rollup shards of finished days."""
+"""Scheduled work of analytics: the nightly segment refresh, the weekly digest, folding rollup shards."""
 
 from analytics.digest import send_weekly_digest
 from analytics.rollup import compact
+from analytics.segments import nightly_refresh
 
-JOBS = (("compact_rollups", compact), ("weekly_digest", send_weekly_digest))
+JOBS = (
+    ("refresh_segments", nightly_refresh),
+    ("compact_rollups", compact),
+    ("weekly_digest", send_weekly_digest),
+)

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from flask import Blueprint, Response, jsonify, render_template, request
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from analytics.chart import nps_chart
@@ -26,6 +25,7 @@ from analytics.cockpit import PAGE_SIZE, PORTFOLIO, SATISFACTION, VALUE_CLASSES,
 from analytics.cockpit import matrix as cockpit_matrix
 from analytics.customer import customer_json, customer_profile
 from analytics.drivers import driver_report
+from analytics.labels import NPS_LABELS, PORTFOLIO_LABELS
 from analytics.params import BadParameters, parse
 from analytics.queries import NpsReport, categories, nps_report
 from customers.models import CAUSE_LABELS, PHASES, Customer
@@ -188,19 +188,6 @@ def nps_api():
     )
 
 
-PORTFOLIO_LABELS = {
-    "star": _l("Star customers"),
-    "earnings": _l("Earnings customers"),
-    "question_mark": _l("Question-mark customers"),
-    "take_along": _l("Take-along customers"),
-    "potential_unknown": _l("Potential not known"),
-}
-NPS_LABELS = {
-    "promoter": _l("promoter"),
-    "passive": _l("passive"),
-    "detractor": _l("detractor"),
-    "unknown": _l("unknown (never answered)"),
-}
 CHURN_TABLES = ("rates", "reasons", "reasons_by_month", "reasons_by_class", "texts", "flow")
 
 

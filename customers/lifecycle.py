@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from customers.models import Customer, LifecycleChange, LifecycleRules, Purchase
 from kundenpuls import audit
+from kundenpuls.timeutil import plus_days
 
 # Arbitrary constant naming "recomputing phases" among PostgreSQL advisory locks.
 LIFECYCLE_LOCK = 4_262_005
@@ -30,12 +31,6 @@ def current_rules(session: Session) -> LifecycleRules:
         session.add(rules)
         session.flush()
     return rules
-
-
-def _plus_days(session: Session, column, days: int):
-    if session.get_bind().dialect.name == "postgresql":
-        return column + literal(timedelta(days=days))
-    return func.datetime(column, f"+{int(days)} days")
 
 
 def _least(session: Session, *values):
@@ -81,12 +76,12 @@ def _computed(
         .limit(1)
         .scalar_subquery()
     )
-    new_days_over = _plus_days(session, first, rules.new_for_days)
+    new_days_over = plus_days(session, first, rules.new_for_days)
     reactivated = and_(Customer.lifecycle_phase.in_(("inactive", "churned")), phase.in_(("new", "existing")))
     since = case(
         (phase == "churned", Customer.cancelled_at),
         (phase == "potential", Customer.created_at),
-        (phase == "inactive", _plus_days(session, last, rules.inactive_after_days)),
+        (phase == "inactive", plus_days(session, last, rules.inactive_after_days)),
         (reactivated, last),  # a purchase after churn or inactivity starts the phase anew
         (phase == "new", first),
         (count >= rules.new_until_purchases, _least(session, nth_purchase, new_days_over)),

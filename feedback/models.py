@@ -51,7 +51,9 @@ class Case(db.Model):
     response_id: Mapped[int | None] = mapped_column(ForeignKey("responses.id"), unique=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     survey_id: Mapped[int | None] = mapped_column(ForeignKey("surveys.id"))
-    kind: Mapped[str] = mapped_column(String(12))  # detractor | passive | churn
+    kind: Mapped[str] = mapped_column(String(12))  # detractor | passive | churn | measure
+    # A measure (an accepted retention suggestion) has no answer: its title says what to do.
+    title: Mapped[str | None] = mapped_column(String(500))
     score: Mapped[int | None] = mapped_column()
     status: Mapped[str] = mapped_column(String(12), default="new")
     priority: Mapped[str] = mapped_column(String(8))

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from customers.models import Customer
 from customers.values import revenue_12m
 from feedback.models import CLOSED, OPEN, ROOT_CAUSES, STATUSES, Case
-from feedback.priority import add_working_days, assess, parse_sla, rank_at
+from feedback.priority import HIGH_FROM, NORMAL_FROM, add_working_days, assess, parse_sla, rank_at
+from feedback.signals import case_closed
 from kundenpuls import audit
 from kundenpuls.models import User
 from surveys.mail import queue_mail
@@ -94,6 +95,47 @@ def open_case(session: Session, response: Response, now: datetime) -> Case | Non
     return case
 
 
+def open_measure(
+    session: Session,
+    customer: Customer,
+    title: str,
+    owner: User | None,
+    due_at: datetime,
+    points: int,
+    why: str,
+    actor: User,
+    now: datetime,
+) -> Case:
+    """A retention measure someone accepted becomes a case in the queue: owner, deadline, the same workflow.
+
+    `points` place it among the feedback cases (as for answers: 40 and more is high); `why` is what
+    the queue shows as the reason."""
+    level = "high" if points >= HIGH_FROM else "normal" if points >= NORMAL_FROM else "low"
+    case = Case(
+        customer_id=customer.id,
+        kind="measure",
+        title=title,
+        status="in_progress" if owner else "new",
+        priority=level,
+        priority_points=points,
+        priority_reasons=[["measure", points, why]],
+        customer_value=customer.revenue_12m or 0,
+        owner=owner,
+        created_at=now,
+        first_contact_due_at=due_at,
+        resolution_due_at=due_at,
+        next_due_at=due_at,
+        rank_at=rank_at(due_at, points),
+    )
+    session.add(case)
+    session.flush()
+    audit.record(
+        session, "case", case.id, "opened", actor.id, now,
+        after={"priority": level, "kind": "measure", "owner": owner.email if owner else None}, note=title,
+    )  # fmt: skip
+    return case
+
+
 def on_response_submitted(response: Response, session: Session, now: datetime, **_: object) -> None:
     """Receiver of surveys.signals.response_submitted: the case is written in the answer's transaction."""
     open_case(session, response, now)
@@ -172,7 +214,7 @@ def change_status(session: Session, case: Case, status: str, actor: User, now: d
     _check_version(case, version)
     if status == case.status:
         return
-    if status in CLOSED and case.root_cause is None and status == "resolved":
+    if status == "resolved" and case.root_cause is None and case.kind != "measure":
         raise ValueError("root cause missing")
     before = {"status": case.status}
     case.status = status
@@ -180,6 +222,7 @@ def change_status(session: Session, case: Case, status: str, actor: User, now: d
         _first_contact(case, now)
     if status in CLOSED:
         case.resolved_at = now
+        case_closed.send(case, session=session, now=now)
     elif case.resolved_at is not None:
         case.resolved_at = None
     if status in OPEN:

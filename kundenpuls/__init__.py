@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from flask_babel import get_locale
 
 from kundenpuls.config import ROOT, load_config
@@ -36,7 +36,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def select_locale() -> str:
-    return g.get("locale") or request.accept_languages.best_match(SUPPORTED_LOCALES) or "en"
+    """The locale set for this work (g), else the browser's; English for work outside a request (CLI, jobs)."""
+    if g.get("locale"):
+        return g.locale
+    return (request.accept_languages.best_match(SUPPORTED_LOCALES) if has_request_context() else None) or "en"
 
 
 def register_extensions(app: Flask) -> None:
@@ -104,8 +107,11 @@ def register_signals() -> None:
     from analytics.rollup import ANSWER_PARTS
     from analytics.rollup import on_invitations_sent as count_sent
     from analytics.rollup import on_response_submitted as count_in_rollup
+    from analytics.segments import on_response_submitted as move_segment
+    from analytics.suggestions import on_case_closed as settle_measure
     from customers.signals import customer_churned
     from feedback.services import on_response_submitted as open_case
+    from feedback.signals import case_closed
     from surveys.services import add_answer_part, on_customer_churned
     from surveys.signals import invitations_sent, response_submitted
 
@@ -114,6 +120,8 @@ def register_signals() -> None:
     invitations_sent.connect(count_sent)
     response_submitted.connect(count_in_rollup)
     response_submitted.connect(open_case)
+    response_submitted.connect(move_segment)
+    case_closed.connect(settle_measure)
     customer_churned.connect(on_customer_churned)
 
 

@@ -1,0 +1,282 @@
+"""Retention rules: conditions on a customer's segment and history that suggest a measure.
+
+A rule's conditions are {dimension: [allowed values]}; every named dimension must match, a dimension left
+out matches everyone. Each rule compiles to one SQL condition over the customer_segments table, so a rule
+is checked for a million customers in one statement, and its "why" is rendered from the same conditions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, exists, func, or_, select, union_all
+from sqlalchemy.orm import Session
+
+from analytics.cockpit import PORTFOLIO, SATISFACTION
+from analytics.labels import NPS_LABELS, PORTFOLIO_LABELS
+from analytics.models import CustomerSegment, RetentionRule
+from customers.models import PHASES, phase_label
+from feedback.models import ROOT_CAUSES, Case
+from kundenpuls import audit
+from surveys.models import ChurnReason, Response, ResponseReason
+
+TRENDS = ("falling", "rising", "steady")
+VALUE_CLASSES = ("A", "B", "C")
+# How far back a reason the customer gave (churn answer, or the root cause of their case) still counts.
+REASON_DAYS = 365
+DIMENSIONS = ("value_class", "phase", "satisfaction", "portfolio", "reason", "score_trend", "purchase_trend")
+DIMENSION_LABELS = {
+    "value_class": _l("Value class"),
+    "phase": _l("Lifecycle phase"),
+    "satisfaction": _l("Satisfaction"),
+    "portfolio": _l("Portfolio group"),
+    "reason": _l("Reason given (churn answer or case root cause)"),
+    "score_trend": _l("Score trend (latest vs previous answer)"),
+    "purchase_trend": _l("Purchases (last 180 days vs the 180 before)"),
+}
+OWNER_ROLES = ("agent", "manager")
+RULE_FIELDS = (
+    "name", "position", "active", "conditions", "measure_de", "measure_en", "owner_role", "due_days",
+    "repeat_after_days",
+)  # fmt: skip
+
+
+class InvalidRule(ValueError):
+    """The rule cannot be saved; `errors` says why, field by field, in words an admin understands."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def reason_keys(session: Session) -> tuple[str, ...]:
+    """Reasons a rule may name: the churn-reason keys and the root causes of cases."""
+    keys = session.scalars(select(ChurnReason.key).order_by(ChurnReason.position)).all()
+    return tuple(dict.fromkeys((*keys, *ROOT_CAUSES)))
+
+
+def allowed_values(session: Session) -> dict[str, tuple[str, ...]]:
+    return {
+        "value_class": VALUE_CLASSES,
+        "phase": PHASES,
+        "satisfaction": SATISFACTION,
+        "portfolio": PORTFOLIO,
+        "reason": reason_keys(session),
+        "score_trend": TRENDS,
+        "purchase_trend": TRENDS,
+    }
+
+
+def validate(session: Session, values: dict) -> dict:
+    """The rule's fields, cleaned; raises InvalidRule with a message per bad field."""
+    errors: dict[str, str] = {}
+    cleaned = dict(values)
+    name = " ".join(str(values.get("name") or "").split())
+    if not name or len(name) > 120:
+        errors["name"] = _("A rule needs a name of at most 120 characters.")
+    cleaned["name"] = name
+    conditions = values.get("conditions")
+    if not isinstance(conditions, dict):
+        errors["conditions"] = _("Conditions must map a dimension to a list of values.")
+        conditions = {}
+    allowed = allowed_values(session)
+    clean_conditions: dict[str, list[str]] = {}
+    for dimension, chosen in conditions.items():
+        if dimension not in allowed:
+            errors["conditions"] = _("Unknown condition %(name)s.", name=dimension)
+            continue
+        if not isinstance(chosen, list) or not chosen:
+            continue
+        unknown = [v for v in chosen if v not in allowed[dimension]]
+        if unknown:
+            errors[dimension] = _("Unknown value %(value)s for %(dimension)s.", value=unknown[0], dimension=dimension)
+            continue
+        clean_conditions[dimension] = [v for v in allowed[dimension] if v in chosen]
+    if not clean_conditions and "conditions" not in errors:
+        errors["conditions"] = _("A rule without conditions would suggest its measure to every customer.")
+    never = _never_fires(clean_conditions)
+    if never and "conditions" not in errors:
+        errors["conditions"] = never
+    cleaned["conditions"] = clean_conditions
+    for field in ("measure_de", "measure_en"):
+        text = " ".join(str(values.get(field) or "").split())
+        if not text or len(text) > 500:
+            errors[field] = _("Describe the measure in at most 500 characters.")
+        cleaned[field] = text
+    if values.get("owner_role") not in OWNER_ROLES:
+        errors["owner_role"] = _("The owner is an agent or a manager.")
+    for field, low, high in (("due_days", 0, 365), ("repeat_after_days", 1, 3650), ("position", 0, 10000)):
+        try:
+            number = int(values.get(field))
+        except (TypeError, ValueError):
+            number = None
+        if number is None or not low <= number <= high:
+            errors[field] = _("A whole number from %(low)s to %(high)s.", low=low, high=high)
+        cleaned[field] = number
+    cleaned["active"] = bool(values.get("active"))
+    if errors:
+        raise InvalidRule(errors)
+    return cleaned
+
+
+def _never_fires(conditions: dict[str, list[str]]) -> str | None:
+    """Combinations no customer can have: the rule would be dead, which is almost certainly a mistake."""
+    if conditions.get("satisfaction") == ["unknown"] and "score_trend" in conditions:
+        return _("Customers never asked have no score trend: this rule could never fire.")
+    phases = set(conditions.get("phase", ()))
+    if phases and phases <= {"potential"}:
+        if set(conditions.get("value_class", ("C",))) <= {"A", "B"}:
+            return _("Potential customers have bought nothing, so they are never A or B: this rule could never fire.")
+        if "purchase_trend" in conditions and set(conditions["purchase_trend"]) <= {"falling", "rising"}:
+            return _("Potential customers have no purchases to compare: this rule could never fire.")
+    return None
+
+
+def save_rule(session: Session, rule: RetentionRule | None, values: dict, actor_id: int, now: datetime):
+    """Create or change a rule (validated, audited); returns it. Open suggestions of the old version stay."""
+    cleaned = validate(session, values)
+    created = rule is None
+    if created:
+        rule = RetentionRule()
+        session.add(rule)
+    before, after = audit.apply_changes(rule, cleaned, RULE_FIELDS)
+    if not after and not created:
+        return rule
+    rule.updated_at = now
+    session.flush()
+    audit.record(
+        session, "retention_rule", rule.id, "created" if created else "changed", actor_id, now,
+        None if created else before, after,
+    )  # fmt: skip
+    return rule
+
+
+def _trend(later, earlier, chosen: list[str]):
+    options = {"falling": later < earlier, "rising": later > earlier, "steady": later == earlier}
+    return and_(later.is_not(None), earlier.is_not(None), or_(*(options[t] for t in chosen)))
+
+
+def _reasons(now: datetime):
+    """(customer_id, reason) for every reason given recently: churn answers and the root causes of cases."""
+    since = now - timedelta(days=REASON_DAYS)
+    churn = (
+        select(Response.customer_id.label("customer_id"), ChurnReason.key.label("reason"))
+        .join(ResponseReason, ResponseReason.response_id == Response.id)
+        .join(ChurnReason, ChurnReason.id == ResponseReason.reason_id)
+        .where(Response.created_at > since)
+    )
+    cases = select(Case.customer_id, Case.root_cause).where(Case.created_at > since, Case.root_cause.is_not(None))
+    return union_all(churn, cases).subquery("reasons")
+
+
+def condition(rule_conditions: dict[str, list[str]], segment, now: datetime):
+    """The SQL condition of a rule over a customer_segments row (or alias); and the matched reason column."""
+    parts = []
+    reason = None
+    for dimension, chosen in rule_conditions.items():
+        if dimension == "score_trend":
+            parts.append(_trend(segment.score, segment.previous_score, chosen))
+        elif dimension == "purchase_trend":
+            parts.append(_trend(segment.purchases_recent, segment.purchases_before, chosen))
+        elif dimension == "reason":
+            given = _reasons(now)
+            match = and_(given.c.customer_id == segment.customer_id, given.c.reason.in_(chosen))
+            parts.append(exists().where(match))
+            reason = select(func.min(given.c.reason)).where(match).scalar_subquery()
+        else:
+            parts.append(getattr(segment, dimension).in_(chosen))
+    return and_(*parts), reason
+
+
+def active_rules(session: Session) -> list[RetentionRule]:
+    return list(
+        session.scalars(
+            select(RetentionRule)
+            .where(RetentionRule.active.is_(True))
+            .order_by(RetentionRule.position, RetentionRule.id)
+        )
+    )
+
+
+def rule_matches(session: Session, rule: RetentionRule, customer_id: int, now: datetime) -> bool:
+    """Whether the rule fires for one customer now (used to show a rule's neighbours in tests and the UI)."""
+    where, _reason = condition(rule.conditions, CustomerSegment, now)
+    return (
+        session.scalar(select(CustomerSegment.customer_id).where(where, CustomerSegment.customer_id == customer_id))
+        is not None
+    )
+
+
+def _either(values) -> str:
+    return _(" or ").join(str(v) for v in values)
+
+
+TREND_WORDS = {"falling": _l("falling"), "rising": _l("rising"), "steady": _l("steady")}
+
+
+def words(conditions: dict[str, list[str]], facts=None, reason_labels: dict[str, str] | None = None) -> list[str]:
+    """The conditions in words, in the order of DIMENSIONS: "A customer", "detractor", "reason price".
+
+    With `facts` (a suggestion, or anything with the segment columns) each phrase states the customer's own
+    value ("detractor (score 3)", "score fell from 8 to 3"); without, the rule's allowed values."""
+    labels = reason_labels or {}
+    phrases = []
+    for dimension in DIMENSIONS:
+        chosen = conditions.get(dimension)
+        if not chosen:
+            continue
+        if dimension == "value_class":
+            phrases.append(_("%(classes)s customer", classes=facts.value_class if facts else _either(chosen)))
+        elif dimension == "phase":
+            shown = [facts.phase] if facts else chosen
+            phrases.append(_("phase %(phase)s", phase=_either(phase_label(p) for p in shown)))
+        elif dimension == "satisfaction":
+            if facts is not None and facts.score is not None:
+                phrases.append(
+                    _("%(class)s (score %(score)s)", **{"class": NPS_LABELS[facts.satisfaction], "score": facts.score})
+                )
+            else:
+                phrases.append(_either(NPS_LABELS[s] for s in ([facts.satisfaction] if facts else chosen)))
+        elif dimension == "portfolio":
+            shown = [facts.portfolio] if facts else chosen
+            phrases.append(_either(PORTFOLIO_LABELS[g] for g in shown))
+        elif dimension == "reason":
+            shown = [facts.reason] if facts is not None and facts.reason else chosen
+            phrases.append(_("reason %(reason)s", reason=_either(labels.get(r, r) for r in shown)))
+        elif dimension == "score_trend":
+            if facts is not None and facts.score is not None and facts.previous_score is not None:
+                phrases.append(_movement(_("score"), facts.previous_score, facts.score))
+            else:
+                phrases.append(_("score %(trend)s", trend=_either(TREND_WORDS[t] for t in chosen)))
+        elif dimension == "purchase_trend":
+            if facts is not None:
+                phrases.append(_movement(_("purchases per half-year"), facts.purchases_before, facts.purchases_recent))
+            else:
+                phrases.append(_("purchases %(trend)s", trend=_either(TREND_WORDS[t] for t in chosen)))
+    return phrases
+
+
+def _movement(what: str, before: int, after: int) -> str:
+    if after < before:
+        return _("%(what)s fell from %(before)s to %(after)s", what=what, before=before, after=after)
+    if after > before:
+        return _("%(what)s rose from %(before)s to %(after)s", what=what, before=before, after=after)
+    return _("%(what)s unchanged at %(after)s", what=what, after=after)
+
+
+def owner_role_label(role: str) -> str:
+    return {"agent": _("agent"), "manager": _("manager")}.get(role, role)
+
+
+def due_words(days: int) -> str:
+    if days == 0:
+        return _("today")
+    return _("within %(n)s working day", n=days) if days == 1 else _("within %(n)s working days", n=days)
+
+
+def sentence(rule: RetentionRule, locale: str, facts=None, conditions=None, reason_labels=None) -> str:
+    """ "A customer, detractor (score 3), reason price -> Personal call ... (manager, within 1 working day)" """
+    when = ", ".join(words(conditions if conditions is not None else rule.conditions, facts, reason_labels))
+    return f"{when} → {rule.measure(locale)} ({owner_role_label(rule.owner_role)}, {due_words(rule.due_days)})"

@@ -1,0 +1,250 @@
+"""Each customer's segment (value class x lifecycle phase x satisfaction), kept in SQL, with its history.
+
+A refresh computes every fact the cockpit and the retention rules read (latest and previous score, portfolio
+group, purchases in the last 180 days and the 180 before) and writes only what changed: the segment row by
+upsert, and a history row whenever the segment itself moved. It runs for one customer when an answer
+arrives and for everyone each night, in slices of CHUNK customer ids so memory stays flat.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import String, case, func, literal, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from analytics.cockpit import portfolio_column
+from analytics.models import CustomerSegment, SegmentChange, SegmentRun
+from customers.models import Customer, Purchase
+from customers.values import current_value_settings
+from kundenpuls.timeutil import utcnow
+from surveys.models import Response
+
+CHUNK = 50_000
+HALF_YEAR = timedelta(days=180)
+SEGMENT_LOCK = 0x5E6_0001
+KEY = ("value_class", "phase", "satisfaction")
+FACTS = (*KEY, "score", "previous_score", "answered_at", "portfolio", "purchases_recent", "purchases_before")
+
+
+def _scope(column, customer_ids: list[int] | None, id_range: tuple[int, int] | None) -> list:
+    conditions = []
+    if customer_ids is not None:
+        conditions.append(column.in_(customer_ids))
+    if id_range is not None:
+        conditions.append(column.between(*id_range))
+    return conditions
+
+
+def _computed(session: Session, now: datetime, customer_ids, id_range):
+    """The segment facts of the customers in scope, as a SELECT (one row per customer)."""
+    ranked = (
+        select(
+            Response.customer_id.label("customer_id"),
+            Response.score.label("score"),
+            Response.created_at.label("created_at"),
+            func.row_number()
+            .over(partition_by=Response.customer_id, order_by=(Response.created_at.desc(), Response.id.desc()))
+            .label("rank"),
+        )
+        .where(Response.score.is_not(None), *_scope(Response.customer_id, customer_ids, id_range))
+        .subquery("ranked")
+    )
+    scores = (
+        select(
+            ranked.c.customer_id,
+            func.max(case((ranked.c.rank == 1, ranked.c.score))).label("score"),
+            func.max(case((ranked.c.rank == 2, ranked.c.score))).label("previous_score"),
+            func.max(case((ranked.c.rank == 1, ranked.c.created_at))).label("answered_at"),
+        )
+        .where(ranked.c.rank <= 2)
+        .group_by(ranked.c.customer_id)
+        .subquery("scores")
+    )
+    recent_from, before_from = now - HALF_YEAR, now - 2 * HALF_YEAR
+    bought = (
+        select(
+            Purchase.customer_id.label("customer_id"),
+            func.count().filter(Purchase.purchased_at > recent_from).label("recent"),
+            func.count().filter(Purchase.purchased_at <= recent_from).label("before"),
+        )
+        .where(
+            Purchase.purchased_at > before_from,
+            Purchase.purchased_at <= now,
+            *_scope(Purchase.customer_id, customer_ids, id_range),
+        )
+        .group_by(Purchase.customer_id)
+        .subquery("bought")
+    )
+    settings = current_value_settings(session)
+    score = scores.c.score
+    return (
+        select(
+            Customer.id.label("customer_id"),
+            func.coalesce(Customer.value_class, "C").label("value_class"),
+            Customer.lifecycle_phase.label("phase"),
+            case(
+                (score >= 9, "promoter"),
+                (score >= 7, "passive"),
+                (score.is_not(None), "detractor"),
+                else_="unknown",
+            ).label("satisfaction"),  # fmt: skip
+            score.label("score"),
+            scores.c.previous_score.label("previous_score"),
+            scores.c.answered_at.label("answered_at"),
+            portfolio_column(settings.portfolio_value_min, settings.portfolio_potential_min).label("portfolio"),
+            func.coalesce(bought.c.recent, 0).label("purchases_recent"),
+            func.coalesce(bought.c.before, 0).label("purchases_before"),
+            literal(now, CustomerSegment.refreshed_at.type).label("refreshed_at"),
+        )
+        .select_from(Customer)
+        .outerjoin(scores, scores.c.customer_id == Customer.id)
+        .outerjoin(bought, bought.c.customer_id == Customer.id)
+        .where(*_scope(Customer.id, customer_ids, id_range))
+    )
+
+
+def _refresh(session: Session, now: datetime, cause: str, customer_ids, id_range) -> int:
+    """History rows for every moved segment, then the upsert of every changed row; returns moves recorded.
+
+    PostgreSQL runs both in one statement (the history INSERT is a data-modifying CTE and sees the rows as
+    they were before the upsert); SQLite runs the same two statements in turn."""
+    dialect = session.get_bind().dialect.name
+    computed = _computed(session, now, customer_ids, id_range).cte("computed")
+    old = CustomerSegment.__table__.alias("old")
+    moved = or_(old.c.customer_id.is_(None), *(computed.c[k] != old.c[k] for k in KEY))
+    history = (
+        SegmentChange.__table__.insert()
+        .from_select(
+            [
+                "customer_id",
+                "changed_at",
+                "from_value_class",
+                "from_phase",
+                "from_satisfaction",
+                "to_value_class",
+                "to_phase",
+                "to_satisfaction",
+                "cause",
+            ],  # fmt: skip
+            select(
+                computed.c.customer_id,
+                computed.c.refreshed_at,
+                old.c.value_class,
+                old.c.phase,
+                old.c.satisfaction,
+                computed.c.value_class,
+                computed.c.phase,
+                computed.c.satisfaction,
+                literal(cause, String(10)),
+            )
+            .select_from(computed.outerjoin(old, old.c.customer_id == computed.c.customer_id))
+            .where(moved),
+        )
+        .returning(SegmentChange.id)
+    )
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = CustomerSegment.__table__
+    # "WHERE true": SQLite would otherwise read the upsert's ON CONFLICT as a join condition.
+    base = insert(table).from_select(["customer_id", *FACTS, "refreshed_at"], select(computed).where(text("true")))
+    upsert = base.on_conflict_do_update(
+        index_elements=[table.c.customer_id],
+        set_={name: base.excluded[name] for name in (*FACTS, "refreshed_at")},
+        where=or_(*(table.c[name].is_distinct_from(base.excluded[name]) for name in FACTS)),
+    )
+    if dialect == "postgresql":
+        moves = history.cte("moves")
+        upserted = upsert.returning(table.c.customer_id).cte("upserted")
+        return session.execute(select(func.count()).select_from(moves).add_cte(upserted)).scalar_one()
+    recorded = len(session.execute(history.add_cte(computed)).all())
+    session.execute(upsert.add_cte(computed))
+    return recorded
+
+
+def refresh_segments(
+    session: Session, now: datetime, cause: str = "nightly", customer_ids: list[int] | None = None
+) -> int:
+    """Bring segments up to date as of `now` (everyone when `customer_ids` is None); returns moves recorded."""
+    if customer_ids is not None:
+        if not customer_ids:
+            return 0
+        moved = _refresh(session, now, cause, customer_ids, None)
+    else:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SET LOCAL jit = off"))
+        low, high = session.execute(select(func.min(Customer.id), func.max(Customer.id))).one()
+        moved = 0
+        for start in range(low or 0, (high or -1) + 1, CHUNK):
+            moved += _refresh(session, now, cause, None, (start, start + CHUNK - 1))
+    _expire(session, customer_ids)
+    return moved
+
+
+def _expire(session: Session, customer_ids: list[int] | None) -> None:
+    """Loaded segment rows show what the upsert wrote past the identity map."""
+    wanted = None if customer_ids is None else set(customer_ids)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, CustomerSegment) and (wanted is None or obj.customer_id in wanted):
+            session.expire(obj)
+
+
+def on_response_submitted(response, session: Session, now: datetime, **_: object) -> None:
+    """Receiver of surveys.signals.response_submitted: the answer moves the segment at once and the rules
+    fire for this customer, in the answer's transaction."""
+    from analytics.suggestions import suggest
+
+    if response.customer_id is None:
+        return
+    refresh_segments(session, now, "answer", [response.customer_id])
+    suggest(session, now, [response.customer_id])
+
+
+def _due(session: Session, now: datetime, hour: int) -> bool:
+    """Once a day after `hour` UTC; the first run after install at once (the backfill)."""
+    last = session.scalar(select(func.max(SegmentRun.started_at)).where(SegmentRun.finished_at.is_not(None)))
+    if last is None:
+        return True
+    boundary = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if now < boundary:
+        boundary -= timedelta(days=1)
+    return last < boundary
+
+
+def _try_lock(session: Session) -> bool:
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SEGMENT_LOCK}).scalar())
+
+
+def refresh_all(session: Session, now: datetime) -> SegmentRun:
+    """Every customer's segment, then every rule on every customer, slice by slice; logged as a run."""
+    from analytics.suggestions import suggest
+
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
+    run = SegmentRun(started_at=now)
+    session.add(run)
+    low, high = session.execute(select(func.min(Customer.id), func.max(Customer.id))).one()
+    for start in range(low or 0, (high or -1) + 1, CHUNK):
+        id_range = (start, start + CHUNK - 1)
+        run.changes += _refresh(session, now, "nightly", None, id_range)
+        run.suggestions += suggest(session, now, id_range=id_range)
+    run.customers = session.scalar(select(func.count()).select_from(CustomerSegment)) or 0
+    run.finished_at = utcnow()
+    _expire(session, None)
+    session.flush()
+    return run
+
+
+def nightly_refresh(session: Session, now: datetime) -> int | None:
+    """Scheduler job: the full refresh once a night (NIGHTLY_HOUR UTC); one scheduler at a time."""
+    if not _due(session, now, NIGHTLY_HOUR) or not _try_lock(session):
+        session.rollback()
+        return None
+    run = refresh_all(session, now)
+    session.commit()
+    return run.changes
+
+
+NIGHTLY_HOUR = 2

@@ -1,0 +1,329 @@
+"""Retention suggestions: made by the rules, worked by people, and counted by outcome.
+
+A suggestion is open until someone accepts it (it becomes a case in the feedback queue, with owner and
+deadline), dismisses it with a reason, or marks it done. A done or dismissed suggestion stops the same rule
+from suggesting again to that customer for the rule's `repeat_after_days`. An open suggestion whose
+customer no longer matches (the detractor answered 10 since) lapses at the next refresh, and may come back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import JSON, Float, and_, case, cast, func, literal, or_, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from analytics.models import SUGGESTION_OPEN, CustomerSegment, RetentionRule, Suggestion
+from analytics.rules import active_rules, condition, sentence
+from customers.models import Customer, Purchase
+from feedback.models import Case
+from feedback.priority import add_working_days
+from feedback.services import open_measure
+from kundenpuls import audit
+from kundenpuls.models import User
+from kundenpuls.timeutil import plus_days
+from surveys.models import Response
+
+MAX_DISMISS_REASON = 500
+OUTCOME_DAYS = 90
+# A measure accepted in the queue ranks by its deadline like a case with this many points; a due in 0-1 days
+# counts as high priority.
+MEASURE_POINTS = {0: 45, 1: 40}
+FACT_COLUMNS = (
+    "value_class", "phase", "satisfaction", "score", "previous_score", "portfolio", "purchases_recent",
+    "purchases_before",
+)  # fmt: skip
+
+
+class SuggestionConflict(ValueError):
+    """The suggestion was already settled (someone else was quicker)."""
+
+
+def _insert(session: Session):
+    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(
+        Suggestion.__table__
+    )
+
+
+def _repeat_blocked(rule: RetentionRule, now: datetime):
+    """A live suggestion of this rule for the customer, or one settled within the repeat period."""
+    since = now - timedelta(days=rule.repeat_after_days)
+    return (
+        select(Suggestion.id)
+        .where(
+            Suggestion.customer_id == CustomerSegment.customer_id,
+            Suggestion.rule_id == rule.id,
+            or_(
+                Suggestion.status.in_(SUGGESTION_OPEN),
+                and_(
+                    Suggestion.status.in_(("done", "dismissed")),
+                    func.coalesce(Suggestion.done_at, Suggestion.decided_at) > since,
+                ),
+            ),
+        )
+        .exists()
+    )
+
+
+def _scope(customer_ids: list[int] | None, id_range: tuple[int, int] | None) -> list:
+    conditions = []
+    if customer_ids is not None:
+        conditions.append(CustomerSegment.customer_id.in_(customer_ids))
+    if id_range is not None:
+        conditions.append(CustomerSegment.customer_id.between(*id_range))
+    return conditions
+
+
+def suggest(
+    session: Session,
+    now: datetime,
+    customer_ids: list[int] | None = None,
+    id_range: tuple[int, int] | None = None,
+    rules: list[RetentionRule] | None = None,
+) -> int:
+    """Let every active rule fire on the customers in scope (everyone by default): one INSERT for all rules.
+
+    Returns the suggestions made. Open suggestions whose rule no longer matches their customer lapse."""
+    rules = active_rules(session) if rules is None else rules
+    if not rules or (customer_ids is not None and not customer_ids):
+        return 0
+    scope = _scope(customer_ids, id_range)
+    selects, still = [], []
+    for rule in rules:
+        where, reason = condition(rule.conditions, CustomerSegment, now)
+        still.append(and_(Suggestion.rule_id == rule.id, where))
+        selects.append(
+            select(
+                CustomerSegment.customer_id,
+                literal(rule.id),
+                literal("open"),
+                literal(now, Suggestion.created_at.type),
+                literal(rule.conditions, JSON),
+                *(getattr(CustomerSegment, name) for name in FACT_COLUMNS),
+                reason if reason is not None else literal(None, Suggestion.reason.type),
+            ).where(where, *scope, ~_repeat_blocked(rule, now))
+        )
+    matching = select(CustomerSegment.customer_id).where(
+        CustomerSegment.customer_id == Suggestion.customer_id, or_(*still)
+    )
+    session.execute(
+        update(Suggestion)
+        .where(
+            Suggestion.status == "open",
+            Suggestion.rule_id.in_([rule.id for rule in rules]),
+            Suggestion.customer_id.in_(select(CustomerSegment.customer_id).where(*scope)),
+            ~matching.exists(),
+        )
+        .values(status="lapsed", decided_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    columns = ["customer_id", "rule_id", "status", "created_at", "conditions", *FACT_COLUMNS, "reason"]
+    source = selects[0] if len(selects) == 1 else selects[0].union_all(*selects[1:])
+    statement = (
+        _insert(session)
+        .from_select(columns, select(source.subquery()).where(true()))
+        .on_conflict_do_nothing(
+            index_elements=["customer_id", "rule_id"], index_where=Suggestion.status.in_(SUGGESTION_OPEN)
+        )
+        .returning(Suggestion.id)
+    )
+    return len(session.execute(statement).all())
+
+
+def _settle(suggestion: Suggestion, status: str, actor: User, now: datetime) -> dict:
+    if suggestion.status != "open":
+        raise SuggestionConflict(suggestion.status)
+    before = {"status": suggestion.status}
+    suggestion.status = status
+    suggestion.decided_at = now
+    suggestion.decided_by_id = actor.id
+    return before
+
+
+def accept(
+    session: Session, suggestion: Suggestion, owner: User | None, actor: User, locale: str, now: datetime
+) -> Case:
+    """The measure becomes a case in the queue: the owner, and a deadline of the rule's due days."""
+    rule = suggestion.rule
+    before = _settle(suggestion, "accepted", actor, now)
+    customer = session.get(Customer, suggestion.customer_id)
+    case = open_measure(
+        session,
+        customer,
+        sentence(rule, locale, suggestion, suggestion.conditions),
+        owner,
+        add_working_days(now, rule.due_days),
+        MEASURE_POINTS.get(rule.due_days, 20),
+        rule.name,
+        actor,
+        now,
+    )
+    suggestion.case_id = case.id
+    session.flush()
+    after = {"status": "accepted", "case": case.id, "owner": owner.email if owner else None}
+    audit.record(session, "suggestion", suggestion.id, "accepted", actor.id, now, before, after)
+    return case
+
+
+def dismiss(session: Session, suggestion: Suggestion, reason: str, actor: User, now: datetime) -> None:
+    """Not worth doing for this customer: the reason is required, so managers can learn from it."""
+    reason = " ".join((reason or "").split())
+    if not reason or len(reason) > MAX_DISMISS_REASON:
+        raise ValueError("reason")
+    before = _settle(suggestion, "dismissed", actor, now)
+    suggestion.dismiss_reason = reason
+    session.flush()
+    audit.record(
+        session, "suggestion", suggestion.id, "dismissed", actor.id, now, before, {"status": "dismissed"}, reason
+    )
+
+
+def mark_done(session: Session, suggestion: Suggestion, actor: User | None, now: datetime) -> None:
+    """Done straight away (a measure that needed no case), or when the accepted measure's case is resolved."""
+    if suggestion.status not in SUGGESTION_OPEN:
+        raise SuggestionConflict(suggestion.status)
+    before = {"status": suggestion.status}
+    if suggestion.status == "open":
+        suggestion.decided_at = now
+        suggestion.decided_by_id = actor.id if actor else None
+    suggestion.status = "done"
+    suggestion.done_at = now
+    session.flush()
+    actor_id = actor.id if actor else None
+    audit.record(session, "suggestion", suggestion.id, "done", actor_id, now, before, {"status": "done"})
+
+
+def on_case_closed(case: Case, session: Session, now: datetime, **_: object) -> None:
+    """Receiver of feedback.signals.case_closed: a resolved measure is done; won't fix dismisses it."""
+    if case.kind != "measure":
+        return
+    suggestion = session.scalars(select(Suggestion).where(Suggestion.case_id == case.id)).one_or_none()
+    if suggestion is None or suggestion.status != "accepted":
+        return
+    if case.status == "resolved":
+        mark_done(session, suggestion, None, now)
+        return
+    suggestion.status = "dismissed"
+    suggestion.dismiss_reason = "case closed as won't fix"
+    session.flush()
+    audit.record(
+        session, "suggestion", suggestion.id, "dismissed", None, now, {"status": "accepted"}, {"status": "dismissed"}
+    )
+
+
+@dataclass
+class Outcome:
+    """What a rule's measures did: suggestions by status, then for the measures done, the customers'
+    satisfaction and purchases after the measure against before it."""
+
+    rule: RetentionRule
+    counts: dict[str, int]
+    done: int = 0
+    # The latest score when the rule fired and the first score answered after the measure was done.
+    answered_after: int = 0
+    score_before: float | None = None
+    score_after: float | None = None
+    nps_before: float | None = None
+    nps_after: float | None = None
+    # Purchases per customer in the OUTCOME_DAYS before the suggestion and after the measure, for the measures
+    # done at least that long ago (a shorter window would count too few purchases after).
+    settled: int = 0
+    purchases_before: float | None = None
+    purchases_after: float | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _nps(score):
+    return case((score >= 9, 100.0), (score <= 6, -100.0), else_=0.0)
+
+
+def rule_outcomes(session: Session, now: datetime) -> list[Outcome]:
+    """Per rule, all counted in SQL: suggestions by status, and the before/after figures of done measures."""
+    rules = session.scalars(select(RetentionRule).order_by(RetentionRule.position, RetentionRule.id)).all()
+    outcomes = {
+        rule.id: Outcome(rule, dict.fromkeys(("open", "accepted", "dismissed", "done", "lapsed"), 0)) for rule in rules
+    }
+    for rule_id, status, count in session.execute(
+        select(Suggestion.rule_id, Suggestion.status, func.count()).group_by(Suggestion.rule_id, Suggestion.status)
+    ):
+        outcomes[rule_id].counts[status] = int(count)
+    after = (
+        select(Response.score)
+        .where(
+            Response.customer_id == Suggestion.customer_id,
+            Response.score.is_not(None),
+            Response.created_at > Suggestion.done_at,
+        )
+        .order_by(Response.created_at, Response.id)
+        .limit(1)
+        .correlate(Suggestion)
+        .scalar_subquery()
+    )
+    window = timedelta(days=OUTCOME_DAYS)
+    days = lambda column, n: plus_days(session, column, n)  # noqa: E731
+    bought = lambda start, end: (  # noqa: E731
+        select(func.count(Purchase.id))
+        .where(
+            Purchase.customer_id == Suggestion.customer_id, Purchase.purchased_at > start, Purchase.purchased_at <= end
+        )
+        .correlate(Suggestion)
+        .scalar_subquery()
+    )
+    settled = Suggestion.done_at <= now - window
+    per_measure = (
+        select(
+            Suggestion.rule_id,
+            Suggestion.score.label("before"),
+            after.label("after"),
+            case((settled, bought(days(Suggestion.created_at, -OUTCOME_DAYS), Suggestion.created_at))).label(
+                "bought_before"
+            ),
+            case((settled, bought(Suggestion.done_at, days(Suggestion.done_at, OUTCOME_DAYS)))).label("bought_after"),
+        )
+        .where(Suggestion.status == "done")
+        .subquery()
+    )
+    answered = and_(per_measure.c.before.is_not(None), per_measure.c.after.is_not(None))
+    rows = session.execute(
+        select(
+            per_measure.c.rule_id,
+            func.count(),
+            func.count().filter(answered),
+            func.avg(cast(per_measure.c.before, Float)).filter(answered),
+            func.avg(cast(per_measure.c.after, Float)).filter(answered),
+            func.avg(_nps(per_measure.c.before)).filter(answered),
+            func.avg(_nps(per_measure.c.after)).filter(answered),
+            func.count(per_measure.c.bought_before),
+            func.avg(cast(per_measure.c.bought_before, Float)),
+            func.avg(cast(per_measure.c.bought_after, Float)),
+        ).group_by(per_measure.c.rule_id)
+    ).all()
+    for rule_id, done, n_answered, s_before, s_after, n_before, n_after, n_settled, p_before, p_after in rows:
+        o = outcomes[rule_id]
+        o.done, o.answered_after, o.settled = int(done), int(n_answered), int(n_settled)
+        o.score_before, o.score_after = _round(s_before, 1), _round(s_after, 1)
+        o.nps_before, o.nps_after = _round(n_before, 0), _round(n_after, 0)
+        o.purchases_before, o.purchases_after = _round(p_before, 2), _round(p_after, 2)
+    return list(outcomes.values())
+
+
+def _round(value, digits: int) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def customer_suggestions(session: Session, customer_id: int) -> list[Suggestion]:
+    """Live suggestions first, then the settled ones, newest first."""
+    live = case((Suggestion.status.in_(SUGGESTION_OPEN), 0), else_=1)
+    return list(
+        session.scalars(
+            select(Suggestion)
+            .where(Suggestion.customer_id == customer_id)
+            .order_by(live, Suggestion.created_at.desc(), Suggestion.id.desc())
+            .limit(50)
+        )
+    )

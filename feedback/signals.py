@@ -1,0 +1,8 @@
+"""Events of the feedback package, so that nothing here imports the packages that react to them."""
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+# sender: the Case just resolved or closed as won't fix; kwargs: session, now
+case_closed = _signals.signal("case-closed")

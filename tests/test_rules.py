@@ -1,0 +1,214 @@
+"""Retention rules: every default rule fires on a customer made for it and not on its neighbours; edits change
+the suggestions; invalid rules are refused with a clear message; suggestions are accepted, dismissed, done."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from analytics.models import RetentionRule, Suggestion
+from analytics.rules import InvalidRule, save_rule, sentence
+from analytics.segments import refresh_all
+from feedback.models import Case
+from tests.test_churn_reports import churn_answer
+from tests.test_segments import NOW, bought, customer
+
+
+def rule(session, name: str) -> RetentionRule:
+    return session.scalars(select(RetentionRule).where(RetentionRule.name == name)).one()
+
+
+def make(session, key: str, spec: dict):
+    c = customer(
+        session, key, spec.get("value_class", "C"), spec.get("phase", "existing"), spec.get("revenue", 100),
+        spec.get("potential"), scores=[(300 - 10 * i, s) for i, s in enumerate(spec.get("scores", ()))],
+    )  # fmt: skip
+    if spec.get("reasons"):
+        churn_answer(session, c, (NOW - timedelta(days=5)).date().isoformat(), spec["reasons"])
+    recent, before = spec.get("purchases", (0, 0))
+    bought(session, c, *([10] * recent + [200] * before))
+    return c
+
+
+def fired(session, c) -> set[str]:
+    return set(
+        session.scalars(
+            select(RetentionRule.name)
+            .join(Suggestion, Suggestion.rule_id == RetentionRule.id)
+            .where(Suggestion.customer_id == c.id)
+        )
+    )
+
+
+# rule name: (the customer made for it, [neighbours that differ in one way and must not fire it])
+CASES = {
+    "High-value detractor": (
+        {"value_class": "A", "scores": [3]},
+        [{"value_class": "B", "scores": [3]}, {"value_class": "A", "scores": [7]}],
+    ),
+    "Detractor citing price, high value": (
+        {"value_class": "B", "scores": [3], "reasons": ["price"]},
+        [
+            {"value_class": "B", "scores": [3], "reasons": ["quality"]},
+            {"value_class": "C", "scores": [3], "reasons": ["price"]},
+        ],
+    ),
+    "Detractor citing price, low value": (
+        {"value_class": "C", "scores": [2], "reasons": ["price"]},
+        [
+            {"value_class": "B", "scores": [2], "reasons": ["price"]},
+            {"value_class": "C", "scores": [8], "reasons": ["price"]},
+        ],
+    ),
+    "Detractor citing service or delivery": (
+        {"scores": [2], "reasons": ["delivery"]},
+        [{"scores": [2], "reasons": ["price"]}, {"scores": [9], "reasons": ["service"]}],
+    ),
+    "Passive existing customer buying less": (
+        {"scores": [7], "purchases": (1, 3)},
+        [{"scores": [7], "purchases": (3, 3)}, {"scores": [7], "purchases": (1, 3), "phase": "new"}],
+    ),
+    "Promoter": (
+        {"phase": "new", "scores": [10]},
+        [{"phase": "inactive", "scores": [10]}, {"phase": "new", "scores": [8]}],
+    ),
+    "Inactive customer": ({"phase": "inactive"}, [{"phase": "existing"}, {"phase": "churned"}]),
+    "Unhappy take-along customer": (
+        {"revenue": 50, "potential": 100, "scores": [3]},
+        [{"revenue": 50, "potential": 5000, "scores": [3]}, {"revenue": 50, "potential": 100, "scores": [8]}],
+    ),
+    "Valuable customer, falling score": (
+        {"value_class": "A", "scores": [10, 8]},
+        [{"value_class": "A", "scores": [8, 10]}, {"value_class": "C", "scores": [10, 8]}],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_each_default_rule_fires_on_its_customer_and_not_on_its_neighbours(session, name):
+    made_for, neighbours = CASES[name]
+    target = make(session, "T-0", made_for)
+    others = [make(session, f"T-{n}", spec) for n, spec in enumerate(neighbours, start=1)]
+    session.commit()
+    refresh_all(session, NOW)
+    session.commit()
+    assert name in fired(session, target)
+    for other in others:
+        assert name not in fired(session, other), other.external_id
+
+
+def test_the_suggestion_says_which_rule_fired_and_why(session, app):
+    c = make(session, "W-1", {"value_class": "A", "scores": [3], "reasons": ["price"]})
+    session.commit()
+    refresh_all(session, NOW)
+    session.commit()
+    suggestion = session.scalars(
+        select(Suggestion).where(
+            Suggestion.customer_id == c.id, Suggestion.rule_id == rule(session, "Detractor citing price, high value").id
+        )
+    ).one()
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        text = sentence(suggestion.rule, "en", suggestion, suggestion.conditions)
+    assert text.startswith("A customer, detractor (score 3), reason price → Check the price room")
+    assert text.endswith("(manager, within 3 working days)")
+
+
+def test_an_edited_rule_changes_the_suggestions_and_a_repeat_waits(session, staff):
+    promoter = make(session, "E-1", {"phase": "existing", "scores": [10]})
+    passive = make(session, "E-2", {"phase": "existing", "scores": [8]})
+    session.commit()
+    refresh_all(session, NOW)
+    session.commit()
+    assert "Promoter" in fired(session, promoter) and "Promoter" not in fired(session, passive)
+    r = rule(session, "Promoter")
+    values = {
+        name: getattr(r, name)
+        for name in (
+            "name",
+            "position",
+            "active",
+            "measure_de",
+            "measure_en",
+            "owner_role",
+            "due_days",
+            "repeat_after_days",
+        )
+    }
+    save_rule(session, r, {**values, "conditions": {"satisfaction": ["promoter", "passive"]}}, staff.id, NOW)
+    session.commit()
+    refresh_all(session, NOW + timedelta(days=1))
+    session.commit()
+    assert "Promoter" in fired(session, passive)
+    # The promoter keeps one live suggestion, not two.
+    assert session.query(Suggestion).filter_by(customer_id=promoter.id, rule_id=r.id).count() == 1
+
+
+@pytest.mark.parametrize(
+    "change, field, message",
+    [
+        ({"conditions": {}}, "conditions", "every customer"),
+        ({"conditions": {"value_class": ["Z"]}}, "value_class", "Unknown value Z"),
+        ({"conditions": {"colour": ["red"]}}, "conditions", "Unknown condition colour"),
+        ({"conditions": {"phase": ["potential"], "value_class": ["A"]}}, "conditions", "could never fire"),
+        ({"conditions": {"satisfaction": ["unknown"], "score_trend": ["falling"]}}, "conditions", "could never fire"),
+        ({"due_days": -1}, "due_days", "whole number"),
+        ({"measure_en": "  "}, "measure_en", "500 characters"),
+        ({"owner_role": "admin"}, "owner_role", "agent or a manager"),
+    ],
+)
+def test_an_invalid_rule_is_refused_with_a_clear_message(session, staff, change, field, message):
+    values = {
+        "name": "Test", "position": 1, "active": True, "conditions": {"satisfaction": ["detractor"]},
+        "measure_de": "Anrufen", "measure_en": "Call", "owner_role": "agent", "due_days": 2, "repeat_after_days": 30,
+    }  # fmt: skip
+    with pytest.raises(InvalidRule) as refused:
+        save_rule(session, None, {**values, **change}, staff.id, NOW)
+    assert message in refused.value.errors[field]
+    session.rollback()
+    assert session.scalars(select(RetentionRule).where(RetentionRule.name == "Test")).first() is None
+
+
+def test_accept_dismiss_done_and_the_outcome_per_rule(session, staff, app):
+    from analytics.suggestions import accept, dismiss, mark_done, rule_outcomes
+    from feedback.services import change_status
+
+    made = [make(session, f"O-{n}", {"value_class": "A", "scores": [3]}) for n in range(3)]
+    bought(session, made[0], 150, 130)  # two purchases in the 90 days before the suggestion
+    session.commit()
+    refresh_all(session, NOW - timedelta(days=120))
+    session.commit()
+    high = rule(session, "High-value detractor")
+    s0, s1, s2 = (
+        session.scalars(select(Suggestion).where(Suggestion.customer_id == c.id, Suggestion.rule_id == high.id)).one()
+        for c in made
+    )
+    decided = NOW - timedelta(days=112)  # a Friday
+    with app.test_request_context():
+        case = accept(session, s0, staff, staff, "en", decided)
+    session.commit()
+    assert (case.kind, case.owner_id, case.status) == ("measure", staff.id, "in_progress")
+    assert case.next_due_at == datetime(2026, 8, 3, 12, 0, tzinfo=UTC)  # one working day later (Fri -> Mon)
+    assert "Personal call" in case.title
+    with pytest.raises(ValueError):
+        dismiss(session, s1, "   ", staff, decided)
+    dismiss(session, s1, "Customer asked not to be called", staff, decided)
+    mark_done(session, s2, staff, decided)
+    session.commit()
+    # Resolving the measure's case marks its suggestion done.
+    change_status(session, session.get(Case, case.id), "resolved", staff, decided + timedelta(days=1), None)
+    session.commit()
+    assert session.get(Suggestion, s0.id).status == "done"
+    # After the measures: customer 0 answers 9 and buys three times, customer 2 answers 6.
+    from tests.test_customer_api import nps_answer
+
+    nps_answer(session, made[0], 9, NOW - timedelta(days=50))
+    nps_answer(session, made[2], 6, NOW - timedelta(days=40))
+    bought(session, made[0], 60, 50, 40)
+    session.commit()
+    outcome = next(o for o in rule_outcomes(session, NOW) if o.rule.id == high.id)
+    assert outcome.counts["done"] == 2 and outcome.counts["dismissed"] == 1
+    assert (outcome.answered_after, outcome.score_before, outcome.score_after) == (2, 3.0, 7.5)
+    assert (outcome.nps_before, outcome.nps_after) == (-100, 0)
+    assert (outcome.settled, outcome.purchases_before, outcome.purchases_after) == (2, 1.0, 1.5)

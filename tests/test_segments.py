@@ -1,0 +1,104 @@
+"""Segments (value class x phase x satisfaction): computed from the data, moved by an answer at once and by the
+nightly refresh, with the history of every move."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from analytics.models import CustomerSegment, SegmentChange, SegmentRun
+from analytics.segments import nightly_refresh, refresh_segments
+from customers.models import Customer, Purchase
+from tests.feedback_helpers import answered
+from tests.test_customer_api import nps_answer
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def customer(session, external_id, value_class="C", phase="existing", revenue=0, potential=None, scores=()):
+    c = Customer(
+        external_id=external_id, email=f"{external_id.lower()}@example.com", locale="de", created_at=NOW,
+        value_class=value_class, lifecycle_phase=phase, revenue_12m=Decimal(revenue),
+        potential_value=None if potential is None else Decimal(potential),
+    )  # fmt: skip
+    session.add(c)
+    session.flush()
+    for days_ago, score in scores:
+        nps_answer(session, c, score, NOW - timedelta(days=days_ago))
+    return c
+
+
+def bought(session, c: Customer, *days_ago: int) -> None:
+    for n, days in enumerate(days_ago):
+        session.add(
+            Purchase(
+                order_id=f"{c.external_id}-{n}-{days}", customer_id=c.id, amount=Decimal(10),
+                purchased_at=NOW - timedelta(days=days), created_at=NOW,
+            )
+        )  # fmt: skip
+    session.flush()
+
+
+def segment(session, c: Customer) -> CustomerSegment:
+    return session.get(CustomerSegment, c.id)
+
+
+def test_the_refresh_computes_every_fact_and_records_the_first_placement(session):
+    happy = customer(session, "S-1", "A", "existing", 5000, 9000, scores=[(200, 4), (10, 9)])
+    never = customer(session, "S-2", "C", "new", 20)
+    unclassified = customer(session, "S-3", None, "potential")
+    bought(session, happy, 10, 20, 200, 250, 300, 400)  # 2 in the last 180 days, 3 in the 180 before, 1 older
+    session.commit()
+    assert refresh_segments(session, NOW) == 3
+    session.commit()
+    s = segment(session, happy)
+    assert (s.value_class, s.phase, s.satisfaction, s.score, s.previous_score) == ("A", "existing", "promoter", 9, 4)
+    assert (s.portfolio, s.purchases_recent, s.purchases_before) == ("star", 2, 3)
+    assert s.answered_at == NOW - timedelta(days=10)
+    n = segment(session, never)
+    assert (n.satisfaction, n.score, n.previous_score, n.portfolio) == ("unknown", None, None, "potential_unknown")
+    assert segment(session, unclassified).value_class == "C"
+    first = session.scalars(select(SegmentChange).where(SegmentChange.customer_id == happy.id)).one()
+    assert (first.from_satisfaction, first.to_satisfaction, first.cause) == (None, "promoter", "nightly")
+    # Nothing changed: nothing is written and no move recorded.
+    assert refresh_segments(session, NOW + timedelta(days=1)) == 0
+    session.commit()
+    assert segment(session, happy).refreshed_at == NOW
+    assert session.query(SegmentChange).count() == 3
+
+
+def test_a_detractor_answer_moves_the_segment_at_once(session):
+    c = customer(session, "C-1", "A", "existing", 5000, scores=[(200, 10)])
+    session.commit()
+    refresh_segments(session, NOW)
+    session.commit()
+    assert segment(session, c).satisfaction == "promoter"
+    # The customer buys, is invited and answers 2 through the survey: the segment moves in that transaction.
+    answered(session, 1, 2)
+    s = segment(session, c)
+    assert (s.value_class, s.satisfaction, s.score, s.previous_score) == ("A", "detractor", 2, 10)
+    moves = session.scalars(
+        select(SegmentChange).where(SegmentChange.customer_id == c.id).order_by(SegmentChange.id)
+    ).all()
+    assert [(m.from_satisfaction, m.to_satisfaction, m.cause) for m in moves] == [
+        (None, "promoter", "nightly"),
+        ("promoter", "detractor", "answer"),
+    ]
+
+
+def test_the_nightly_refresh_runs_once_a_night(session):
+    c = customer(session, "N-1", "B", "existing", 300, scores=[(5, 8)])
+    session.commit()
+    night = datetime(2026, 11, 20, 2, 30, tzinfo=UTC)
+    assert nightly_refresh(session, night) == 1  # the first run places everyone
+    assert nightly_refresh(session, night + timedelta(hours=10)) is None  # same night: not again
+    c = session.get(Customer, c.id)
+    c.lifecycle_phase = "inactive"
+    session.commit()
+    assert nightly_refresh(session, night + timedelta(days=1)) == 1
+    run = session.scalars(select(SegmentRun).order_by(SegmentRun.id.desc())).first()
+    assert (run.customers, run.changes) == (1, 1) and run.finished_at is not None
+    move = session.scalars(select(SegmentChange).order_by(SegmentChange.id.desc())).first()
+    assert (move.from_phase, move.to_phase, move.to_satisfaction) == ("existing", "inactive", "passive")
