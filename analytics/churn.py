@@ -16,7 +16,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from analytics.drivers import two_by_two_test
-from analytics.queries import _bounds, _bucket, next_period
+from analytics.queries import day_bounds, next_period, period_bucket
 from customers.models import Customer, LifecycleChange
 from surveys.models import ChurnReason, Invitation, Response, ResponseReason, Survey
 
@@ -68,7 +68,7 @@ def churn_rates(session: Session, first: date, end: date, segment: str | None = 
     The base at a month's start is the running sum of entries into and exits from the active phases before
     it; one GROUP BY gives the opening sums, one the monthly movements.
     """
-    since, until = _bounds(first.replace(day=1), end)
+    since, until = day_bounds(first.replace(day=1), end)
     was_active = func.coalesce(LifecycleChange.from_phase, "").in_(ACTIVE)
     is_active = LifecycleChange.to_phase.in_(ACTIVE)
     delta = case((and_(is_active, ~was_active), 1), else_=0) - case((and_(was_active, ~is_active), 1), else_=0)
@@ -84,7 +84,7 @@ def churn_rates(session: Session, first: date, end: date, segment: str | None = 
             .group_by(value_class)
         ).all()
     )
-    bucket = _bucket(session, LifecycleChange.changed_at, "month")
+    bucket = period_bucket(session, LifecycleChange.changed_at, "month")
     reactivated = and_(
         LifecycleChange.cause == "purchase",
         LifecycleChange.from_phase.in_(("inactive", "churned")),
@@ -127,7 +127,7 @@ def churn_rates(session: Session, first: date, end: date, segment: str | None = 
 
 def _churn_answers(start: date, end: date, segment: str | None):
     """Churn answers in the range with their customer (optionally of one value class), to add columns to."""
-    since, until = _bounds(start, end)
+    since, until = day_bounds(start, end)
     statement = (
         select(Response.id)
         .join(Survey, Survey.id == Response.survey_id)
@@ -244,7 +244,7 @@ def _reason_table(session: Session, start: date, end: date, segment: str | None,
 
 def reasons_by_month(session: Session, start: date, end: date, segment: str | None = None) -> ReasonTable:
     """Share of each reason per month: how the reasons move over time."""
-    bucket = _bucket(session, Response.created_at, "month").label("bucket")
+    bucket = period_bucket(session, Response.created_at, "month").label("bucket")
     rows = [m.isoformat() for m in months(start, end)]
     return _reason_table(session, start, end, segment, bucket, rows)
 
@@ -317,8 +317,8 @@ PHASE_ORDER = {"": 0, "potential": 1, "new": 2, "existing": 3, "inactive": 4, "c
 
 def lifecycle_flow(session: Session, start: date, end: date, segment: str | None = None) -> Flow:
     """How many customers moved between which phases per month (effective dates, every cause)."""
-    since, until = _bounds(start.replace(day=1), end)
-    bucket = _bucket(session, LifecycleChange.changed_at, "month")
+    since, until = day_bounds(start.replace(day=1), end)
+    bucket = period_bucket(session, LifecycleChange.changed_at, "month")
     source = func.coalesce(LifecycleChange.from_phase, "")
     statement = _segment(
         select(bucket, source, LifecycleChange.to_phase, func.count()).where(
@@ -346,7 +346,7 @@ class SurveyMailing:
 
 def churn_mailing(session: Session, start: date, end: date) -> SurveyMailing:
     """Churn-survey invitations first mailed in the range, and how many of them were answered."""
-    since, until = _bounds(start, end)
+    since, until = day_bounds(start, end)
     sent, answered = session.execute(
         select(func.count(), func.count().filter(Invitation.status == "answered"))
         .join(Survey, Survey.id == Invitation.survey_id)

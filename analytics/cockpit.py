@@ -1,7 +1,7 @@
-"""The customer cockpit: value class x lifecycle phase, with each cell's satisfaction, counted in SQL.
+"""The customer cockpit: value class x lifecycle phase x satisfaction, counted in SQL from the segments.
 
-Satisfaction is the class of each customer's latest NPS answer; customers never asked are "unknown" and do
-not enter the cell's NPS.
+Satisfaction is the class of each customer's latest NPS answer (analytics.segments keeps it); customers never
+asked are "unknown" and do not enter the cell's NPS.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from decimal import Decimal
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from analytics.models import CustomerSegment
 from customers.models import PHASES, Customer
-from surveys.models import Response
 
 VALUE_CLASSES = ("A", "B", "C")
 SATISFACTION = ("promoter", "passive", "detractor", "unknown")
@@ -54,48 +54,21 @@ class Cell(LatestNps):
         return (self.value_class, self.phase) in MEANINGLESS
 
 
-def _latest_class():
-    """Per customer: the NPS class of their latest scored answer."""
-    ranked = (
-        select(
-            Response.customer_id.label("customer_id"),
-            Response.score.label("score"),
-            func.row_number()
-            .over(partition_by=Response.customer_id, order_by=(Response.created_at.desc(), Response.id.desc()))
-            .label("rank"),
-        )
-        .where(Response.score.is_not(None), Response.customer_id.is_not(None))
-        .subquery("ranked")
-    )
-    return select(ranked.c.customer_id, ranked.c.score).where(ranked.c.rank == 1).subquery("latest")
-
-
-def satisfaction_column(latest):
-    """promoter, passive or detractor by the latest score; unknown for customers never asked."""
-    return case(
-        (latest.c.score >= 9, "promoter"),
-        (latest.c.score >= 7, "passive"),
-        (latest.c.score.is_not(None), "detractor"),
-        else_="unknown",
-    )
+def _satisfaction():
+    """The customer's satisfaction from their segment; "unknown" for customers not placed yet."""
+    return func.coalesce(CustomerSegment.satisfaction, "unknown")
 
 
 def matrix(session: Session) -> dict[tuple[str, str], Cell]:
-    """Every (value class, phase) cell, empty ones included, with counts, revenue share and satisfaction."""
-    latest = _latest_class()
-    value_class = func.coalesce(Customer.value_class, "C")
-    satisfaction = satisfaction_column(latest)
+    """Every (value class, phase) cell, empty ones included, with counts, revenue share and satisfaction.
+
+    Read from the segments alone (one table, one GROUP BY): as of the last refresh, satisfaction as of the
+    latest answer."""
+    s = CustomerSegment
     rows = session.execute(
         select(
-            value_class,
-            Customer.lifecycle_phase,
-            satisfaction,
-            func.count(),
-            func.coalesce(func.sum(Customer.revenue_12m), 0),
-        )
-        .select_from(Customer)
-        .outerjoin(latest, latest.c.customer_id == Customer.id)
-        .group_by(value_class, Customer.lifecycle_phase, satisfaction)
+            s.value_class, s.phase, s.satisfaction, func.count(), func.coalesce(func.sum(s.revenue_12m), 0)
+        ).group_by(s.value_class, s.phase, s.satisfaction)
     ).all()
     cells = {(v, p): Cell(v, p) for v in VALUE_CLASSES for p in PHASES}
     for klass, phase, sat, count, revenue in rows:
@@ -119,13 +92,14 @@ def cell_customers(
 ) -> tuple[list[tuple[Customer, str]], int]:
     """The customers of one cell or portfolio group (optionally of one satisfaction class), highest revenue
     first; with the count. `portfolio_group` is (name, value_min, potential_min)."""
-    latest = _latest_class()
-    sat = satisfaction_column(latest)
-    statement = select(Customer, sat.label("satisfaction")).outerjoin(latest, latest.c.customer_id == Customer.id)
+    sat = _satisfaction()
+    statement = select(Customer, sat.label("satisfaction")).outerjoin(
+        CustomerSegment, CustomerSegment.customer_id == Customer.id
+    )
     if value_class is not None:
-        statement = statement.where(func.coalesce(Customer.value_class, "C") == value_class)
+        statement = statement.where(CustomerSegment.value_class == value_class)
     if phase is not None:
-        statement = statement.where(Customer.lifecycle_phase == phase)
+        statement = statement.where(CustomerSegment.phase == phase)
     if portfolio_group is not None:
         name, value_min, potential_min = portfolio_group
         statement = statement.where(
@@ -173,13 +147,12 @@ def portfolio(session: Session, value_min: Decimal, potential_min: Decimal) -> d
 
     Customers who never bought and have no potential stay out: they are prospects, not part of the portfolio.
     """
-    latest = _latest_class()
     group = portfolio_column(value_min, potential_min)
-    satisfaction = satisfaction_column(latest)
+    satisfaction = _satisfaction()
     rows = session.execute(
         select(group, satisfaction, func.count(), func.coalesce(func.sum(Customer.revenue_12m), 0))
         .select_from(Customer)
-        .outerjoin(latest, latest.c.customer_id == Customer.id)
+        .outerjoin(CustomerSegment, CustomerSegment.customer_id == Customer.id)
         .where(Customer.lifecycle_phase != "potential")
         .group_by(group, satisfaction)
     ).all()

@@ -9,6 +9,9 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from analytics.models import CustomerSegment, SegmentChange, SegmentStrategy, Suggestion
+from analytics.rules import sentence
+from analytics.suggestions import customer_suggestions
 from customers.models import Cancellation, Customer, LifecycleChange, Purchase
 from customers.values import clv, current_value_settings
 from feedback.models import OPEN, Case
@@ -70,6 +73,17 @@ class CustomerProfile:
     satisfaction: Satisfaction = field(default_factory=lambda: Satisfaction("unknown"))
     retention_rate: Decimal = Decimal("0.8")
     discount_rate: Decimal = Decimal("0.1")
+    segment: CustomerSegment | None = None
+    strategy: SegmentStrategy | None = None
+    segment_history: list[SegmentChange] = field(default_factory=list)
+    suggestions: list[Suggestion] = field(default_factory=list)
+
+    @property
+    def segment_key(self) -> tuple[str, str, str]:
+        """Value class x phase x satisfaction; before the first refresh, from the customer and their answers."""
+        if self.segment is not None:
+            return self.segment.key
+        return (self.customer.value_class or "C", self.customer.lifecycle_phase, self.satisfaction.nps_class)
 
     @property
     def clv(self) -> Decimal | None:
@@ -147,6 +161,15 @@ def customer_profile(session: Session, customer: Customer, now: datetime) -> Cus
     profile.satisfaction = satisfaction(session, customer.id)
     settings = current_value_settings(session)
     profile.retention_rate, profile.discount_rate = settings.retention_rate, settings.discount_rate
+    profile.segment = session.get(CustomerSegment, customer.id)
+    profile.strategy = session.get(SegmentStrategy, profile.segment_key)
+    profile.segment_history = session.scalars(
+        select(SegmentChange)
+        .where(SegmentChange.customer_id == customer.id)
+        .order_by(SegmentChange.changed_at.desc(), SegmentChange.id.desc())
+        .limit(LATEST)
+    ).all()
+    profile.suggestions = customer_suggestions(session, customer.id)
     return profile
 
 
@@ -180,7 +203,23 @@ def customer_json(profile: CustomerProfile) -> dict:
             "clv_formula": "margin_12m * r / (1 + d - r)",
             "clv_rates": {"r": float(profile.retention_rate), "d": float(profile.discount_rate)},
         },
-        "segment": {"value_class": c.value_class, "lifecycle_phase": c.lifecycle_phase, "satisfaction": sat.nps_class},
+        "segment": {
+            "value_class": profile.segment_key[0],
+            "lifecycle_phase": profile.segment_key[1],
+            "satisfaction": profile.segment_key[2],
+            "portfolio": profile.segment.portfolio if profile.segment else None,
+            "strategy": profile.strategy.direction if profile.strategy else None,
+            "service_level": profile.strategy.service_level if profile.strategy else None,
+            "history": [
+                {
+                    "changed_at": h.changed_at.isoformat(),
+                    "from": [h.from_value_class, h.from_phase, h.from_satisfaction] if h.from_satisfaction else None,
+                    "to": [h.to_value_class, h.to_phase, h.to_satisfaction],
+                    "cause": h.cause,
+                }
+                for h in profile.segment_history
+            ],
+        },
         "satisfaction": {
             "nps_class": sat.nps_class,
             "score": sat.score,
@@ -195,4 +234,19 @@ def customer_json(profile: CustomerProfile) -> dict:
         ],
         "win_back": [{"reason": w.reason.key, "measure": w.reason.measure("en")} for w in profile.win_back],
         "open_cases": sum(1 for case in profile.cases if case.status in OPEN),
+        "suggestions": [
+            {
+                "id": s.id,
+                "rule": s.rule.name,
+                "status": s.status,
+                "measure": s.rule.measure("en"),
+                "owner_role": s.rule.owner_role,
+                "due_days": s.rule.due_days,
+                "why": sentence(s.rule, "en", s, s.conditions),
+                "created_at": s.created_at.isoformat(),
+                "case_id": s.case_id,
+                "dismiss_reason": s.dismiss_reason,
+            }
+            for s in profile.suggestions
+        ],
     }

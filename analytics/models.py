@@ -4,8 +4,9 @@ segments with their history and strategies, and the retention rules with their s
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import JSON, Date, ForeignKey, Index, Numeric, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kundenpuls.extensions import db
@@ -76,6 +77,7 @@ class CustomerSegment(db.Model):
     previous_score: Mapped[int | None] = mapped_column()
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     portfolio: Mapped[str] = mapped_column(String(20))
+    revenue_12m: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
     # Purchases in the last 180 days and in the 180 days before: a falling purchase frequency.
     purchases_recent: Mapped[int] = mapped_column(default=0)
     purchases_before: Mapped[int] = mapped_column(default=0)
@@ -130,6 +132,10 @@ class SegmentStrategy(db.Model):
     satisfaction: Mapped[str] = mapped_column(String(10), primary_key=True)
     direction: Mapped[str] = mapped_column(String(12))  # grow | retain | develop | low_cost
     service_level: Mapped[str] = mapped_column(String(10))  # premium | standard | basic
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.value_class, self.phase, self.satisfaction)
 
 
 class RetentionRule(db.Model):

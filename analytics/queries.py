@@ -66,10 +66,10 @@ def _day_bucket(session: Session, column, interval: str):
         part = "isodow" if interval == "week" else "day"
         # date_part gives a float; EXTRACT gives numeric since PostgreSQL 14, a fifth slower over the rollup.
         return column - cast(func.date_part(part, column), Integer) + 1
-    return _bucket(session, column, interval)
+    return period_bucket(session, column, interval)
 
 
-def _bucket(session: Session, column, interval: str):
+def period_bucket(session: Session, column, interval: str):
     """The period's first day as text 'YYYY-MM-DD' on both databases (UTC periods, weeks start on Monday)."""
     if session.get_bind().dialect.name == "postgresql":
         return func.to_char(func.date_trunc(interval, column), "YYYY-MM-DD")
@@ -131,14 +131,14 @@ def _sent_filters(statement, filters: ReportFilter):
     return statement
 
 
-def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
+def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     return datetime.combine(start, time(), UTC), datetime.combine(end + timedelta(days=1), time(), UTC)
 
 
 def raw_counts(session: Session, first: date, end: date, interval: str, filters: ReportFilter) -> dict:
     """Promoters, passives, detractors per period straight from the answers (the rollup's reference)."""
-    since, until = _bounds(first, end)
-    bucket = _bucket(session, Response.created_at, interval)
+    since, until = day_bounds(first, end)
+    bucket = period_bucket(session, Response.created_at, interval)
     answers = _answer_filters(
         select(
             bucket.label("bucket"),
@@ -194,8 +194,8 @@ def _key(bucket) -> str:
 
 
 def raw_sent(session: Session, first: date, end: date, interval: str, filters: ReportFilter) -> dict:
-    since, until = _bounds(first, end)
-    sent_bucket = _bucket(session, Invitation.sent_at, interval)
+    since, until = day_bounds(first, end)
+    sent_bucket = period_bucket(session, Invitation.sent_at, interval)
     sent = _sent_filters(
         select(sent_bucket, func.count(), func.count().filter(Invitation.status == "answered")).where(
             Invitation.sent_at >= since, Invitation.sent_at < until

@@ -25,7 +25,9 @@ CHUNK = 50_000
 HALF_YEAR = timedelta(days=180)
 SEGMENT_LOCK = 0x5E6_0001
 KEY = ("value_class", "phase", "satisfaction")
-FACTS = (*KEY, "score", "previous_score", "answered_at", "portfolio", "purchases_recent", "purchases_before")
+FACTS = (
+    *KEY, "score", "previous_score", "answered_at", "portfolio", "revenue_12m", "purchases_recent", "purchases_before",
+)  # fmt: skip
 
 
 def _scope(column, customer_ids: list[int] | None, id_range: tuple[int, int] | None) -> list:
@@ -94,6 +96,7 @@ def _computed(session: Session, now: datetime, customer_ids, id_range):
             scores.c.previous_score.label("previous_score"),
             scores.c.answered_at.label("answered_at"),
             portfolio_column(settings.portfolio_value_min, settings.portfolio_potential_min).label("portfolio"),
+            func.coalesce(Customer.revenue_12m, 0).label("revenue_12m"),
             func.coalesce(bought.c.recent, 0).label("purchases_recent"),
             func.coalesce(bought.c.before, 0).label("purchases_before"),
             literal(now, CustomerSegment.refreshed_at.type).label("refreshed_at"),

@@ -327,3 +327,26 @@ def customer_suggestions(session: Session, customer_id: int) -> list[Suggestion]
             .limit(50)
         )
     )
+
+
+def open_suggestions(
+    session: Session, rule_id: int | None, owner_role: str | None, page: int, page_size: int
+) -> tuple[list[tuple[Suggestion, Customer]], int]:
+    """Open suggestions, most valuable customers first; with the count for paging."""
+    statement = (
+        select(Suggestion, Customer)
+        .join(Customer, Customer.id == Suggestion.customer_id)
+        .join(RetentionRule, RetentionRule.id == Suggestion.rule_id)
+        .where(Suggestion.status == "open")
+    )
+    if rule_id is not None:
+        statement = statement.where(Suggestion.rule_id == rule_id)
+    if owner_role is not None:
+        statement = statement.where(RetentionRule.owner_role == owner_role)
+    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    rows = session.execute(
+        statement.order_by(RetentionRule.due_days, Customer.revenue_12m.desc().nulls_last(), Suggestion.id)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    ).all()
+    return [(s, c) for s, c in rows], int(total)

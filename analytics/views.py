@@ -7,7 +7,7 @@ import io
 from datetime import timedelta
 
 from flask import Blueprint, Response, jsonify, render_template, request
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 from sqlalchemy import select
 
 from analytics.chart import nps_chart
@@ -28,6 +28,8 @@ from analytics.drivers import driver_report
 from analytics.labels import NPS_LABELS, PORTFOLIO_LABELS
 from analytics.params import BadParameters, parse
 from analytics.queries import NpsReport, categories, nps_report
+from analytics.retention_views import suggestion_context
+from analytics.strategies import DIRECTIONS, SERVICE_LEVELS
 from customers.models import CAUSE_LABELS, PHASES, Customer
 from customers.staff import PotentialForm
 from customers.values import current_value_settings
@@ -247,6 +249,10 @@ def customer_page(customer_id: int):
         cause_labels=CAUSE_LABELS,
         nps_labels=NPS_LABELS,
         potential_form=PotentialForm(formdata=None, potential=customer.potential_value),
+        directions=DIRECTIONS,
+        levels=SERVICE_LEVELS,
+        group_labels=PORTFOLIO_LABELS,
+        **suggestion_context(),
     )
 
 
@@ -256,7 +262,9 @@ def customer_api(external_id: str):
     customer = db.session.scalars(select(Customer).where(Customer.external_id == external_id)).one_or_none()
     if customer is None:
         raise Problem(404, "Unknown customer", f"No customer has the external id {external_id!r}.")
-    return jsonify(customer_json(customer_profile(db.session, customer, utcnow())))
+    profile = customer_profile(db.session, customer, utcnow())
+    with force_locale("en"):
+        return jsonify(customer_json(profile))
 
 
 @bp.get("/cockpit")

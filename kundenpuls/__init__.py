@@ -72,6 +72,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from analytics.retention_views import bp as retention
     from analytics.views import api as analytics_api
     from analytics.views import bp as analytics
     from customers.admin import bp as customer_admin
@@ -94,6 +95,7 @@ def register_blueprints(app: Flask) -> None:
         feedback,
         analytics,
         analytics_api,
+        retention,
     ):
         app.register_blueprint(blueprint)
 

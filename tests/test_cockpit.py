@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from analytics.cockpit import matrix
+from analytics.segments import refresh_segments
 from customers.models import Customer
 from tests.conftest import csrf_token
 from tests.feedback_helpers import make_user, sign_in
@@ -25,6 +26,12 @@ def customer(session, external_id, value_class, phase, revenue, scores=()):
     return c
 
 
+def placed(session) -> None:
+    """The nightly segment refresh, which the cockpit reads."""
+    refresh_segments(session, datetime.now(UTC))
+    session.commit()
+
+
 def test_cells_count_customers_revenue_and_latest_satisfaction(session):
     customer(session, "K-1", "A", "existing", 600, [(100, 3), (5, 10)])  # latest: promoter
     customer(session, "K-2", "A", "existing", 200, [(5, 2)])  # detractor
@@ -32,6 +39,7 @@ def test_cells_count_customers_revenue_and_latest_satisfaction(session):
     customer(session, "K-4", "C", "new", 100, [(3, 8)])  # passive
     customer(session, "K-5", None, "potential", 0)  # not classified yet: counted as C
     session.commit()
+    placed(session)
     cells = matrix(session)
     a = cells[("A", "existing")]
     assert (a.customers, a.revenue, a.revenue_share) == (3, Decimal(900), 90.0)
@@ -49,6 +57,7 @@ def test_cockpit_page_and_cell_list(session, client):
     customer(session, "K-1", "A", "existing", 600, [(5, 10)])
     customer(session, "K-2", "A", "existing", 200, [(5, 2)])
     session.commit()
+    placed(session)
     sign_in(client, make_user(session, "chefin@example.com", "manager"))
     page = client.get("/cockpit", headers={"Accept-Language": "en"}).text
     assert 'data-cell="A-existing"' in page and "cannot occur" in page
@@ -75,6 +84,7 @@ def test_portfolio_groups_by_value_and_potential(session, client):
     customer(session, "P-5", "C", "existing", 20)  # no potential at all
     customer(session, "P-6", "C", "potential", 0).potential_value = Decimal(5000)  # a prospect: not in it
     session.commit()
+    placed(session)
     groups = portfolio(session, Decimal(1000), Decimal(2000))
     assert {name: g.customers for name, g in groups.items()} == {
         "star": 1, "earnings": 1, "question_mark": 1, "take_along": 1, "potential_unknown": 1,
