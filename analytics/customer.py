@@ -12,9 +12,12 @@ from sqlalchemy.orm import Session, selectinload
 from analytics.models import CustomerSegment, SegmentChange, SegmentStrategy, Suggestion
 from analytics.rules import sentence
 from analytics.suggestions import customer_suggestions
-from customers.models import Cancellation, Customer, LifecycleChange, Purchase
+from customers.description import contacts_of, description_of, revenue_by_offer
+from customers.models import Cancellation, Customer, CustomerContact, CustomerDescription, LifecycleChange, Purchase
 from customers.values import clv, current_value_settings
 from feedback.models import OPEN, Case
+from feedback.services import NOTE_KINDS
+from kundenpuls.audit import AuditEvent
 from surveys.models import ChurnReason, Response, ResponseReason, nps_class
 
 LATEST = 20
@@ -77,6 +80,10 @@ class CustomerProfile:
     strategy: SegmentStrategy | None = None
     segment_history: list[SegmentChange] = field(default_factory=list)
     suggestions: list[Suggestion] = field(default_factory=list)
+    description: CustomerDescription | None = None
+    contacts: list[CustomerContact] = field(default_factory=list)
+    revenue_by_offer: list[tuple[str | None, float, float | None]] = field(default_factory=list)
+    notes: list[AuditEvent] = field(default_factory=list)
 
     @property
     def segment_key(self) -> tuple[str, str, str]:
@@ -170,7 +177,29 @@ def customer_profile(session: Session, customer: Customer, now: datetime) -> Cus
         .limit(LATEST)
     ).all()
     profile.suggestions = customer_suggestions(session, customer.id)
+    profile.description = description_of(session, customer.id)
+    profile.contacts = contacts_of(session, customer.id)
+    profile.revenue_by_offer = revenue_by_offer(session, customer.id, now)
+    profile.notes = case_notes(session, [case.id for case in profile.cases])
     return profile
+
+
+def case_notes(session: Session, case_ids: list[int]) -> list[AuditEvent]:
+    """Notes, contacts, the customer's answers and replies recorded on the customer's cases, newest first."""
+    if not case_ids:
+        return []
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.entity == "case",
+                AuditEvent.entity_id.in_(case_ids),
+                AuditEvent.action.in_((*NOTE_KINDS, "reply")),
+            )
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            .limit(LATEST)
+        )
+    )
 
 
 def _money(value) -> float | None:
@@ -234,6 +263,10 @@ def customer_json(profile: CustomerProfile) -> dict:
         ],
         "win_back": [{"reason": w.reason.key, "measure": w.reason.measure("en")} for w in profile.win_back],
         "open_cases": sum(1 for case in profile.cases if case.status in OPEN),
+        "description": description_json(profile),
+        "interactions": [
+            {"case_id": n.entity_id, "kind": n.action, "at": n.at.isoformat(), "text": n.note} for n in profile.notes
+        ],
         "suggestions": [
             {
                 "id": s.id,
@@ -249,4 +282,38 @@ def customer_json(profile: CustomerProfile) -> dict:
             }
             for s in profile.suggestions
         ],
+    }
+
+
+def description_json(profile: CustomerProfile) -> dict:
+    """The five fields: company, buying centre, what they value, needs/demand/potential, finance."""
+    d, c = profile.description, profile.customer
+    text = lambda name: getattr(d, name) if d is not None else None  # noqa: E731
+    return {
+        "company": {
+            "legal_form": text("legal_form"),
+            "group": text("company_group"),
+            "industry": text("industry"),
+            "business_units": text("business_units"),
+        },
+        "buying_centre": [
+            {"name": p.name, "role": p.role, "job_title": p.job_title, "email": p.email, "phone": p.phone}
+            for p in profile.contacts
+        ],
+        "what_they_value": text("what_they_value"),
+        "needs": {
+            "text": text("needs"),
+            "potential": _money(c.potential_value),
+            "potential_estimate": _money(c.potential_estimate),
+        },
+        "finance": {
+            "revenue_by_offer": [
+                {"category": category, "revenue_12m": revenue, "margin_12m": margin}
+                for category, revenue, margin in profile.revenue_by_offer
+            ],
+            "margin_12m": _money(c.margin_12m),
+            "credit_rating": text("credit_rating"),
+            "payment_terms": text("payment_terms"),
+            "pricing": text("pricing"),
+        },
     }

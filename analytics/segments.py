@@ -240,6 +240,12 @@ def refresh_all(session: Session, now: datetime) -> SegmentRun:
     return run
 
 
+def last_run(session: Session) -> SegmentRun | None:
+    """The latest finished full refresh (the cockpit says how fresh its figures are)."""
+    finished = select(SegmentRun).where(SegmentRun.finished_at.is_not(None))
+    return session.scalars(finished.order_by(SegmentRun.started_at.desc()).limit(1)).first()
+
+
 def nightly_refresh(session: Session, now: datetime) -> int | None:
     """Scheduler job: the full refresh once a night (NIGHTLY_HOUR UTC); one scheduler at a time."""
     if not _due(session, now, NIGHTLY_HOUR) or not _try_lock(session):

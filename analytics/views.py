@@ -29,9 +29,10 @@ from analytics.labels import NPS_LABELS, PORTFOLIO_LABELS
 from analytics.params import BadParameters, parse
 from analytics.queries import NpsReport, categories, nps_report
 from analytics.retention_views import suggestion_context
-from analytics.strategies import DIRECTIONS, SERVICE_LEVELS
-from customers.models import CAUSE_LABELS, PHASES, Customer
-from customers.staff import PotentialForm
+from analytics.segments import last_run
+from analytics.strategies import DIRECTIONS, SERVICE_LEVELS, strategy_for
+from customers.models import BUYING_ROLE_LABELS, CAUSE_LABELS, PHASES, Customer
+from customers.staff import ContactForm, DescriptionForm, PotentialForm
 from customers.values import current_value_settings
 from feedback.forms import STATUS_LABELS
 from kundenpuls.apiauth import require_api_key
@@ -249,6 +250,9 @@ def customer_page(customer_id: int):
         cause_labels=CAUSE_LABELS,
         nps_labels=NPS_LABELS,
         potential_form=PotentialForm(formdata=None, potential=customer.potential_value),
+        description_form=DescriptionForm(formdata=None, obj=profile.description),
+        contact_form=ContactForm(formdata=None),
+        buying_roles=BUYING_ROLE_LABELS,
         directions=DIRECTIONS,
         levels=SERVICE_LEVELS,
         group_labels=PORTFOLIO_LABELS,
@@ -274,6 +278,7 @@ def cockpit():
     return render_template(
         "analytics/cockpit.html",
         cells=cockpit_matrix(db.session),
+        last_run=last_run(db.session),
         groups=portfolio(db.session, settings.portfolio_value_min, settings.portfolio_potential_min),
         settings=settings,
         group_labels=PORTFOLIO_LABELS,
@@ -299,8 +304,12 @@ def cockpit_customers():
     settings = current_value_settings(db.session)
     portfolio_group = (group, settings.portfolio_value_min, settings.portfolio_potential_min) if group else None
     rows, total = cell_customers(db.session, value_class, phase, satisfaction, page, portfolio_group)
+    strategy = strategy_for(db.session, value_class, phase, satisfaction) if cell and satisfaction else None
     return render_template(
         "analytics/cockpit_cell.html",
+        strategy=strategy,
+        directions=DIRECTIONS,
+        levels=SERVICE_LEVELS,
         error=False,
         rows=rows,
         total=total,

@@ -160,3 +160,54 @@ class Cancellation(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     customer: Mapped[Customer] = relationship()
+
+
+class CustomerDescription(db.Model):
+    """The five-field description of a (B2B) customer: company, buying centre (CustomerContact), what they
+    value in our offer, needs/demand/potential, finance. Each customer is an individual, not only a class."""
+
+    __tablename__ = "customer_descriptions"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True, autoincrement=False)
+    # 1. The company
+    legal_form: Mapped[str | None] = mapped_column(String(100))
+    company_group: Mapped[str | None] = mapped_column(String(200))
+    industry: Mapped[str | None] = mapped_column(String(200))
+    business_units: Mapped[str | None] = mapped_column(Text)
+    # 3. What fascinates them in our offer
+    what_they_value: Mapped[str | None] = mapped_column(Text)
+    # 4. Needs, demand and potential (the potential figure itself is Customer.potential_value)
+    needs: Mapped[str | None] = mapped_column(Text)
+    # 5. Finance (revenue and margins per offer come from the purchases)
+    credit_rating: Mapped[str | None] = mapped_column(String(50))
+    payment_terms: Mapped[str | None] = mapped_column(String(200))
+    pricing: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# The classic buying-centre roles: who decides together on a purchase.
+BUYING_ROLES = ("decider", "buyer", "user", "influencer", "gatekeeper", "initiator")
+BUYING_ROLE_LABELS = {
+    "decider": _l("decider"),
+    "buyer": _l("buyer (purchasing)"),
+    "user": _l("user"),
+    "influencer": _l("influencer"),
+    "gatekeeper": _l("gatekeeper"),
+    "initiator": _l("initiator"),
+}
+
+
+class CustomerContact(db.Model):
+    """A person of the customer's buying centre and the role they play in it."""
+
+    __tablename__ = "customer_contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    job_title: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

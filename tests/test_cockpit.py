@@ -63,6 +63,7 @@ def test_cockpit_page_and_cell_list(session, client):
     assert 'data-cell="A-existing"' in page and "cannot occur" in page
     cell = client.get("/cockpit/customers?value_class=A&phase=existing&satisfaction=detractor").text
     assert "K-2" in cell and "K-1" not in cell
+    assert "<strong>retain</strong>" in cell  # the segment's default strategy
     both = client.get("/cockpit/customers?value_class=A&phase=existing").text
     assert both.index("K-1") < both.index("K-2")  # highest revenue first
     assert client.get("/cockpit/customers?value_class=Z&phase=existing").status_code == 422
