@@ -103,7 +103,7 @@ def cell_customers(
     if portfolio_group is not None:
         name, value_min, potential_min = portfolio_group
         statement = statement.where(
-            portfolio_column(value_min, potential_min) == name, Customer.lifecycle_phase != "potential"
+            segment_portfolio(value_min, potential_min) == name, CustomerSegment.phase != "potential"
         )
     if satisfaction:
         statement = statement.where(sat == satisfaction)
@@ -119,11 +119,14 @@ def cell_customers(
 PORTFOLIO = ("star", "earnings", "question_mark", "take_along", "potential_unknown")
 
 
-def portfolio_column(value_min: Decimal, potential_min: Decimal):
+def portfolio_column(value_min: Decimal, potential_min: Decimal, revenue=None, potential=None):
     """Star: high value and high potential; earnings: high value only; question mark: high potential only;
-    take-along: neither. The potential is the stated one, else the estimate; without either it is unknown."""
-    potential = func.coalesce(Customer.potential_value, Customer.potential_estimate)
-    high_value = func.coalesce(Customer.revenue_12m, 0) >= float(value_min)
+    take-along: neither. The potential is the stated one, else the estimate; without either it is unknown.
+
+    Over the customers' own columns by default, or over `revenue` and `potential` (the segment's copies)."""
+    if potential is None:
+        potential = func.coalesce(Customer.potential_value, Customer.potential_estimate)
+    high_value = func.coalesce(Customer.revenue_12m if revenue is None else revenue, 0) >= float(value_min)
     return case(
         (potential.is_(None), "potential_unknown"),
         (and_(high_value, potential >= float(potential_min)), "star"),
@@ -131,6 +134,11 @@ def portfolio_column(value_min: Decimal, potential_min: Decimal):
         (potential >= float(potential_min), "question_mark"),
         else_="take_along",
     )
+
+
+def segment_portfolio(value_min: Decimal, potential_min: Decimal):
+    """The portfolio group over the segment's revenue and potential, with the thresholds given."""
+    return portfolio_column(value_min, potential_min, CustomerSegment.revenue_12m, CustomerSegment.potential)
 
 
 @dataclass
@@ -146,15 +154,14 @@ def portfolio(session: Session, value_min: Decimal, potential_min: Decimal) -> d
     """The four portfolio groups (and customers whose potential is unknown), counted in one query.
 
     Customers who never bought and have no potential stay out: they are prospects, not part of the portfolio.
+    Read from the segments alone with the thresholds as they are now.
     """
-    group = portfolio_column(value_min, potential_min)
-    satisfaction = _satisfaction()
+    s = CustomerSegment
+    group = segment_portfolio(value_min, potential_min)
     rows = session.execute(
-        select(group, satisfaction, func.count(), func.coalesce(func.sum(Customer.revenue_12m), 0))
-        .select_from(Customer)
-        .outerjoin(CustomerSegment, CustomerSegment.customer_id == Customer.id)
-        .where(Customer.lifecycle_phase != "potential")
-        .group_by(group, satisfaction)
+        select(group, s.satisfaction, func.count(), func.coalesce(func.sum(s.revenue_12m), 0))
+        .where(s.phase != "potential")
+        .group_by(group, s.satisfaction)
     ).all()
     groups = {name: Group(name) for name in PORTFOLIO}
     for name, sat, count, revenue in rows:

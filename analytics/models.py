@@ -78,9 +78,13 @@ class CustomerSegment(db.Model):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     portfolio: Mapped[str] = mapped_column(String(20))
     revenue_12m: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
+    # Stated potential, else the estimate (None: unknown): the cockpit groups the portfolio from here.
+    potential: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     # Purchases in the last 180 days and in the 180 days before: a falling purchase frequency.
     purchases_recent: Mapped[int] = mapped_column(default=0)
     purchases_before: Mapped[int] = mapped_column(default=0)
+    # Reasons given in the last year (churn answers, root causes of cases) as ",delivery,price,"; None: none.
+    reasons: Mapped[str | None] = mapped_column(String(500))
     refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     @property
@@ -106,7 +110,7 @@ class SegmentChange(db.Model):
     to_value_class: Mapped[str] = mapped_column(String(1))
     to_phase: Mapped[str] = mapped_column(String(10))
     to_satisfaction: Mapped[str] = mapped_column(String(10))
-    cause: Mapped[str] = mapped_column(String(10))  # answer | nightly | manual
+    cause: Mapped[str] = mapped_column(String(10))  # answer | case (a root cause set) | nightly
 
 
 class SegmentRun(db.Model):
@@ -162,6 +166,7 @@ class RetentionRule(db.Model):
 
 
 SUGGESTION_OPEN = ("open", "accepted")
+LIVE_SQL = "status IN ('open', 'accepted')"  # the predicate of the one-live-suggestion index
 SUGGESTION_STATUSES = ("open", "accepted", "dismissed", "done", "lapsed")
 
 
@@ -176,8 +181,8 @@ class Suggestion(db.Model):
             "customer_id",
             "rule_id",
             unique=True,
-            postgresql_where=text("status IN ('open', 'accepted')"),
-            sqlite_where=text("status IN ('open', 'accepted')"),
+            postgresql_where=text(LIVE_SQL),
+            sqlite_where=text(LIVE_SQL),
         ),
         Index("ix_suggestions_rule_status", "rule_id", "status"),
         Index("ix_suggestions_status_created", "status", "created_at"),

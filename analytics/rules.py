@@ -7,25 +7,23 @@ is checked for a million customers in one statement, and its "why" is rendered f
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, func, or_, select, union_all
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from analytics.cockpit import PORTFOLIO, SATISFACTION
 from analytics.labels import NPS_LABELS, PORTFOLIO_LABELS
-from analytics.models import CustomerSegment, RetentionRule
+from analytics.models import CustomerSegment, RetentionRule, Suggestion
 from customers.models import PHASES, phase_label
-from feedback.models import ROOT_CAUSES, Case
+from feedback.models import ROOT_CAUSES
 from kundenpuls import audit
-from surveys.models import ChurnReason, Response, ResponseReason
+from surveys.models import ChurnReason
 
 TRENDS = ("falling", "rising", "steady")
 VALUE_CLASSES = ("A", "B", "C")
-# How far back a reason the customer gave (churn answer, or the root cause of their case) still counts.
-REASON_DAYS = 365
 DIMENSIONS = ("value_class", "phase", "satisfaction", "portfolio", "reason", "score_trend", "purchase_trend")
 DIMENSION_LABELS = {
     "value_class": _l("Value class"),
@@ -135,7 +133,8 @@ def _never_fires(conditions: dict[str, list[str]]) -> str | None:
 
 
 def save_rule(session: Session, rule: RetentionRule | None, values: dict, actor_id: int, now: datetime):
-    """Create or change a rule (validated, audited); returns it. Open suggestions of the old version stay."""
+    """Create or change a rule (validated, audited); returns it. Open suggestions of the old version stay until
+    the next refresh lapses those that no longer match; switching a rule off lapses its open ones at once."""
     cleaned = validate(session, values)
     created = rule is None
     if created:
@@ -150,25 +149,19 @@ def save_rule(session: Session, rule: RetentionRule | None, values: dict, actor_
         session, "retention_rule", rule.id, "created" if created else "changed", actor_id, now,
         None if created else before, after,
     )  # fmt: skip
+    if not rule.active:
+        session.execute(
+            update(Suggestion)
+            .where(Suggestion.rule_id == rule.id, Suggestion.status == "open")
+            .values(status="lapsed", decided_at=now),
+            execution_options={"synchronize_session": False},
+        )
     return rule
 
 
 def _trend(later, earlier, chosen: list[str]):
     options = {"falling": later < earlier, "rising": later > earlier, "steady": later == earlier}
     return and_(later.is_not(None), earlier.is_not(None), or_(*(options[t] for t in chosen)))
-
-
-def _reasons(now: datetime):
-    """(customer_id, reason) for every reason given recently: churn answers and the root causes of cases."""
-    since = now - timedelta(days=REASON_DAYS)
-    churn = (
-        select(Response.customer_id.label("customer_id"), ChurnReason.key.label("reason"))
-        .join(ResponseReason, ResponseReason.response_id == Response.id)
-        .join(ChurnReason, ChurnReason.id == ResponseReason.reason_id)
-        .where(Response.created_at > since)
-    )
-    cases = select(Case.customer_id, Case.root_cause).where(Case.created_at > since, Case.root_cause.is_not(None))
-    return union_all(churn, cases).subquery("reasons")
 
 
 def condition(rule_conditions: dict[str, list[str]], segment, now: datetime):
@@ -181,10 +174,10 @@ def condition(rule_conditions: dict[str, list[str]], segment, now: datetime):
         elif dimension == "purchase_trend":
             parts.append(_trend(segment.purchases_recent, segment.purchases_before, chosen))
         elif dimension == "reason":
-            given = _reasons(now)
-            match = and_(given.c.customer_id == segment.customer_id, given.c.reason.in_(chosen))
-            parts.append(exists().where(match))
-            reason = select(func.min(given.c.reason)).where(match).scalar_subquery()
+            # The segment keeps the reasons given as ",price,delivery,": a LIKE per reason, no subquery per row.
+            given = [(func.coalesce(segment.reasons, "").like(f"%,{key},%"), key) for key in chosen]
+            parts.append(or_(*(match for match, _key in given)))
+            reason = case(*given, else_=None)
         else:
             parts.append(getattr(segment, dimension).in_(chosen))
     return and_(*parts), reason
@@ -234,9 +227,8 @@ def words(conditions: dict[str, list[str]], facts=None, reason_labels: dict[str,
             phrases.append(_("phase %(phase)s", phase=_either(phase_label(p) for p in shown)))
         elif dimension == "satisfaction":
             if facts is not None and facts.score is not None:
-                phrases.append(
-                    _("%(class)s (score %(score)s)", **{"class": NPS_LABELS[facts.satisfaction], "score": facts.score})
-                )
+                label = NPS_LABELS[facts.satisfaction]
+                phrases.append(_("%(label)s (score %(score)s)", label=label, score=facts.score))
             else:
                 phrases.append(_either(NPS_LABELS[s] for s in ([facts.satisfaction] if facts else chosen)))
         elif dimension == "portfolio":

@@ -10,24 +10,29 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, case, func, literal, or_, select, text
+from sqlalchemy import String, case, func, literal, or_, select, text, union
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from analytics.cockpit import portfolio_column
 from analytics.models import CustomerSegment, SegmentChange, SegmentRun
 from customers.models import Customer, Purchase
 from customers.values import current_value_settings
+from feedback.models import Case
 from kundenpuls.timeutil import utcnow
-from surveys.models import Response
+from surveys.models import ChurnReason, Response, ResponseReason
 
 CHUNK = 50_000
 HALF_YEAR = timedelta(days=180)
 SEGMENT_LOCK = 0x5E6_0001
 KEY = ("value_class", "phase", "satisfaction")
 FACTS = (
-    *KEY, "score", "previous_score", "answered_at", "portfolio", "revenue_12m", "purchases_recent", "purchases_before",
+    *KEY, "score", "previous_score", "answered_at", "portfolio", "revenue_12m", "potential", "purchases_recent",
+    "purchases_before", "reasons",
 )  # fmt: skip
+# How far back a reason the customer gave (churn answer, or the root cause of their case) still counts.
+REASON_DAYS = 365
 
 
 def _scope(column, customer_ids: list[int] | None, id_range: tuple[int, int] | None) -> list:
@@ -79,6 +84,7 @@ def _computed(session: Session, now: datetime, customer_ids, id_range):
         .group_by(Purchase.customer_id)
         .subquery("bought")
     )
+    given = _reasons(session, now, customer_ids, id_range)
     settings = current_value_settings(session)
     score = scores.c.score
     return (
@@ -97,14 +103,44 @@ def _computed(session: Session, now: datetime, customer_ids, id_range):
             scores.c.answered_at.label("answered_at"),
             portfolio_column(settings.portfolio_value_min, settings.portfolio_potential_min).label("portfolio"),
             func.coalesce(Customer.revenue_12m, 0).label("revenue_12m"),
+            func.coalesce(Customer.potential_value, Customer.potential_estimate).label("potential"),
             func.coalesce(bought.c.recent, 0).label("purchases_recent"),
             func.coalesce(bought.c.before, 0).label("purchases_before"),
+            given.c.reasons.label("reasons"),
             literal(now, CustomerSegment.refreshed_at.type).label("refreshed_at"),
         )
         .select_from(Customer)
         .outerjoin(scores, scores.c.customer_id == Customer.id)
         .outerjoin(bought, bought.c.customer_id == Customer.id)
+        .outerjoin(given, given.c.customer_id == Customer.id)
         .where(*_scope(Customer.id, customer_ids, id_range))
+    )
+
+
+def _reasons(session: Session, now: datetime, customer_ids, id_range):
+    """Per customer, the reasons given in the last REASON_DAYS (churn-answer reasons and the root causes of their
+    cases) as one sorted text ",delivery,price,", which a rule matches with LIKE."""
+    since = now - timedelta(days=REASON_DAYS)
+    churn = (
+        select(Response.customer_id.label("customer_id"), ChurnReason.key.label("reason"))
+        .join(ResponseReason, ResponseReason.response_id == Response.id)
+        .join(ChurnReason, ChurnReason.id == ResponseReason.reason_id)
+        .where(Response.created_at > since, Response.created_at <= now)
+        .where(*_scope(Response.customer_id, customer_ids, id_range))
+    )
+    cases = select(Case.customer_id, Case.root_cause).where(
+        Case.created_at > since, Case.root_cause.is_not(None), *_scope(Case.customer_id, customer_ids, id_range)
+    )
+    distinct = union(churn, cases).subquery("given")  # UNION: each reason once per customer
+    if session.get_bind().dialect.name == "postgresql":
+        joined = func.string_agg(distinct.c.reason, aggregate_order_by(literal(","), distinct.c.reason))
+    else:
+        ordered = select(distinct).order_by(distinct.c.customer_id, distinct.c.reason).subquery("given")
+        distinct, joined = ordered, func.group_concat(ordered.c.reason, ",")
+    return (
+        select(distinct.c.customer_id, (literal(",") + joined + literal(",")).label("reasons"))
+        .group_by(distinct.c.customer_id)
+        .subquery("reasons")
     )
 
 
@@ -203,6 +239,17 @@ def on_response_submitted(response, session: Session, now: datetime, **_: object
     suggest(session, now, [response.customer_id])
 
 
+def on_root_cause_set(case, session: Session, now: datetime, **_: object) -> None:
+    """Receiver of feedback.signals.root_cause_set: a root cause is a reason the rules read ("detractor citing
+    price"), so the customer's segment and suggestions follow at once."""
+    from analytics.suggestions import suggest
+
+    if case.customer_id is None:
+        return
+    refresh_segments(session, now, "case", [case.customer_id])
+    suggest(session, now, [case.customer_id])
+
+
 def _due(session: Session, now: datetime, hour: int) -> bool:
     """Once a day after `hour` UTC; the first run after install at once (the backfill)."""
     last = session.scalar(select(func.max(SegmentRun.started_at)).where(SegmentRun.finished_at.is_not(None)))
@@ -229,10 +276,20 @@ def refresh_all(session: Session, now: datetime) -> SegmentRun:
     run = SegmentRun(started_at=now)
     session.add(run)
     low, high = session.execute(select(func.min(Customer.id), func.max(Customer.id))).one()
+    postgresql = session.get_bind().dialect.name == "postgresql"
     for start in range(low or 0, (high or -1) + 1, CHUNK):
         id_range = (start, start + CHUNK - 1)
-        run.changes += _refresh(session, now, "nightly", None, id_range)
-        run.suggestions += suggest(session, now, id_range=id_range)
+        moved = _refresh(session, now, "nightly", None, id_range)
+        # After a mass insert the planner still believes the tables are small and picks nested loops that
+        # turn quadratic (8 s instead of 0.1 s for 30,000 customers): tell it what is there. ANALYZE sees this
+        # transaction's own rows.
+        if postgresql and moved > CHUNK // 10:
+            session.execute(text("ANALYZE customer_segments"))
+        made = suggest(session, now, id_range=id_range)
+        if postgresql and made > CHUNK // 10:
+            session.execute(text("ANALYZE suggestions"))
+        run.changes += moved
+        run.suggestions += made
     run.customers = session.scalar(select(func.count()).select_from(CustomerSegment)) or 0
     run.finished_at = utcnow()
     _expire(session, None)

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, Float, and_, case, cast, func, literal, or_, select, true, update
+from sqlalchemy import JSON, Float, and_, case, cast, func, literal, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from analytics.models import SUGGESTION_OPEN, CustomerSegment, RetentionRule, Suggestion
+from analytics.models import LIVE_SQL, SUGGESTION_OPEN, CustomerSegment, RetentionRule, Suggestion
 from analytics.rules import active_rules, condition, sentence
 from customers.models import Customer, Purchase
 from feedback.models import Case
@@ -125,7 +125,10 @@ def suggest(
         _insert(session)
         .from_select(columns, select(source.subquery()).where(true()))
         .on_conflict_do_nothing(
-            index_elements=["customer_id", "rule_id"], index_where=Suggestion.status.in_(SUGGESTION_OPEN)
+            # The partial index's predicate as literal SQL: with bound values PostgreSQL cannot match it to the
+            # index once the statement is prepared (psycopg prepares after a few executions).
+            index_elements=["customer_id", "rule_id"],
+            index_where=text(LIVE_SQL),
         )
         .returning(Suggestion.id)
     )

@@ -7,6 +7,7 @@ import os
 import resource
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -47,3 +48,13 @@ def migrated(url: str, secret: str = "bench-secret") -> dict[str, str]:
         cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True,
     )  # fmt: skip
     return env
+
+
+def seconds_each(fn, runs: int) -> list[float]:
+    """Wall-clock seconds of `runs` calls of `fn` (callers take the min or the median)."""
+    samples = []
+    for _ in range(runs):
+        begin = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - begin)
+    return samples

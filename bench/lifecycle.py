@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from bench.common import migrated, peak_rss_mb, psycopg_url, throwaway_database
+from bench.common import migrated, peak_rss_mb, psycopg_url, seconds_each, throwaway_database
 
 FLOOR = "SELECT count(*), max(last) FROM (SELECT customer_id, max(purchased_at) AS last FROM purchases GROUP BY 1) s"
 
@@ -92,12 +92,7 @@ def main() -> None:
         from kundenpuls.extensions import db
 
         with psycopg.connect(psycopg_url(url)) as conn:
-            floors = []
-            for _ in range(3):
-                begin = time.perf_counter()
-                conn.execute(FLOOR).fetchone()
-                floors.append(time.perf_counter() - begin)
-            floor = min(floors)
+            floor = min(seconds_each(lambda: conn.execute(FLOOR).fetchone(), 3))
         print(f"floor (bare last-purchase GROUP BY over {args.purchases} purchases): {floor:.1f} s")
 
         app = create_app()

@@ -13,7 +13,7 @@ from customers.models import Customer
 from customers.values import revenue_12m
 from feedback.models import CLOSED, OPEN, ROOT_CAUSES, STATUSES, Case
 from feedback.priority import HIGH_FROM, NORMAL_FROM, add_working_days, assess, parse_sla, rank_at
-from feedback.signals import case_closed
+from feedback.signals import case_closed, root_cause_set
 from kundenpuls import audit
 from kundenpuls.models import User
 from surveys.mail import queue_mail
@@ -205,6 +205,7 @@ def set_root_cause(session: Session, case: Case, cause: str | None, actor: User,
     case.root_cause = cause
     session.flush()
     audit.record(session, "case", case.id, "root_cause", actor.id, now, before, {"root_cause": cause})
+    root_cause_set.send(case, session=session, now=now)
 
 
 def change_status(session: Session, case: Case, status: str, actor: User, now: datetime, version: int | None) -> None:

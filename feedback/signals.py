@@ -6,3 +6,5 @@ _signals = Namespace()
 
 # sender: the Case just resolved or closed as won't fix; kwargs: session, now
 case_closed = _signals.signal("case-closed")
+# sender: the Case whose root cause an agent just set; kwargs: session, now
+root_cause_set = _signals.signal("root-cause-set")

@@ -110,10 +110,11 @@ def register_signals() -> None:
     from analytics.rollup import on_invitations_sent as count_sent
     from analytics.rollup import on_response_submitted as count_in_rollup
     from analytics.segments import on_response_submitted as move_segment
+    from analytics.segments import on_root_cause_set as reason_given
     from analytics.suggestions import on_case_closed as settle_measure
     from customers.signals import customer_churned
     from feedback.services import on_response_submitted as open_case
-    from feedback.signals import case_closed
+    from feedback.signals import case_closed, root_cause_set
     from surveys.services import add_answer_part, on_customer_churned
     from surveys.signals import invitations_sent, response_submitted
 
@@ -124,6 +125,7 @@ def register_signals() -> None:
     response_submitted.connect(open_case)
     response_submitted.connect(move_segment)
     case_closed.connect(settle_measure)
+    root_cause_set.connect(reason_given)
     customer_churned.connect(on_customer_churned)
 
 

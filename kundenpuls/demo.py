@@ -11,6 +11,7 @@ from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from analytics.rollup import rebuild as rebuild_rollup
+from analytics.segments import refresh_all
 from customers.models import Customer, Purchase
 from customers.values import refresh_values
 from feedback.models import ROOT_CAUSES
@@ -230,6 +231,8 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
     churn_answered = churn_answers(session, cancellations, now, rng)
     rebuild_rollup(session)
     cases = _demo_cases(session, now, rng)
+    run = refresh_all(session, now)
+    worked = _demo_suggestions(session, now, rng)
     session.commit()
     return {
         "customers": len(customer_rows),
@@ -239,6 +242,8 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
         "cancellations": len(cancellations),
         "churn answers": churn_answered,
         "cases": cases,
+        "suggestions": run.suggestions,
+        "suggestions worked": worked,
     }
 
 
@@ -292,6 +297,40 @@ def _demo_cases(session: Session, now: datetime, rng: random.Random) -> int:
             if closed < now:
                 change_status(session, case, "resolved" if rng.random() < 0.9 else "wont_fix", agent, closed, None)
     return opened
+
+
+DISMISS_REASONS = (
+    "Kunde hat bereits ein Angebot erhalten.",
+    "Ansprechpartner im Urlaub, nächstes Quartal erneut prüfen.",
+    "Customer asked not to be contacted by phone.",
+)
+
+
+def _demo_suggestions(session: Session, now: datetime, rng: random.Random) -> int:
+    """Work some of the suggestions the rules made: a few accepted into the queue, some dismissed, and some
+    done months ago (their times moved back), so the rules page has outcomes to show."""
+    from analytics.models import Suggestion
+    from analytics.suggestions import accept, dismiss, mark_done
+
+    manager = session.scalars(select(User).where(User.role == "manager")).first()
+    agent = session.scalars(select(User).where(User.role == "agent")).first()
+    suggestions = session.scalars(select(Suggestion).where(Suggestion.status == "open").order_by(Suggestion.id)).all()
+    worked = 0
+    for suggestion in rng.sample(suggestions, min(len(suggestions), 90)):
+        owner = manager if suggestion.rule.owner_role == "manager" else agent
+        roll = rng.random()
+        if roll < 0.6:
+            mark_done(session, suggestion, owner, now)
+            suggestion.created_at = now - timedelta(days=rng.uniform(120, 300))
+            suggestion.decided_at = suggestion.created_at + timedelta(days=1)
+            suggestion.done_at = suggestion.created_at + timedelta(days=rng.uniform(2, 10))
+        elif roll < 0.8:
+            dismiss(session, suggestion, rng.choice(DISMISS_REASONS), owner, now - timedelta(days=rng.uniform(1, 20)))
+        else:
+            accept(session, suggestion, owner, owner, "de", now - timedelta(hours=rng.uniform(1, 72)))
+        worked += 1
+    session.flush()
+    return worked
 
 
 DEMO_CALL_NOTES = (

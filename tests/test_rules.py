@@ -143,6 +143,15 @@ def test_an_edited_rule_changes_the_suggestions_and_a_repeat_waits(session, staf
     assert "Promoter" in fired(session, passive)
     # The promoter keeps one live suggestion, not two.
     assert session.query(Suggestion).filter_by(customer_id=promoter.id, rule_id=r.id).count() == 1
+    # Switched off, the rule's open suggestions lapse and it suggests nothing more.
+    save_rule(
+        session, r, {**values, "conditions": {"satisfaction": ["promoter", "passive"]}, "active": False}, staff.id, NOW
+    )
+    session.commit()
+    assert {s.status for s in session.query(Suggestion).filter_by(rule_id=r.id)} == {"lapsed"}
+    refresh_all(session, NOW + timedelta(days=2))
+    session.commit()
+    assert {s.status for s in session.query(Suggestion).filter_by(rule_id=r.id)} == {"lapsed"}
 
 
 @pytest.mark.parametrize(
@@ -212,3 +221,39 @@ def test_accept_dismiss_done_and_the_outcome_per_rule(session, staff, app):
     assert (outcome.answered_after, outcome.score_before, outcome.score_after) == (2, 3.0, 7.5)
     assert (outcome.nps_before, outcome.nps_after) == (-100, 0)
     assert (outcome.settled, outcome.purchases_before, outcome.purchases_after) == (2, 1.0, 1.5)
+
+
+def test_a_root_cause_set_on_the_case_is_a_reason_the_rules_read_at_once(session, staff):
+    from feedback.services import set_root_cause
+    from tests.feedback_helpers import answered
+
+    case = answered(session, 1, 3)  # a detractor answer opens a case; the customer is placed at once
+    high_value = rule(session, "Detractor citing price, high value")
+    low_value = rule(session, "Detractor citing price, low value")
+    assert "Detractor citing price, low value" not in fired(session, case.customer)  # no reason given yet
+    set_root_cause(session, case, "price", staff, datetime.now(UTC), None)
+    session.commit()
+    made = session.scalars(select(Suggestion).where(Suggestion.customer_id == case.customer_id)).all()
+    by_rule = {s.rule_id: s for s in made}
+    assert low_value.id in by_rule and high_value.id not in by_rule  # not classified yet: counted as C
+    assert by_rule[low_value.id].reason == "price"
+
+
+def test_the_same_suggestion_statement_runs_again_and_again(session):
+    """psycopg prepares a statement after five runs and PostgreSQL may then plan it generically, without the
+    parameter values; the live-suggestion upsert must still find its partial index."""
+    from sqlalchemy import text
+
+    from analytics.suggestions import suggest
+
+    customers = [make(session, f"P-{n}", {"value_class": "A", "scores": [3]}) for n in range(8)]
+    session.commit()
+    refresh_all(session, NOW)
+    session.commit()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+    for c in customers:
+        suggest(session, NOW + timedelta(days=1), [c.id])
+    session.commit()
+    high = rule(session, "High-value detractor")
+    assert session.query(Suggestion).filter_by(rule_id=high.id).count() == 8

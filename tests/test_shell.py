@@ -87,9 +87,17 @@ def test_demo_seed_makes_data_with_patterns(runner, session):
     assert {s for s in scores if s <= 6} and {s for s in scores if s >= 9}
     from feedback.models import Case
 
-    statuses = session.scalars(select(Case.status)).all()
+    statuses = session.scalars(select(Case.status).where(Case.kind != "measure")).all()
     assert "resolved" in statuses and {"new", "in_progress", "waiting"} & set(statuses)
     assert f"{len(statuses)} cases" in result.output
+    # Everyone is placed in a segment, the rules made suggestions, and some were worked (accepted ones are
+    # measure cases in the queue; done ones have an outcome on the rules page).
+    from analytics.models import CustomerSegment, Suggestion
+
+    assert session.query(CustomerSegment).count() == 300
+    worked = session.scalars(select(Suggestion.status).where(Suggestion.status != "open")).all()
+    assert {"done", "dismissed", "accepted"} <= set(worked)
+    assert session.query(Case).filter(Case.kind == "measure").count() == worked.count("accepted")
     again = runner.invoke(args=["demo", "seed", "--customers", "300", "--if-empty"])
     assert "no demo data added" in again.output
 
