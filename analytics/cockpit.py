@@ -12,7 +12,8 @@ from decimal import Decimal
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from analytics.models import CustomerSegment
+from analytics.cells import built
+from analytics.models import CustomerSegment, SegmentCell
 from customers.models import PHASES, Customer
 
 VALUE_CLASSES = ("A", "B", "C")
@@ -62,16 +63,26 @@ def _satisfaction():
 def matrix(session: Session) -> dict[tuple[str, str], Cell]:
     """Every (value class, phase) cell, empty ones included, with counts, revenue share and satisfaction.
 
-    Read from the segments alone (one table, one GROUP BY): as of the last refresh, satisfaction as of the
-    latest answer."""
-    s = CustomerSegment
-    rows = session.execute(
-        select(
-            s.value_class, s.phase, s.satisfaction, func.count(), func.coalesce(func.sum(s.revenue_12m), 0)
-        ).group_by(s.value_class, s.phase, s.satisfaction)
-    ).all()
+    Summed from the segment cells (a few hundred rows); before the first refresh built them, grouped from the
+    segments themselves."""
+    if built(session) is not None:
+        c = SegmentCell
+        rows = session.execute(
+            select(c.value_class, c.phase, c.satisfaction, func.sum(c.customers), func.sum(c.revenue)).group_by(
+                c.value_class, c.phase, c.satisfaction
+            )
+        ).all()
+    else:
+        s = CustomerSegment
+        rows = session.execute(
+            select(
+                s.value_class, s.phase, s.satisfaction, func.count(), func.coalesce(func.sum(s.revenue_12m), 0)
+            ).group_by(s.value_class, s.phase, s.satisfaction)
+        ).all()
     cells = {(v, p): Cell(v, p) for v in VALUE_CLASSES for p in PHASES}
     for klass, phase, sat, count, revenue in rows:
+        if not count:
+            continue
         cell = cells.setdefault((klass, phase), Cell(klass, phase))
         cell.customers += int(count)
         cell.revenue += Decimal(revenue)
@@ -156,15 +167,26 @@ def portfolio(session: Session, value_min: Decimal, potential_min: Decimal) -> d
     Customers who never bought and have no potential stay out: they are prospects, not part of the portfolio.
     Read from the segments alone with the thresholds as they are now.
     """
-    s = CustomerSegment
-    group = segment_portfolio(value_min, potential_min)
-    rows = session.execute(
-        select(group, s.satisfaction, func.count(), func.coalesce(func.sum(s.revenue_12m), 0))
-        .where(s.phase != "potential")
-        .group_by(group, s.satisfaction)
-    ).all()
+    build = built(session)
+    if build is not None and (build.portfolio_value_min, build.portfolio_potential_min) == (value_min, potential_min):
+        c = SegmentCell
+        rows = session.execute(
+            select(c.portfolio, c.satisfaction, func.sum(c.customers), func.sum(c.revenue))
+            .where(c.phase != "potential")
+            .group_by(c.portfolio, c.satisfaction)
+        ).all()
+    else:  # thresholds changed since the cells were built: group the segments with the new ones
+        s = CustomerSegment
+        group = segment_portfolio(value_min, potential_min)
+        rows = session.execute(
+            select(group, s.satisfaction, func.count(), func.coalesce(func.sum(s.revenue_12m), 0))
+            .where(s.phase != "potential")
+            .group_by(group, s.satisfaction)
+        ).all()
     groups = {name: Group(name) for name in PORTFOLIO}
     for name, sat, count, revenue in rows:
+        if not count:
+            continue
         groups[name].customers += int(count)
         groups[name].revenue += Decimal(revenue)
         groups[name].satisfaction[sat] += int(count)

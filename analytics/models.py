@@ -13,7 +13,7 @@ from kundenpuls.extensions import db
 from kundenpuls.models import User
 from kundenpuls.timeutil import UTCDateTime
 
-SHARDS = 16
+SHARDS = 16  # rows per key that concurrent answers spread over (rollups, segment cells)
 
 
 class NpsDaily(db.Model):
@@ -213,3 +213,30 @@ class Suggestion(db.Model):
 
     rule: Mapped[RetentionRule] = relationship()
     decided_by: Mapped[User | None] = relationship()
+
+
+class SegmentCell(db.Model):
+    """Customers and revenue per segment and portfolio group: the cockpit's figures without scanning a million
+    segment rows. Rebuilt by every full refresh; between refreshes each moved customer adjusts it, spread over
+    SHARDS rows per key so that concurrent answers do not queue on one row."""
+
+    __tablename__ = "segment_cells"
+
+    value_class: Mapped[str] = mapped_column(String(1), primary_key=True)
+    phase: Mapped[str] = mapped_column(String(10), primary_key=True)
+    satisfaction: Mapped[str] = mapped_column(String(10), primary_key=True)
+    portfolio: Mapped[str] = mapped_column(String(20), primary_key=True)
+    shard: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    customers: Mapped[int] = mapped_column(default=0)
+    revenue: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=0)
+
+
+class SegmentCellBuild(db.Model):
+    """When the cells were last rebuilt and with which portfolio thresholds (one row)."""
+
+    __tablename__ = "segment_cell_builds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    portfolio_value_min: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    portfolio_potential_min: Mapped[Decimal] = mapped_column(Numeric(12, 2))

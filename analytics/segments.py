@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
+from analytics import cells
 from analytics.cockpit import portfolio_column
 from analytics.models import CustomerSegment, SegmentChange, SegmentRun
 from customers.models import Customer, Purchase
@@ -152,7 +153,8 @@ def _refresh(session: Session, now: datetime, cause: str, customer_ids, id_range
     dialect = session.get_bind().dialect.name
     computed = _computed(session, now, customer_ids, id_range).cte("computed")
     old = CustomerSegment.__table__.alias("old")
-    moved = or_(old.c.customer_id.is_(None), *(computed.c[k] != old.c[k] for k in KEY))
+    # A first placement is not a move: the history holds moves only (the segment row says where one stands).
+    moved = or_(*(computed.c[k] != old.c[k] for k in KEY))
     history = (
         SegmentChange.__table__.insert()
         .from_select(
@@ -178,7 +180,7 @@ def _refresh(session: Session, now: datetime, cause: str, customer_ids, id_range
                 computed.c.satisfaction,
                 literal(cause, String(10)),
             )
-            .select_from(computed.outerjoin(old, old.c.customer_id == computed.c.customer_id))
+            .select_from(computed.join(old, old.c.customer_id == computed.c.customer_id))
             .where(moved),
         )
         .returning(SegmentChange.id)
@@ -204,11 +206,15 @@ def _refresh(session: Session, now: datetime, cause: str, customer_ids, id_range
 def refresh_segments(
     session: Session, now: datetime, cause: str = "nightly", customer_ids: list[int] | None = None
 ) -> int:
-    """Bring segments up to date as of `now` (everyone when `customer_ids` is None); returns moves recorded."""
+    """Bring segments up to date as of `now` (everyone when `customer_ids` is None); returns moves recorded.
+
+    A few customers move between the cockpit's cells by difference; everyone rebuilds the cells."""
     if customer_ids is not None:
         if not customer_ids:
             return 0
+        before = cells.cells_of(session, customer_ids, lock=True)
         moved = _refresh(session, now, cause, customer_ids, None)
+        cells.move(session, before, cells.cells_of(session, customer_ids))
     else:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SET LOCAL jit = off"))
@@ -216,6 +222,7 @@ def refresh_segments(
         moved = 0
         for start in range(low or 0, (high or -1) + 1, CHUNK):
             moved += _refresh(session, now, cause, None, (start, start + CHUNK - 1))
+        cells.rebuild(session, now)
     _expire(session, customer_ids)
     return moved
 
@@ -290,6 +297,7 @@ def refresh_all(session: Session, now: datetime) -> SegmentRun:
             session.execute(text("ANALYZE suggestions"))
         run.changes += moved
         run.suggestions += made
+    cells.rebuild(session, now)
     run.customers = session.scalar(select(func.count()).select_from(CustomerSegment)) or 0
     run.finished_at = utcnow()
     _expire(session, None)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from analytics.models import CustomerSegment, SegmentChange, SegmentRun
+from analytics.models import CustomerSegment, SegmentCell, SegmentChange, SegmentRun
 from analytics.segments import nightly_refresh, refresh_segments
 from customers.models import Customer, Purchase
 from tests.feedback_helpers import answered
@@ -41,17 +41,27 @@ def bought(session, c: Customer, *days_ago: int) -> None:
     session.flush()
 
 
+def cells(session) -> dict:
+    """The cockpit cells summed over their shards, empty ones left out."""
+    rows = session.execute(
+        select(SegmentCell.value_class, SegmentCell.phase, SegmentCell.satisfaction, SegmentCell.portfolio,
+               func.sum(SegmentCell.customers), func.sum(SegmentCell.revenue))
+        .group_by(SegmentCell.value_class, SegmentCell.phase, SegmentCell.satisfaction, SegmentCell.portfolio)
+    ).all()  # fmt: skip
+    return {tuple(row[:4]): (int(row[4]), Decimal(row[5]).quantize(Decimal("0.01"))) for row in rows if row[4]}
+
+
 def segment(session, c: Customer) -> CustomerSegment:
     return session.get(CustomerSegment, c.id)
 
 
-def test_the_refresh_computes_every_fact_and_records_the_first_placement(session):
+def test_the_refresh_computes_every_fact_and_keeps_the_cockpit_cells(session):
     happy = customer(session, "S-1", "A", "existing", 5000, 9000, scores=[(200, 4), (10, 9)])
     never = customer(session, "S-2", "C", "new", 20)
     unclassified = customer(session, "S-3", None, "potential")
     bought(session, happy, 10, 20, 200, 250, 300, 400)  # 2 in the last 180 days, 3 in the 180 before, 1 older
     session.commit()
-    assert refresh_segments(session, NOW) == 3
+    assert refresh_segments(session, NOW) == 0  # a first placement is not a move
     session.commit()
     s = segment(session, happy)
     assert (s.value_class, s.phase, s.satisfaction, s.score, s.previous_score) == ("A", "existing", "promoter", 9, 4)
@@ -60,13 +70,17 @@ def test_the_refresh_computes_every_fact_and_records_the_first_placement(session
     n = segment(session, never)
     assert (n.satisfaction, n.score, n.previous_score, n.portfolio) == ("unknown", None, None, "potential_unknown")
     assert segment(session, unclassified).value_class == "C"
-    first = session.scalars(select(SegmentChange).where(SegmentChange.customer_id == happy.id)).one()
-    assert (first.from_satisfaction, first.to_satisfaction, first.cause) == (None, "promoter", "nightly")
+    assert session.query(SegmentChange).count() == 0
+    assert cells(session) == {
+        ("A", "existing", "promoter", "star"): (1, Decimal(5000)),
+        ("C", "new", "unknown", "potential_unknown"): (1, Decimal(20)),
+        ("C", "potential", "unknown", "potential_unknown"): (1, Decimal(0)),
+    }
     # Nothing changed: nothing is written and no move recorded.
     assert refresh_segments(session, NOW + timedelta(days=1)) == 0
     session.commit()
     assert segment(session, happy).refreshed_at == NOW
-    assert session.query(SegmentChange).count() == 3
+    assert session.query(SegmentChange).count() == 0
 
 
 def test_a_detractor_answer_moves_the_segment_at_once(session):
@@ -82,17 +96,16 @@ def test_a_detractor_answer_moves_the_segment_at_once(session):
     moves = session.scalars(
         select(SegmentChange).where(SegmentChange.customer_id == c.id).order_by(SegmentChange.id)
     ).all()
-    assert [(m.from_satisfaction, m.to_satisfaction, m.cause) for m in moves] == [
-        (None, "promoter", "nightly"),
-        ("promoter", "detractor", "answer"),
-    ]
+    assert [(m.from_satisfaction, m.to_satisfaction, m.cause) for m in moves] == [("promoter", "detractor", "answer")]
+    # The cockpit cells moved with it in the answer's transaction (the purchase made the customer "new").
+    assert cells(session) == {("A", "new", "detractor", "potential_unknown"): (1, Decimal(5000))}  # bought: new
 
 
 def test_the_nightly_refresh_runs_once_a_night(session):
     c = customer(session, "N-1", "B", "existing", 300, scores=[(5, 8)])
     session.commit()
     night = datetime(2026, 11, 20, 2, 30, tzinfo=UTC)
-    assert nightly_refresh(session, night) == 1  # the first run places everyone
+    assert nightly_refresh(session, night) == 0  # the first run places everyone (no moves)
     assert nightly_refresh(session, night + timedelta(hours=10)) is None  # same night: not again
     c = session.get(Customer, c.id)
     c.lifecycle_phase = "inactive"
