@@ -2,15 +2,20 @@
 
 A refresh computes every fact the cockpit and the retention rules read (latest and previous score, portfolio
 group, purchases in the last 180 days and the 180 before) and writes only what changed: the segment row by
-upsert, and a history row whenever the segment itself moved. It runs for one customer when an answer
-arrives and for everyone each night, in slices of CHUNK customer ids so memory stays flat.
+upsert, and a history row whenever the segment itself moved. It runs for everyone each night, in slices of
+CHUNK customer ids so memory stays flat, and for one customer when a churn answer or a case's root cause
+arrives. An NPS answer of a placed customer takes a shorter path: the score moves, the rest waits for the night.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import NamedTuple
 
-from sqlalchemy import String, case, func, literal, or_, select, text, union
+from flask import current_app
+from sqlalchemy import String, case, func, literal, or_, select, text, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
@@ -22,7 +27,7 @@ from customers.models import Customer, Purchase
 from customers.values import current_value_settings
 from feedback.models import Case
 from kundenpuls.timeutil import utcnow
-from surveys.models import ChurnReason, Response, ResponseReason
+from surveys.models import ChurnReason, Response, ResponseReason, nps_class
 
 CHUNK = 50_000
 HALF_YEAR = timedelta(days=180)
@@ -145,8 +150,8 @@ def _reasons(session: Session, now: datetime, customer_ids, id_range):
     )
 
 
-def _refresh(session: Session, now: datetime, cause: str, customer_ids, id_range) -> int:
-    """History rows for every moved segment, then the upsert of every changed row; returns moves recorded.
+def _refresh(session: Session, now: datetime, cause: str, customer_ids, id_range) -> Written:
+    """History rows for every moved segment, then the upsert of every changed row.
 
     PostgreSQL runs both in one statement (the history INSERT is a data-modifying CTE and sees the rows as
     they were before the upsert); SQLite runs the same two statements in turn."""
@@ -197,10 +202,20 @@ def _refresh(session: Session, now: datetime, cause: str, customer_ids, id_range
     if dialect == "postgresql":
         moves = history.cte("moves")
         upserted = upsert.returning(table.c.customer_id).cte("upserted")
-        return session.execute(select(func.count()).select_from(moves).add_cte(upserted)).scalar_one()
+        counts = select(
+            select(func.count()).select_from(moves).scalar_subquery(),
+            select(func.count()).select_from(upserted).scalar_subquery(),
+        )
+        moved, written = session.execute(counts).one()
+        return Written(moved, written)
     recorded = len(session.execute(history.add_cte(computed)).all())
-    session.execute(upsert.add_cte(computed))
-    return recorded
+    written = session.execute(upsert.add_cte(computed)).rowcount
+    return Written(recorded, written)
+
+
+class Written(NamedTuple):
+    moves: int  # history rows: customers whose segment changed
+    rows: int  # segment rows inserted or changed
 
 
 def refresh_segments(
@@ -213,7 +228,7 @@ def refresh_segments(
         if not customer_ids:
             return 0
         before = cells.cells_of(session, customer_ids, lock=True)
-        moved = _refresh(session, now, cause, customer_ids, None)
+        moved = _refresh(session, now, cause, customer_ids, None).moves
         cells.move(session, before, cells.cells_of(session, customer_ids))
     else:
         if session.get_bind().dialect.name == "postgresql":
@@ -221,7 +236,7 @@ def refresh_segments(
         low, high = session.execute(select(func.min(Customer.id), func.max(Customer.id))).one()
         moved = 0
         for start in range(low or 0, (high or -1) + 1, CHUNK):
-            moved += _refresh(session, now, cause, None, (start, start + CHUNK - 1))
+            moved += _refresh(session, now, cause, None, (start, start + CHUNK - 1)).moves
         cells.rebuild(session, now)
     _expire(session, customer_ids)
     return moved
@@ -242,8 +257,54 @@ def on_response_submitted(response, session: Session, now: datetime, **_: object
 
     if response.customer_id is None:
         return
-    refresh_segments(session, now, "answer", [response.customer_id])
+    if response.score is None or not _score_moves(session, response, now):
+        refresh_segments(session, now, "answer", [response.customer_id])
     suggest(session, now, [response.customer_id])
+
+
+def _score_moves(session: Session, response, now: datetime) -> bool:
+    """The answer path for a placed customer's NPS answer: the new score is the latest, the old one becomes the
+    previous; value class, phase and purchases stay as the nightly refresh left them. Two statements instead
+    of recomputing the customer from the raw rows (the answer POST is the busiest request there is).
+
+    Returns False when the customer is not placed yet (the caller refreshes them in full)."""
+    row = session.execute(
+        select(*(getattr(CustomerSegment, k) for k in ("score", "portfolio", "revenue_12m", *KEY)))
+        .where(CustomerSegment.customer_id == response.customer_id)
+        .with_for_update()
+    ).one_or_none()
+    if row is None:
+        return False
+    score, portfolio, revenue, value_class, phase, satisfaction = row
+    now_class = nps_class(response.score)
+    session.execute(
+        update(CustomerSegment)
+        .where(CustomerSegment.customer_id == response.customer_id)
+        .values(
+            previous_score=score,
+            score=response.score,
+            satisfaction=now_class,
+            answered_at=response.created_at,
+            refreshed_at=now,
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    if now_class != satisfaction:
+        session.add(
+            SegmentChange(
+                customer_id=response.customer_id, changed_at=now, cause="answer",
+                from_value_class=value_class, from_phase=phase, from_satisfaction=satisfaction,
+                to_value_class=value_class, to_phase=phase, to_satisfaction=now_class,
+            )
+        )  # fmt: skip
+        revenue = Decimal(revenue or 0)
+        cells.move(
+            session,
+            {response.customer_id: ((value_class, phase, satisfaction, portfolio), revenue)},
+            {response.customer_id: ((value_class, phase, now_class, portfolio), revenue)},
+        )
+    _expire(session, [response.customer_id])
+    return True
 
 
 def on_root_cause_set(case, session: Session, now: datetime, **_: object) -> None:
@@ -274,29 +335,58 @@ def _try_lock(session: Session) -> bool:
     return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SEGMENT_LOCK}).scalar())
 
 
-def refresh_all(session: Session, now: datetime) -> SegmentRun:
-    """Every customer's segment, then every rule on every customer, slice by slice; logged as a run."""
+def _slice(session: Session, now: datetime, id_range: tuple[int, int]) -> tuple[int, int]:
+    """One slice of the full refresh: segments, then the rules; returns (moves, suggestions)."""
     from analytics.suggestions import suggest
 
+    written = _refresh(session, now, "nightly", None, id_range)
+    return written.moves, suggest(session, now, id_range=id_range)
+
+
+def _analyze(session: Session) -> None:
+    """After a mass insert the planner still believes the tables are small and picks nested loops that turn
+    quadratic (8 s instead of 0.1 s for 30,000 customers): tell it what is there."""
+    session.execute(text("ANALYZE customer_segments"))
+    session.execute(text("ANALYZE suggestions"))
+
+
+def refresh_all(session: Session, now: datetime, workers: int = 1) -> SegmentRun:
+    """Every customer's segment, then every rule on every customer, slice by slice; logged as a run.
+
+    On PostgreSQL with `workers` > 1, the slices after the first run in that many connections at once, each
+    slice its own transaction (customers are independent; memory stays one slice per worker). The cells are
+    rebuilt at the end, in the caller's transaction."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL jit = off"))
     run = SegmentRun(started_at=now)
     session.add(run)
     low, high = session.execute(select(func.min(Customer.id), func.max(Customer.id))).one()
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    for start in range(low or 0, (high or -1) + 1, CHUNK):
-        id_range = (start, start + CHUNK - 1)
-        moved = _refresh(session, now, "nightly", None, id_range)
-        # After a mass insert the planner still believes the tables are small and picks nested loops that
-        # turn quadratic (8 s instead of 0.1 s for 30,000 customers): tell it what is there. ANALYZE sees this
-        # transaction's own rows.
-        if postgresql and moved > CHUNK // 10:
-            session.execute(text("ANALYZE customer_segments"))
-        made = suggest(session, now, id_range=id_range)
-        if postgresql and made > CHUNK // 10:
-            session.execute(text("ANALYZE suggestions"))
-        run.changes += moved
-        run.suggestions += made
+    ranges = [(start, start + CHUNK - 1) for start in range(low or 0, (high or -1) + 1, CHUNK)]
+    if session.get_bind().dialect.name != "postgresql" or workers <= 1 or len(ranges) <= 1:
+        for id_range in ranges:
+            moved, made = _slice(session, now, id_range)
+            if session.get_bind().dialect.name == "postgresql" and id_range == ranges[0]:
+                _analyze(session)  # ANALYZE sees this transaction's own rows
+            run.changes += moved
+            run.suggestions += made
+    else:
+        engine = session.get_bind()
+
+        def work(id_range: tuple[int, int]) -> tuple[int, int]:
+            with Session(engine) as own:
+                own.execute(text("SET LOCAL jit = off"))
+                result = _slice(own, now, id_range)
+                own.commit()
+                return result
+
+        run.changes, run.suggestions = work(ranges[0])
+        with Session(engine) as own:
+            _analyze(own)
+            own.commit()
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for moved, made in pool.map(work, ranges[1:]):
+                run.changes += moved
+                run.suggestions += made
     cells.rebuild(session, now)
     run.customers = session.scalar(select(func.count()).select_from(CustomerSegment)) or 0
     run.finished_at = utcnow()
@@ -316,7 +406,7 @@ def nightly_refresh(session: Session, now: datetime) -> int | None:
     if not _due(session, now, NIGHTLY_HOUR) or not _try_lock(session):
         session.rollback()
         return None
-    run = refresh_all(session, now)
+    run = refresh_all(session, now, current_app.config["SEGMENT_REFRESH_WORKERS"])
     session.commit()
     return run.changes
 

@@ -61,6 +61,8 @@ class Config:
         self.RATELIMIT_STORAGE_URI = _env("REDIS_URL") or "memory://"
         self.RATELIMIT_HEADERS_ENABLED = True
         self.SMTP_TIMEOUT_SECONDS = float(_env("SMTP_TIMEOUT_SECONDS", "30") or 30)
+        # Connections the nightly segment refresh uses at once on PostgreSQL (slices of 50,000 customers).
+        self.SEGMENT_REFRESH_WORKERS = int(_env("SEGMENT_REFRESH_WORKERS", "2") or 2)
         if (
             self.production
             and self.SQLALCHEMY_DATABASE_URI.startswith("sqlite")

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from analytics.models import CustomerSegment, SegmentCell, SegmentChange, SegmentRun
-from analytics.segments import nightly_refresh, refresh_segments
+from analytics.segments import FACTS, nightly_refresh, refresh_segments
 from customers.models import Customer, Purchase
 from tests.feedback_helpers import answered
 from tests.test_customer_api import nps_answer
@@ -97,8 +97,9 @@ def test_a_detractor_answer_moves_the_segment_at_once(session):
         select(SegmentChange).where(SegmentChange.customer_id == c.id).order_by(SegmentChange.id)
     ).all()
     assert [(m.from_satisfaction, m.to_satisfaction, m.cause) for m in moves] == [("promoter", "detractor", "answer")]
-    # The cockpit cells moved with it in the answer's transaction (the purchase made the customer "new").
-    assert cells(session) == {("A", "new", "detractor", "potential_unknown"): (1, Decimal(5000))}  # bought: new
+    # The cockpit cells moved with it, in the answer's transaction.
+    # Phase and value stay as the nightly refresh placed them ("existing", though the purchase made them new).
+    assert cells(session) == {("A", "existing", "detractor", "potential_unknown"): (1, Decimal(5000))}
 
 
 def test_the_nightly_refresh_runs_once_a_night(session):
@@ -115,3 +116,34 @@ def test_the_nightly_refresh_runs_once_a_night(session):
     assert (run.customers, run.changes) == (1, 1) and run.finished_at is not None
     move = session.scalars(select(SegmentChange).order_by(SegmentChange.id.desc())).first()
     assert (move.from_phase, move.to_phase, move.to_satisfaction) == ("existing", "inactive", "passive")
+
+
+def test_the_full_refresh_in_parallel_slices_gives_the_same_result(session, postgresql_only, monkeypatch):
+    """PostgreSQL runs the slices after the first in several connections: same segments, cells, suggestions."""
+    from analytics import segments
+    from analytics.models import Suggestion
+    from analytics.segments import refresh_all
+
+    for n, (klass, phase, scores) in enumerate(
+        [("A", "existing", [(9, 3)]), ("B", "new", [(9, 10)]), ("C", "inactive", []), ("A", "existing", [(9, 2)]),
+         ("C", "existing", [(20, 9), (9, 5)]), ("B", "churned", [(9, 8)]), ("C", "new", [(9, 10)])]
+    ):  # fmt: skip
+        customer(session, f"W-{n}", klass, phase, 100 * (n + 1), scores=scores)
+    session.commit()
+    monkeypatch.setattr(segments, "CHUNK", 2)  # four slices for seven customers
+
+    def snapshot():
+        rows = session.execute(select(CustomerSegment.customer_id, *(getattr(CustomerSegment, k) for k in FACTS)))
+        made = session.execute(select(Suggestion.customer_id, Suggestion.rule_id).order_by(Suggestion.id))
+        return sorted(map(tuple, rows)), sorted(map(tuple, made)), cells(session)
+
+    run = refresh_all(session, NOW, workers=2)
+    session.commit()
+    parallel = snapshot()
+    assert run.customers == 7 and run.suggestions == len(parallel[1]) > 0
+    session.execute(delete(Suggestion))
+    session.execute(delete(CustomerSegment))
+    session.commit()
+    refresh_all(session, NOW, workers=1)
+    session.commit()
+    assert snapshot() == parallel
