@@ -7,6 +7,8 @@ is checked for a million customers in one statement, and its "why" is rendered f
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from analytics.cockpit import PORTFOLIO, SATISFACTION
 from analytics.labels import NPS_LABELS, PORTFOLIO_LABELS
-from analytics.models import CustomerSegment, RetentionRule, Suggestion
+from analytics.models import RetentionRule, Suggestion
 from customers.models import PHASES, phase_label
 from feedback.models import ROOT_CAUSES
 from kundenpuls import audit
@@ -145,6 +147,7 @@ def save_rule(session: Session, rule: RetentionRule | None, values: dict, actor_
         return rule
     rule.updated_at = now
     session.flush()
+    forget_rules()
     audit.record(
         session, "retention_rule", rule.id, "created" if created else "changed", actor_id, now,
         None if created else before, after,
@@ -164,7 +167,7 @@ def _trend(later, earlier, chosen: list[str]):
     return and_(later.is_not(None), earlier.is_not(None), or_(*(options[t] for t in chosen)))
 
 
-def condition(rule_conditions: dict[str, list[str]], segment, now: datetime):
+def condition(rule_conditions: dict[str, list[str]], segment):
     """The SQL condition of a rule over a customer_segments row (or alias); and the matched reason column."""
     parts = []
     reason = None
@@ -183,6 +186,65 @@ def condition(rule_conditions: dict[str, list[str]], segment, now: datetime):
     return and_(*parts), reason
 
 
+def _trend_holds(later: int | None, earlier: int | None, chosen: list[str]) -> bool:
+    if later is None or earlier is None:
+        return False
+    return (
+        ("falling" in chosen and later < earlier)
+        or ("rising" in chosen and later > earlier)
+        or ("steady" in chosen and later == earlier)
+    )
+
+
+def matches(rule_conditions: dict[str, list[str]], facts) -> tuple[bool, str | None]:
+    """The same test as `condition`, on one loaded segment row: (fires, matched reason).
+
+    The answer path checks one customer this way (a statement with every rule cost more to plan than to run);
+    the nightly refresh uses the SQL form. tests/test_rules.py holds both to the same results."""
+    reason = None
+    for dimension, chosen in rule_conditions.items():
+        if dimension == "score_trend":
+            ok = _trend_holds(facts.score, facts.previous_score, chosen)
+        elif dimension == "purchase_trend":
+            ok = _trend_holds(facts.purchases_recent, facts.purchases_before, chosen)
+        elif dimension == "reason":
+            given = [key for key in chosen if f",{key}," in (facts.reasons or "")]
+            ok, reason = bool(given), (given[0] if given else None)
+        else:
+            ok = getattr(facts, dimension) in chosen
+        if not ok:
+            return False, None
+    return True, reason
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """What the answer path needs of a rule, detached from any session."""
+
+    id: int
+    conditions: dict
+    repeat_after_days: int
+
+
+RULES_FRESH_SECONDS = 10
+_specs: tuple[float, list[RuleSpec]] | None = None
+
+
+def rule_specs(session: Session, now: datetime) -> list[RuleSpec]:
+    """The active rules, read at most every RULES_FRESH_SECONDS per process: every answer needs them, and they
+    change a few times a year (an edit in this process takes effect at once, elsewhere within seconds)."""
+    global _specs
+    if _specs is None or time.monotonic() > _specs[0]:
+        specs = [RuleSpec(r.id, r.conditions, r.repeat_after_days) for r in active_rules(session)]
+        _specs = (time.monotonic() + RULES_FRESH_SECONDS, specs)
+    return _specs[1]
+
+
+def forget_rules() -> None:
+    global _specs
+    _specs = None
+
+
 def active_rules(session: Session) -> list[RetentionRule]:
     return list(
         session.scalars(
@@ -190,15 +252,6 @@ def active_rules(session: Session) -> list[RetentionRule]:
             .where(RetentionRule.active.is_(True))
             .order_by(RetentionRule.position, RetentionRule.id)
         )
-    )
-
-
-def rule_matches(session: Session, rule: RetentionRule, customer_id: int, now: datetime) -> bool:
-    """Whether the rule fires for one customer now (used to show a rule's neighbours in tests and the UI)."""
-    where, _reason = condition(rule.conditions, CustomerSegment, now)
-    return (
-        session.scalar(select(CustomerSegment.customer_id).where(where, CustomerSegment.customer_id == customer_id))
-        is not None
     )
 
 

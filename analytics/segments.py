@@ -12,10 +12,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import String, case, func, literal, or_, select, text, union, update
+from sqlalchemy import String, case, func, insert, literal, or_, select, text, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
@@ -253,35 +254,40 @@ def _expire(session: Session, customer_ids: list[int] | None) -> None:
 def on_response_submitted(response, session: Session, now: datetime, **_: object) -> None:
     """Receiver of surveys.signals.response_submitted: the answer moves the segment at once and the rules
     fire for this customer, in the answer's transaction."""
-    from analytics.suggestions import suggest
+    from analytics.rules import rule_specs
+    from analytics.suggestions import suggest, suggest_one
 
     if response.customer_id is None:
         return
-    if response.score is None or not _score_moves(session, response, now):
+    facts = _score_moves(session, response, now) if response.score is not None else None
+    if facts is None:
         refresh_segments(session, now, "answer", [response.customer_id])
-    suggest(session, now, [response.customer_id])
+        suggest(session, now, [response.customer_id])
+    else:
+        suggest_one(session, now, response.customer_id, rule_specs(session, now), facts)
 
 
-def _score_moves(session: Session, response, now: datetime) -> bool:
+def _score_moves(session: Session, response, now: datetime) -> SimpleNamespace | None:
     """The answer path for a placed customer's NPS answer: the new score is the latest, the old one becomes the
     previous; value class, phase and purchases stay as the nightly refresh left them. Two statements instead
     of recomputing the customer from the raw rows (the answer POST is the busiest request there is).
 
-    Returns False when the customer is not placed yet (the caller refreshes them in full)."""
+    Returns the segment's facts as they are now, or None when the customer is not placed yet (the caller
+    refreshes them in full)."""
     row = session.execute(
-        select(*(getattr(CustomerSegment, k) for k in ("score", "portfolio", "revenue_12m", *KEY)))
+        select(*(getattr(CustomerSegment, k) for k in FACTS))
         .where(CustomerSegment.customer_id == response.customer_id)
         .with_for_update()
     ).one_or_none()
     if row is None:
-        return False
-    score, portfolio, revenue, value_class, phase, satisfaction = row
+        return None
+    before = SimpleNamespace(customer_id=response.customer_id, **dict(zip(FACTS, row, strict=True)))
     now_class = nps_class(response.score)
     session.execute(
         update(CustomerSegment)
         .where(CustomerSegment.customer_id == response.customer_id)
         .values(
-            previous_score=score,
+            previous_score=before.score,
             score=response.score,
             satisfaction=now_class,
             answered_at=response.created_at,
@@ -289,22 +295,25 @@ def _score_moves(session: Session, response, now: datetime) -> bool:
         ),
         execution_options={"synchronize_session": False},
     )
-    if now_class != satisfaction:
-        session.add(
-            SegmentChange(
+    after = SimpleNamespace(**{**vars(before), "previous_score": before.score, "score": response.score,
+                               "satisfaction": now_class, "answered_at": response.created_at})  # fmt: skip
+    if now_class != before.satisfaction:
+        session.execute(
+            insert(SegmentChange).values(
                 customer_id=response.customer_id, changed_at=now, cause="answer",
-                from_value_class=value_class, from_phase=phase, from_satisfaction=satisfaction,
-                to_value_class=value_class, to_phase=phase, to_satisfaction=now_class,
+                from_value_class=before.value_class, from_phase=before.phase, from_satisfaction=before.satisfaction,
+                to_value_class=before.value_class, to_phase=before.phase, to_satisfaction=now_class,
             )
         )  # fmt: skip
-        revenue = Decimal(revenue or 0)
+        revenue = Decimal(before.revenue_12m or 0)
+        cell = (before.value_class, before.phase)
         cells.move(
             session,
-            {response.customer_id: ((value_class, phase, satisfaction, portfolio), revenue)},
-            {response.customer_id: ((value_class, phase, now_class, portfolio), revenue)},
+            {response.customer_id: ((*cell, before.satisfaction, before.portfolio), revenue)},
+            {response.customer_id: ((*cell, now_class, before.portfolio), revenue)},
         )
     _expire(session, [response.customer_id])
-    return True
+    return after
 
 
 def on_root_cause_set(case, session: Session, now: datetime, **_: object) -> None:

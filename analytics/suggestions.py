@@ -8,15 +8,32 @@ customer no longer matches (the detractor answered 10 since) lapses at the next 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, Float, and_, case, cast, func, literal, or_, select, text, true, update
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    Float,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from analytics.models import LIVE_SQL, SUGGESTION_OPEN, CustomerSegment, RetentionRule, Suggestion
-from analytics.rules import active_rules, condition, sentence
+from analytics.rules import active_rules, condition, matches, sentence
 from customers.models import Customer, Purchase
 from feedback.models import Case
 from feedback.priority import add_working_days
@@ -41,15 +58,9 @@ class SuggestionConflict(ValueError):
     """The suggestion was already settled (someone else was quicker)."""
 
 
-def _insert(session: Session):
-    return (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(
-        Suggestion.__table__
-    )
-
-
-def _repeat_blocked(rule: RetentionRule, now: datetime):
-    """A live suggestion of this rule for the customer, or one settled within the repeat period."""
-    since = now - timedelta(days=rule.repeat_after_days)
+def _repeat_blocked(rule: RetentionRule):
+    """A live suggestion of this rule for the customer, or one settled since `since_<rule id>`."""
+    since = bindparam(f"since_{rule.id}", type_=Suggestion.created_at.type)
     return (
         select(Suggestion.id)
         .where(
@@ -67,13 +78,70 @@ def _repeat_blocked(rule: RetentionRule, now: datetime):
     )
 
 
-def _scope(customer_ids: list[int] | None, id_range: tuple[int, int] | None) -> list:
-    conditions = []
-    if customer_ids is not None:
-        conditions.append(CustomerSegment.customer_id.in_(customer_ids))
-    if id_range is not None:
-        conditions.append(CustomerSegment.customer_id.between(*id_range))
-    return conditions
+# Built statements per (dialect, scope kind, rules as they are): an answer runs the rules for one customer, and
+# building nine rule conditions into one statement costs more than running it.
+_STATEMENTS: dict[tuple, tuple] = {}
+
+
+def _statements(session: Session, by_ids: bool, rules: list[RetentionRule]) -> tuple:
+    """(lapse UPDATE, suggestion INSERT) for these rules, with the scope and times as bound parameters."""
+    dialect = session.get_bind().dialect.name
+    signature = tuple((r.id, json.dumps(r.conditions, sort_keys=True), r.repeat_after_days) for r in rules)
+    key = (dialect, by_ids, signature)
+    if key in _STATEMENTS:
+        return _STATEMENTS[key]
+    if by_ids:
+        # = ANY(array) rather than an expanding IN: the SQL text stays the same for any number of customers,
+        # so it is not rewritten per call and the driver can prepare it.
+        scope = CustomerSegment.customer_id == func.any(bindparam("ids", type_=ARRAY(Integer)))
+    else:
+        scope = CustomerSegment.customer_id.between(bindparam("low"), bindparam("high"))
+    now = bindparam("now", type_=Suggestion.created_at.type)
+    selects, still = [], []
+    for rule in rules:
+        where, reason = condition(rule.conditions, CustomerSegment)
+        still.append(and_(Suggestion.rule_id == rule.id, where))
+        selects.append(
+            select(
+                CustomerSegment.customer_id,
+                literal(rule.id),
+                literal("open"),
+                now,
+                literal(rule.conditions, JSON),
+                *(getattr(CustomerSegment, name) for name in FACT_COLUMNS),
+                reason if reason is not None else literal(None, Suggestion.reason.type),
+            ).where(where, scope, ~_repeat_blocked(rule))
+        )
+    matching = select(CustomerSegment.customer_id).where(
+        CustomerSegment.customer_id == Suggestion.customer_id, or_(*still)
+    )
+    lapse = (
+        update(Suggestion)
+        .where(
+            Suggestion.status == "open",
+            Suggestion.rule_id.in_([rule.id for rule in rules]),
+            Suggestion.customer_id.in_(select(CustomerSegment.customer_id).where(scope)),
+            ~matching.exists(),
+        )
+        .values(status="lapsed", decided_at=now)
+    )
+    columns = ["customer_id", "rule_id", "status", "created_at", "conditions", *FACT_COLUMNS, "reason"]
+    source = selects[0] if len(selects) == 1 else selects[0].union_all(*selects[1:])
+    insert = (
+        (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Suggestion.__table__)
+        .from_select(columns, select(source.subquery()).where(true()))
+        .on_conflict_do_nothing(
+            # The partial index's predicate as literal SQL: with bound values PostgreSQL cannot match it to the
+            # index once the statement is prepared (psycopg prepares after a few executions).
+            index_elements=["customer_id", "rule_id"],
+            index_where=text(LIVE_SQL),
+        )
+        .returning(Suggestion.id)
+    )
+    if len(_STATEMENTS) > 64:
+        _STATEMENTS.clear()
+    _STATEMENTS[key] = (lapse, insert)
+    return lapse, insert
 
 
 def suggest(
@@ -89,50 +157,71 @@ def suggest(
     rules = active_rules(session) if rules is None else rules
     if not rules or (customer_ids is not None and not customer_ids):
         return 0
-    scope = _scope(customer_ids, id_range)
-    selects, still = [], []
+    if customer_ids is not None and len(customer_ids) <= FEW:
+        return sum(suggest_one(session, now, customer_id, rules) for customer_id in customer_ids)
+    if customer_ids is None and id_range is None:
+        low, high = session.execute(
+            select(func.min(CustomerSegment.customer_id), func.max(CustomerSegment.customer_id))
+        ).one()
+        id_range = (low or 0, high or 0)
+    lapse, insert = _statements(session, customer_ids is not None, rules)
+    params = {"now": now, **{f"since_{r.id}": now - timedelta(days=r.repeat_after_days) for r in rules}}
+    params.update(
+        {"ids": list(customer_ids)} if customer_ids is not None else {"low": id_range[0], "high": id_range[1]}
+    )
+    session.execute(lapse, params, execution_options={"synchronize_session": False})
+    return len(session.execute(insert, params).all())
+
+
+FEW = 5  # up to this many customers, the rules are checked row by row in Python (no statement to plan)
+
+
+def suggest_one(session: Session, now: datetime, customer_id: int, rules: list, facts=None) -> int:
+    """The rules on one customer (an answer, a root cause): the segment row (unless its `facts` are given) and
+    the customer's suggestions are read once, the rules checked with `matches`, and only what fires is written.
+    `rules` are RetentionRule rows or analytics.rules.RuleSpec."""
+    segment = facts if facts is not None else session.get(CustomerSegment, customer_id, populate_existing=True)
+    if segment is None:
+        return 0
+    earlier = session.execute(
+        select(Suggestion.id, Suggestion.rule_id, Suggestion.status, Suggestion.done_at, Suggestion.decided_at).where(
+            Suggestion.customer_id == customer_id
+        )
+    ).all()
+    rows, lapsed = [], []
     for rule in rules:
-        where, reason = condition(rule.conditions, CustomerSegment, now)
-        still.append(and_(Suggestion.rule_id == rule.id, where))
-        selects.append(
-            select(
-                CustomerSegment.customer_id,
-                literal(rule.id),
-                literal("open"),
-                literal(now, Suggestion.created_at.type),
-                literal(rule.conditions, JSON),
-                *(getattr(CustomerSegment, name) for name in FACT_COLUMNS),
-                reason if reason is not None else literal(None, Suggestion.reason.type),
-            ).where(where, *scope, ~_repeat_blocked(rule, now))
+        fires, reason = matches(rule.conditions, segment)
+        mine = [e for e in earlier if e.rule_id == rule.id]
+        if not fires:
+            lapsed += [e.id for e in mine if e.status == "open"]
+            continue
+        since = now - timedelta(days=rule.repeat_after_days)
+        blocked = any(
+            e.status in SUGGESTION_OPEN
+            or (
+                e.status in ("done", "dismissed")
+                and (e.done_at or e.decided_at)
+                and (e.done_at or e.decided_at) > since
+            )
+            for e in mine
         )
-    matching = select(CustomerSegment.customer_id).where(
-        CustomerSegment.customer_id == Suggestion.customer_id, or_(*still)
-    )
-    session.execute(
-        update(Suggestion)
-        .where(
-            Suggestion.status == "open",
-            Suggestion.rule_id.in_([rule.id for rule in rules]),
-            Suggestion.customer_id.in_(select(CustomerSegment.customer_id).where(*scope)),
-            ~matching.exists(),
+        if not blocked:
+            rows.append(
+                {"customer_id": customer_id, "rule_id": rule.id, "status": "open", "created_at": now,
+                 "conditions": rule.conditions, "reason": reason,
+                 **{name: getattr(segment, name) for name in FACT_COLUMNS}}
+            )  # fmt: skip
+    if lapsed:
+        session.execute(
+            update(Suggestion).where(Suggestion.id.in_(lapsed)).values(status="lapsed", decided_at=now),
+            execution_options={"synchronize_session": False},
         )
-        .values(status="lapsed", decided_at=now),
-        execution_options={"synchronize_session": False},
-    )
-    columns = ["customer_id", "rule_id", "status", "created_at", "conditions", *FACT_COLUMNS, "reason"]
-    source = selects[0] if len(selects) == 1 else selects[0].union_all(*selects[1:])
-    statement = (
-        _insert(session)
-        .from_select(columns, select(source.subquery()).where(true()))
-        .on_conflict_do_nothing(
-            # The partial index's predicate as literal SQL: with bound values PostgreSQL cannot match it to the
-            # index once the statement is prepared (psycopg prepares after a few executions).
-            index_elements=["customer_id", "rule_id"],
-            index_where=text(LIVE_SQL),
-        )
-        .returning(Suggestion.id)
-    )
-    return len(session.execute(statement).all())
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Suggestion.__table__)
+    statement = insert.on_conflict_do_nothing(index_elements=["customer_id", "rule_id"], index_where=text(LIVE_SQL))
+    return len(session.execute(statement.returning(Suggestion.id), rows).all())
 
 
 def _settle(suggestion: Suggestion, status: str, actor: User, now: datetime) -> dict:

@@ -72,6 +72,9 @@ def app(database_url):
         _db.engine.dispose()
 
 
+from analytics.rules import forget_rules  # noqa: E402
+
+
 @pytest.fixture(autouse=True)
 def _ctx(app):
     """An app context per test, and the database back to its migrated state afterwards."""
@@ -87,6 +90,7 @@ def _ctx(app):
                     conn.execute(insert(table), rows)
     app.config.clear()
     app.config.update(original)
+    forget_rules()  # the answer path's rule cache must not carry one test's rules into the next
 
 
 @pytest.fixture

@@ -253,7 +253,31 @@ def test_the_same_suggestion_statement_runs_again_and_again(session):
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
     for c in customers:
-        suggest(session, NOW + timedelta(days=1), [c.id])
+        suggest(session, NOW + timedelta(days=1), id_range=(c.id, c.id))  # the SQL form, as the nightly refresh
     session.commit()
     high = rule(session, "High-value detractor")
     assert session.query(Suggestion).filter_by(rule_id=high.id).count() == 8
+
+
+def test_the_rules_checked_row_by_row_agree_with_the_sql_form(session):
+    """An answer checks one customer in Python, the nightly refresh everyone in SQL: same suggestions."""
+    from analytics.models import CustomerSegment
+    from analytics.rules import active_rules
+    from analytics.suggestions import suggest, suggest_one
+
+    made = [make(session, f"Q-{name}-{n}", spec) for name, (target, others) in CASES.items()
+            for n, spec in enumerate([target, *others])]  # fmt: skip
+    session.commit()
+    refresh_all(session, NOW)  # places everyone and runs the SQL form
+    session.commit()
+    by_sql = sorted(session.execute(select(Suggestion.customer_id, Suggestion.rule_id, Suggestion.reason)).all())
+    session.query(Suggestion).delete()
+    session.commit()
+    rules = active_rules(session)
+    for c in made:
+        suggest_one(session, NOW, c.id, rules)
+    session.commit()
+    by_python = sorted(session.execute(select(Suggestion.customer_id, Suggestion.rule_id, Suggestion.reason)).all())
+    assert by_python == by_sql and len(by_sql) > len(CASES)
+    assert session.query(CustomerSegment).count() == len(made)
+    assert suggest(session, NOW, [made[0].id]) == 0  # nothing twice
