@@ -218,10 +218,19 @@ def suggest_one(session: Session, now: datetime, customer_id: int, rules: list, 
         )
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Suggestion.__table__)
-    statement = insert.on_conflict_do_nothing(index_elements=["customer_id", "rule_id"], index_where=text(LIVE_SQL))
-    return len(session.execute(statement.returning(Suggestion.id), rows).all())
+    return sum(session.execute(_SUGGEST, row).rowcount for row in rows)
+
+
+# Plain SQL for both databases (see analytics.cells._MOVE): one suggestion, unless one is live already.
+_SUGGEST_COLUMNS = ("customer_id", "rule_id", "status", "created_at", "conditions", "reason", *FACT_COLUMNS)
+_SUGGEST = text(
+    f"INSERT INTO suggestions ({', '.join(_SUGGEST_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + name for name in _SUGGEST_COLUMNS)}) "
+    f"ON CONFLICT (customer_id, rule_id) WHERE {LIVE_SQL} DO NOTHING"
+).bindparams(
+    bindparam("conditions", type_=JSON),
+    bindparam("created_at", type_=Suggestion.created_at.type),
+)
 
 
 def _settle(suggestion: Suggestion, status: str, actor: User, now: datetime) -> dict:
