@@ -3,10 +3,7 @@ the suggestions to work, segment strategies, and segment movements."""
 
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -21,6 +18,7 @@ from analytics import rules as rule_service
 from analytics import strategies as strategy_service
 from analytics import suggestions as suggestion_service
 from analytics.cockpit import SATISFACTION, VALUE_CLASSES
+from analytics.csvfile import csv_download
 from analytics.labels import NPS_LABELS, PORTFOLIO_LABELS
 from analytics.models import RetentionRule, Suggestion
 from analytics.movements import movements
@@ -73,13 +71,13 @@ class RuleForm(FlaskForm):
     name = StringField(_l("Name"))
     active = BooleanField(_l("Active"))
     position = IntegerField(_l("Order (lower first)"), validators=[Optional()])
-    value_class = CheckboxesField(_l("Value class"), validate_choice=False)
-    phase = CheckboxesField(_l("Lifecycle phase"), validate_choice=False)
-    satisfaction = CheckboxesField(_l("Satisfaction"), validate_choice=False)
-    portfolio = CheckboxesField(_l("Portfolio group"), validate_choice=False)
-    reason = CheckboxesField(_l("Reason given (churn answer or case root cause)"), validate_choice=False)
-    score_trend = CheckboxesField(_l("Score trend (latest vs previous answer)"), validate_choice=False)
-    purchase_trend = CheckboxesField(_l("Purchases (last 180 days vs the 180 before)"), validate_choice=False)
+    value_class = CheckboxesField(rule_service.DIMENSION_LABELS["value_class"], validate_choice=False)
+    phase = CheckboxesField(rule_service.DIMENSION_LABELS["phase"], validate_choice=False)
+    satisfaction = CheckboxesField(rule_service.DIMENSION_LABELS["satisfaction"], validate_choice=False)
+    portfolio = CheckboxesField(rule_service.DIMENSION_LABELS["portfolio"], validate_choice=False)
+    reason = CheckboxesField(rule_service.DIMENSION_LABELS["reason"], validate_choice=False)
+    score_trend = CheckboxesField(rule_service.DIMENSION_LABELS["score_trend"], validate_choice=False)
+    purchase_trend = CheckboxesField(rule_service.DIMENSION_LABELS["purchase_trend"], validate_choice=False)
     measure_en = StringField(_l("Measure (English)"))
     measure_de = StringField(_l("Measure (German)"))
     owner_role = SelectField(
@@ -209,40 +207,11 @@ def _back(suggestion: Suggestion):
     return redirect(url_for("analytics.customer_page", customer_id=suggestion.customer_id))
 
 
-@bp.post("/suggestions/<int:suggestion_id>/accept")
-@role_required("agent")
-def suggestion_accept(suggestion_id: int):
-    suggestion = db.get_or_404(Suggestion, suggestion_id)
-    owner_id = request.form.get("owner_id", type=int)
-    owner = db.session.get(User, owner_id) if owner_id else current_user
-    if owner is None or not owner.active:
-        abort(422)
-    if not owner.has_role(suggestion.rule.owner_role):
-        flash(
-            _(
-                "This measure needs an owner with the role %(role)s.",
-                role=rule_service.owner_role_label(suggestion.rule.owner_role),
-            ),
-            "error",
-        )
-        return _back(suggestion)
+def _act(suggestion: Suggestion, action):
+    """Run one settling action, which returns what to tell the user; someone quicker, or a refused input, gets a
+    message and changes nothing."""
     try:
-        case = suggestion_service.accept(db.session, suggestion, owner, current_user, str(get_locale()), utcnow())
-    except suggestion_service.SuggestionConflict:
-        db.session.rollback()
-        flash(_("Someone settled this suggestion already."), "error")
-        return _back(suggestion)
-    db.session.commit()
-    flash(_("Accepted: case %(id)s is in the queue.", id=case.id), "info")
-    return _back(suggestion)
-
-
-@bp.post("/suggestions/<int:suggestion_id>/dismiss")
-@role_required("agent")
-def suggestion_dismiss(suggestion_id: int):
-    suggestion = db.get_or_404(Suggestion, suggestion_id)
-    try:
-        suggestion_service.dismiss(db.session, suggestion, request.form.get("reason", ""), current_user, utcnow())
+        done = action()
     except suggestion_service.SuggestionConflict:
         db.session.rollback()
         flash(_("Someone settled this suggestion already."), "error")
@@ -252,23 +221,53 @@ def suggestion_dismiss(suggestion_id: int):
         flash(_("Say why the measure is not worth doing (at most 500 characters)."), "error")
         return _back(suggestion)
     db.session.commit()
-    flash(_("Dismissed."), "info")
+    flash(done, "info")
     return _back(suggestion)
+
+
+@bp.post("/suggestions/<int:suggestion_id>/accept")
+@role_required("agent")
+def suggestion_accept(suggestion_id: int):
+    suggestion = db.get_or_404(Suggestion, suggestion_id)
+    owner_id = request.form.get("owner_id", type=int)
+    owner = db.session.get(User, owner_id) if owner_id else current_user
+    if owner is None or not owner.active:
+        abort(422)
+    if not owner.has_role(suggestion.rule.owner_role):
+        role = rule_service.owner_role_label(suggestion.rule.owner_role)
+        flash(_("This measure needs an owner with the role %(role)s.", role=role), "error")
+        return _back(suggestion)
+
+    def accept() -> str:
+        case = suggestion_service.accept(db.session, suggestion, owner, current_user, str(get_locale()), utcnow())
+        return _("Accepted: case %(id)s is in the queue.", id=case.id)
+
+    return _act(suggestion, accept)
+
+
+@bp.post("/suggestions/<int:suggestion_id>/dismiss")
+@role_required("agent")
+def suggestion_dismiss(suggestion_id: int):
+    suggestion = db.get_or_404(Suggestion, suggestion_id)
+    reason = request.form.get("reason", "")
+
+    def dismiss() -> str:
+        suggestion_service.dismiss(db.session, suggestion, reason, current_user, utcnow())
+        return _("Dismissed.")
+
+    return _act(suggestion, dismiss)
 
 
 @bp.post("/suggestions/<int:suggestion_id>/done")
 @role_required("agent")
 def suggestion_done(suggestion_id: int):
     suggestion = db.get_or_404(Suggestion, suggestion_id)
-    try:
+
+    def done() -> str:
         suggestion_service.mark_done(db.session, suggestion, current_user, utcnow())
-    except suggestion_service.SuggestionConflict:
-        db.session.rollback()
-        flash(_("Someone settled this suggestion already."), "error")
-        return _back(suggestion)
-    db.session.commit()
-    flash(_("Marked as done."), "info")
-    return _back(suggestion)
+        return _("Marked as done.")
+
+    return _act(suggestion, done)
 
 
 @bp.get("/cockpit/strategies")
@@ -342,14 +341,12 @@ def movements_page():
     )
 
 
+MOVEMENT_COLUMNS = (
+    "month", "from_value_class", "from_phase", "from_satisfaction", "to_value_class", "to_phase", "to_satisfaction",
+    "customers", "direction",
+)  # fmt: skip
+
+
 def _movements_csv(rows, start, end):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(
-        ["month", "from_value_class", "from_phase", "from_satisfaction", "to_value_class", "to_phase",
-         "to_satisfaction", "customers", "direction"]
-    )  # fmt: skip
-    for row in rows:
-        writer.writerow([row.month, *row.source, *row.target, row.customers, row.direction])
-    headers = {"Content-Disposition": f"attachment; filename=segment-movements-{start}-{end}.csv"}
-    return Response(buffer.getvalue(), mimetype="text/csv", headers=headers)
+    table = [[row.month, *row.source, *row.target, row.customers, row.direction] for row in rows]
+    return csv_download([MOVEMENT_COLUMNS, *table], f"segment-movements-{start}-{end}.csv")

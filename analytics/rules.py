@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from analytics.cockpit import PORTFOLIO, SATISFACTION
+from analytics.cockpit import PORTFOLIO, SATISFACTION, VALUE_CLASSES
 from analytics.labels import NPS_LABELS, PORTFOLIO_LABELS
 from analytics.models import RetentionRule, Suggestion
 from customers.models import PHASES, phase_label
@@ -25,7 +25,6 @@ from kundenpuls import audit
 from surveys.models import ChurnReason
 
 TRENDS = ("falling", "rising", "steady")
-VALUE_CLASSES = ("A", "B", "C")
 DIMENSIONS = ("value_class", "phase", "satisfaction", "portfolio", "reason", "score_trend", "purchase_trend")
 DIMENSION_LABELS = {
     "value_class": _l("Value class"),

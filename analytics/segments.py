@@ -255,14 +255,13 @@ def on_response_submitted(response, session: Session, now: datetime, **_: object
     """Receiver of surveys.signals.response_submitted: the answer moves the segment at once and the rules
     fire for this customer, in the answer's transaction."""
     from analytics.rules import rule_specs
-    from analytics.suggestions import suggest, suggest_one
+    from analytics.suggestions import suggest_one
 
     if response.customer_id is None:
         return
     facts = _score_moves(session, response, now) if response.score is not None else None
     if facts is None:
-        refresh_segments(session, now, "answer", [response.customer_id])
-        suggest(session, now, [response.customer_id])
+        _refresh_one(session, now, "answer", response.customer_id)
     else:
         suggest_one(session, now, response.customer_id, rule_specs(session, now), facts)
 
@@ -319,12 +318,16 @@ def _score_moves(session: Session, response, now: datetime) -> SimpleNamespace |
 def on_root_cause_set(case, session: Session, now: datetime, **_: object) -> None:
     """Receiver of feedback.signals.root_cause_set: a root cause is a reason the rules read ("detractor citing
     price"), so the customer's segment and suggestions follow at once."""
+    if case.customer_id is not None:
+        _refresh_one(session, now, "case", case.customer_id)
+
+
+def _refresh_one(session: Session, now: datetime, cause: str, customer_id: int) -> None:
+    """One customer's whole segment from the raw rows, then the rules on them."""
     from analytics.suggestions import suggest
 
-    if case.customer_id is None:
-        return
-    refresh_segments(session, now, "case", [case.customer_id])
-    suggest(session, now, [case.customer_id])
+    refresh_segments(session, now, cause, [customer_id])
+    suggest(session, now, [customer_id])
 
 
 def _due(session: Session, now: datetime, hour: int) -> bool:

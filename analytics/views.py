@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import timedelta
 
 from flask import Blueprint, Response, jsonify, render_template, request
@@ -23,6 +21,7 @@ from analytics.churn import (
 )
 from analytics.cockpit import PAGE_SIZE, PORTFOLIO, SATISFACTION, VALUE_CLASSES, cell_customers, portfolio
 from analytics.cockpit import matrix as cockpit_matrix
+from analytics.csvfile import csv_download
 from analytics.customer import customer_json, customer_profile
 from analytics.drivers import driver_report
 from analytics.labels import NPS_LABELS, PORTFOLIO_LABELS
@@ -112,14 +111,7 @@ def nps_csv():
         report, _ = _report()
     except BadParameters as exc:
         return Response(str(exc) + "\n", status=422, mimetype="text/plain")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    writer.writerows(_rows(report))
-    name = f"nps-{report.interval}-{report.start}-{report.end}.csv"
-    return Response(
-        buffer.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={name}"}
-    )
+    return csv_download([CSV_COLUMNS, *_rows(report)], f"nps-{report.interval}-{report.start}-{report.end}.csv")
 
 
 @bp.get("/reports/drivers")
@@ -133,16 +125,12 @@ def drivers_page():
         start = end - timedelta(days=365)
     report = driver_report(db.session, start, end, filters)
     if request.args.get("format") == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(DRIVER_COLUMNS)
-        for f in report.findings:
-            writer.writerow(
-                [f.attribute, f.level or "", f.test, f.promoters_value, f.detractors_value, round(f.effect, 4),
-                 f.p_value, f.q_value, int(f.significant), f.sentence]
-            )  # fmt: skip
-        headers = {"Content-Disposition": f"attachment; filename=drivers-{start}-{end}.csv"}
-        return Response(buffer.getvalue(), mimetype="text/csv", headers=headers)
+        rows = [
+            [f.attribute, f.level or "", f.test, f.promoters_value, f.detractors_value, round(f.effect, 4),
+             f.p_value, f.q_value, int(f.significant), f.sentence]
+            for f in report.findings
+        ]  # fmt: skip
+        return csv_download([DRIVER_COLUMNS, *rows], f"drivers-{start}-{end}.csv")
     locale = str(get_locale())
     reason_labels = {r.key: r.label(locale) for r in db.session.scalars(select(ChurnReason))}
     return render_template(
@@ -228,13 +216,8 @@ def churn_csv():
         start, end, _, filters = parse(request.args, utcnow().date())
     except BadParameters as exc:
         return Response(str(exc) + "\n", status=422, mimetype="text/plain")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for row in churn_csv_rows(db.session, table, start, end, filters.segment):
-        writer.writerow(["" if value is None else value for value in row])
-    name = f"churn-{table}-{start}-{end}.csv"
-    return Response(
-        buffer.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={name}"}
+    return csv_download(
+        churn_csv_rows(db.session, table, start, end, filters.segment), f"churn-{table}-{start}-{end}.csv"
     )
 
 
