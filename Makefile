@@ -9,7 +9,7 @@ STAFF_EMAIL ?= admin@example.com
 STAFF_PASSWORD ?= kundenpuls-demo
 PG_CLUSTER = $(shell pg_lsclusters -h 2>/dev/null | awk 'NR==1{print $$1}')
 
-.PHONY: run test lint fmt bench translations services clean
+.PHONY: run prod test lint fmt bench translations services clean
 
 $(BIN)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ run: $(BIN)/.runtime translations
 	@trap 'kill 0' EXIT INT TERM; \
 	  $(FLASK) scheduler run --interval 30 & \
 	  $(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+# Production on this host: KUNDENPULS_ENV=production, SECRET_KEY and DATABASE_URL (PostgreSQL) must be set
+# (the app refuses to start otherwise); gunicorn serves the web app and one scheduler process runs beside it.
+prod: $(BIN)/.runtime translations
+	KUNDENPULS_ENV=production $(FLASK) db upgrade
+	@trap 'kill 0' EXIT INT TERM; \
+	  KUNDENPULS_ENV=production $(FLASK) scheduler run & \
+	  KUNDENPULS_ENV=production $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 services:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $(PG_CLUSTER) main start

@@ -16,23 +16,24 @@ from types import SimpleNamespace
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import String, case, func, insert, literal, or_, select, text, union, update
+from sqlalchemy import JSON, String, bindparam, case, column, func, insert, literal, or_, select, text, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from analytics import cells
 from analytics.cockpit import portfolio_column
-from analytics.models import CustomerSegment, SegmentChange, SegmentRun
+from analytics.models import SHARDS, CustomerSegment, SegmentChange, SegmentRun
+from analytics.suggestions import earlier_suggestion
 from customers.models import Customer, Purchase
 from customers.values import current_value_settings
 from feedback.models import Case
-from kundenpuls.timeutil import utcnow
+from kundenpuls.locks import SEGMENT_LOCK, try_job_lock
+from kundenpuls.timeutil import UTCDateTime, utcnow
 from surveys.models import ChurnReason, Response, ResponseReason, nps_class
 
 CHUNK = 50_000
 HALF_YEAR = timedelta(days=180)
-SEGMENT_LOCK = 0x5E6_0001
 KEY = ("value_class", "phase", "satisfaction")
 FACTS = (
     *KEY, "score", "previous_score", "answered_at", "portfolio", "revenue_12m", "potential", "purchases_recent",
@@ -266,44 +267,91 @@ def on_response_submitted(response, session: Session, now: datetime, **_: object
         suggest_one(session, now, response.customer_id, rule_specs(session, now), facts)
 
 
+_FACT_SQL = ", ".join(FACTS)
+_CELL_UPSERT = (
+    "INSERT INTO segment_cells (value_class, phase, satisfaction, portfolio, shard, customers, revenue) "
+    "SELECT value_class, phase, {satisfaction}, portfolio, :shard, {sign}1, {sign}coalesce(revenue_12m, 0) FROM old "
+    "WHERE satisfaction IS DISTINCT FROM CAST(:cls AS VARCHAR) "
+    "ON CONFLICT (value_class, phase, satisfaction, portfolio, shard) DO UPDATE SET "
+    "customers = segment_cells.customers + excluded.customers, revenue = segment_cells.revenue + excluded.revenue "
+    "RETURNING 1"
+)
+# The whole move of an NPS answer in one round trip on PostgreSQL: lock and read the segment row, move the score,
+# and when the satisfaction changes write the history row and shift the customer between cockpit cells (the
+# same sums as analytics.cells.move); the customer's earlier suggestions come along for the rules. Data-modifying
+# CTEs run whether or not the main query reads them.
+_MOVE_SCORE = (
+    text(
+        f"WITH old AS (SELECT customer_id, {_FACT_SQL} FROM customer_segments WHERE customer_id = :cid FOR UPDATE), "
+        "moved AS (UPDATE customer_segments AS s SET previous_score = old.score, score = :score, satisfaction = :cls, "
+        "answered_at = :answered, refreshed_at = :now FROM old WHERE s.customer_id = old.customer_id "
+        "RETURNING s.customer_id), "
+        "history AS (INSERT INTO segment_changes (customer_id, changed_at, cause, from_value_class, from_phase, "
+        "from_satisfaction, to_value_class, to_phase, to_satisfaction) SELECT customer_id, :now, 'answer', "
+        "value_class, phase, satisfaction, value_class, phase, :cls FROM old "
+        "WHERE satisfaction IS DISTINCT FROM CAST(:cls AS VARCHAR) RETURNING id), "
+        f"cell_out AS ({_CELL_UPSERT.format(satisfaction='satisfaction', sign='-')}), "
+        f"cell_in AS ({_CELL_UPSERT.format(satisfaction='CAST(:cls AS VARCHAR)', sign='')}) "
+        f"SELECT {_FACT_SQL}, (SELECT coalesce(json_agg(json_build_array(id, rule_id, status, done_at, decided_at)), "
+        "'[]') FROM suggestions WHERE customer_id = :cid) AS earlier FROM old"
+    )
+    .bindparams(bindparam("answered", type_=UTCDateTime()), bindparam("now", type_=UTCDateTime()))
+    .columns(*(getattr(CustomerSegment, k) for k in FACTS), column("earlier", JSON()))
+)
+
+
 def _score_moves(session: Session, response, now: datetime) -> SimpleNamespace | None:
     """The answer path for a placed customer's NPS answer: the new score is the latest, the old one becomes the
-    previous; value class, phase and purchases stay as the nightly refresh left them. Two statements instead
-    of recomputing the customer from the raw rows (the answer POST is the busiest request there is).
+    previous; value class, phase and purchases stay as the nightly refresh left them. One statement on
+    PostgreSQL (three on SQLite) instead of recomputing the customer from the raw rows (the answer POST is the
+    busiest request there is), plus the cell move when the satisfaction changes.
 
     Returns the segment's facts as they are now, or None when the customer is not placed yet (the caller
     refreshes them in full)."""
-    row = session.execute(
-        select(*(getattr(CustomerSegment, k) for k in FACTS))
-        .where(CustomerSegment.customer_id == response.customer_id)
-        .with_for_update()
-    ).one_or_none()
-    if row is None:
-        return None
-    before = SimpleNamespace(customer_id=response.customer_id, **dict(zip(FACTS, row, strict=True)))
     now_class = nps_class(response.score)
-    session.execute(
-        update(CustomerSegment)
-        .where(CustomerSegment.customer_id == response.customer_id)
-        .values(
-            previous_score=before.score,
-            score=response.score,
-            satisfaction=now_class,
-            answered_at=response.created_at,
-            refreshed_at=now,
-        ),
-        execution_options={"synchronize_session": False},
-    )
+    params = {"cid": response.customer_id, "score": response.score, "cls": now_class,
+              "answered": response.created_at, "now": now}  # fmt: skip
+    if session.get_bind().dialect.name == "postgresql":
+        # One round trip: lock and read the row, move the score, and write the history row when the
+        # satisfaction changes (data-modifying CTEs run whether or not the main query reads them).
+        row = session.execute(_MOVE_SCORE, {**params, "shard": response.customer_id % SHARDS}).one_or_none()
+        if row is None:
+            return None
+        *facts, earlier = row
+        before = SimpleNamespace(customer_id=response.customer_id, **dict(zip(FACTS, facts, strict=True)))
+        after = SimpleNamespace(**{**vars(before), "previous_score": before.score, "score": response.score,
+                                   "satisfaction": now_class, "answered_at": response.created_at})  # fmt: skip
+        after.earlier = [earlier_suggestion(*item) for item in earlier]
+        _expire(session, [response.customer_id])
+        return after
+    else:
+        row = session.execute(
+            select(*(getattr(CustomerSegment, k) for k in FACTS))
+            .where(CustomerSegment.customer_id == response.customer_id)
+            .with_for_update()
+        ).one_or_none()
+        if row is None:
+            return None
+        before = SimpleNamespace(customer_id=response.customer_id, **dict(zip(FACTS, row, strict=True)))
+        session.execute(
+            update(CustomerSegment)
+            .where(CustomerSegment.customer_id == response.customer_id)
+            .values(previous_score=before.score, score=response.score, satisfaction=now_class,
+                    answered_at=response.created_at, refreshed_at=now),
+            execution_options={"synchronize_session": False},
+        )  # fmt: skip
+        if now_class != before.satisfaction:
+            session.execute(
+                insert(SegmentChange).values(
+                    customer_id=response.customer_id, changed_at=now, cause="answer",
+                    from_value_class=before.value_class, from_phase=before.phase,
+                    from_satisfaction=before.satisfaction, to_value_class=before.value_class,
+                    to_phase=before.phase, to_satisfaction=now_class,
+                )
+            )  # fmt: skip
     after = SimpleNamespace(**{**vars(before), "previous_score": before.score, "score": response.score,
                                "satisfaction": now_class, "answered_at": response.created_at})  # fmt: skip
     if now_class != before.satisfaction:
-        session.execute(
-            insert(SegmentChange).values(
-                customer_id=response.customer_id, changed_at=now, cause="answer",
-                from_value_class=before.value_class, from_phase=before.phase, from_satisfaction=before.satisfaction,
-                to_value_class=before.value_class, to_phase=before.phase, to_satisfaction=now_class,
-            )
-        )  # fmt: skip
         revenue = Decimal(before.revenue_12m or 0)
         cell = (before.value_class, before.phase)
         cells.move(
@@ -339,12 +387,6 @@ def _due(session: Session, now: datetime, hour: int) -> bool:
     if now < boundary:
         boundary -= timedelta(days=1)
     return last < boundary
-
-
-def _try_lock(session: Session) -> bool:
-    if session.get_bind().dialect.name != "postgresql":
-        return True
-    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SEGMENT_LOCK}).scalar())
 
 
 def _slice(session: Session, now: datetime, id_range: tuple[int, int]) -> tuple[int, int]:
@@ -415,7 +457,7 @@ def last_run(session: Session) -> SegmentRun | None:
 
 def nightly_refresh(session: Session, now: datetime) -> int | None:
     """Scheduler job: the full refresh once a night (NIGHTLY_HOUR UTC); one scheduler at a time."""
-    if not _due(session, now, NIGHTLY_HOUR) or not _try_lock(session):
+    if not try_job_lock(session, SEGMENT_LOCK) or not _due(session, now, NIGHTLY_HOUR):
         session.rollback()
         return None
     run = refresh_all(session, now, current_app.config["SEGMENT_REFRESH_WORKERS"])

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import (
     ARRAY,
@@ -176,18 +177,37 @@ def suggest(
 FEW = 5  # up to this many customers, the rules are checked row by row in Python (no statement to plan)
 
 
+class EarlierSuggestion(NamedTuple):
+    id: int
+    rule_id: int
+    status: str
+    done_at: datetime | None
+    decided_at: datetime | None
+
+
+def earlier_suggestion(id: int, rule_id: int, status: str, done_at, decided_at) -> EarlierSuggestion:  # noqa: A002
+    """One of the customer's suggestions as the answer statement returns them (JSON: times as ISO text, UTC)."""
+    return EarlierSuggestion(id, rule_id, status, _utc(done_at), _utc(decided_at))
+
+
+def _utc(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC) if value else None
+
+
 def suggest_one(session: Session, now: datetime, customer_id: int, rules: list, facts=None) -> int:
     """The rules on one customer (an answer, a root cause): the segment row (unless its `facts` are given) and
-    the customer's suggestions are read once, the rules checked with `matches`, and only what fires is written.
-    `rules` are RetentionRule rows or analytics.rules.RuleSpec."""
+    the customer's suggestions are read once (unless `facts.earlier` brings them), the rules checked with
+    `matches`, and only what fires is written. `rules` are RetentionRule rows or analytics.rules.RuleSpec."""
     segment = facts if facts is not None else session.get(CustomerSegment, customer_id, populate_existing=True)
     if segment is None:
         return 0
-    earlier = session.execute(
-        select(Suggestion.id, Suggestion.rule_id, Suggestion.status, Suggestion.done_at, Suggestion.decided_at).where(
-            Suggestion.customer_id == customer_id
-        )
-    ).all()
+    earlier = getattr(segment, "earlier", None)
+    if earlier is None:
+        earlier = session.execute(
+            select(
+                Suggestion.id, Suggestion.rule_id, Suggestion.status, Suggestion.done_at, Suggestion.decided_at
+            ).where(Suggestion.customer_id == customer_id)
+        ).all()
     rows, lapsed = [], []
     for rule in rules:
         fires, reason = matches(rule.conditions, segment)

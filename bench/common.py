@@ -58,3 +58,25 @@ def seconds_each(fn, runs: int) -> list[float]:
         fn()
         samples.append(time.perf_counter() - begin)
     return samples
+
+
+def signed_in_agent(app):
+    """A test client of `app` signed in as a new agent (agent@example.com), through the real login form."""
+    import re
+    from datetime import UTC, datetime
+
+    from kundenpuls.extensions import db
+    from kundenpuls.models import User
+
+    with app.app_context():
+        agent = User(email="agent@example.com", role="agent", created_at=datetime.now(UTC))
+        agent.set_password("bench-password")
+        db.session.add(agent)
+        db.session.commit()
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/login").text).group(1)
+    signed_in = client.post(
+        "/login", data={"email": "agent@example.com", "password": "bench-password", "csrf_token": token}
+    )
+    assert signed_in.status_code == 302
+    return client

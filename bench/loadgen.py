@@ -41,7 +41,8 @@ def _request(port: int, payload: bytes) -> int:
 
 def _thread(port, requests, deadline, interval, out):
     next_at = time.perf_counter()
-    for payload in requests:
+    for item in requests:
+        label, payload = item if isinstance(item, tuple) else ("", item)
         now = time.perf_counter()
         if now >= deadline:
             break
@@ -54,7 +55,7 @@ def _thread(port, requests, deadline, interval, out):
             status = _request(port, payload)
         except OSError:
             status = 0
-        out.append((status, time.perf_counter() - start))
+        out.append((status, time.perf_counter() - start, label))
 
 
 def _process(port, requests, threads, duration, interval, queue):
@@ -71,11 +72,9 @@ def _process(port, requests, threads, duration, interval, queue):
     queue.put([item for out in outs for item in out])
 
 
-def run(
-    port: int, requests: list[bytes], duration: float, processes: int = 2, threads: int = 8, rate: float | None = None
-) -> Result:
-    """Closed loop (as fast as answered) or, with `rate`, paced at that many requests per second in all."""
-    interval = (processes * threads) / rate if rate else None
+def _drive(port: int, requests: list, duration: float, processes: int, threads: int, interval: float | None):
+    """Send `requests` from `processes` x `threads` clients for at most `duration` seconds; returns the
+    (status, seconds, label) items and the elapsed time."""
     queue: mp.Queue = mp.Queue()
     procs = [
         mp.Process(target=_process, args=(port, requests[i::processes], threads, duration, interval, queue))
@@ -87,9 +86,29 @@ def run(
     items = [item for _ in procs for item in queue.get()]
     for proc in procs:
         proc.join()
-    elapsed = time.perf_counter() - start
+    return items, min(time.perf_counter() - start, duration + 0.5)
+
+
+def run(
+    port: int, requests: list[bytes], duration: float, processes: int = 2, threads: int = 8, rate: float | None = None
+) -> Result:
+    """Closed loop (as fast as answered) or, with `rate`, paced at that many requests per second in all."""
+    interval = (processes * threads) / rate if rate else None
+    return _result(*_drive(port, requests, duration, processes, threads, interval))
+
+
+def _result(items: list, elapsed: float) -> Result:
     statuses: dict = {}
-    for status, _ in items:
+    for status, *_ in items:
         statuses[status] = statuses.get(status, 0) + 1
-    ok = [latency for status, latency in items if 200 <= status < 300]
-    return Result(len(ok), len(items) - len(ok), statuses, ok, min(elapsed, duration + 0.5))
+    ok = [latency for status, latency, _ in items if 200 <= status < 300]
+    return Result(len(ok), len(items) - len(ok), statuses, ok, elapsed)
+
+
+def run_labelled(
+    port: int, requests: list[tuple[str, bytes]], duration: float, processes: int = 2, threads: int = 8
+) -> dict[str, Result]:
+    """A mixed closed-loop run; (label, request) pairs; one Result per label over the same elapsed time."""
+    items, elapsed = _drive(port, requests, duration, processes, threads, None)
+    labels = sorted({label for *_, label in items})
+    return {label: _result([i for i in items if i[2] == label], elapsed) for label in labels}

@@ -11,14 +11,13 @@ import argparse
 import io
 import os
 import random
-import re
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from bench.common import migrated, psycopg_url, throwaway_database
+from bench.common import migrated, psycopg_url, signed_in_agent, throwaway_database
 
 BARE = """
 SELECT c.*, cu.*, u.*, r.*
@@ -97,21 +96,8 @@ def main() -> None:
         seed(url, args.cases)
         os.environ.update(env)
         from kundenpuls import create_app
-        from kundenpuls.extensions import db
-        from kundenpuls.models import User
 
-        app = create_app({"LOGIN_RATE_LIMIT": "1000 per minute"})
-        with app.app_context():
-            agent = User(email="agent@example.com", role="agent", created_at=datetime.now(UTC))
-            agent.set_password("bench-password")
-            db.session.add(agent)
-            db.session.commit()
-        client = app.test_client()
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/login").text).group(1)
-        signed_in = client.post(
-            "/login", data={"email": "agent@example.com", "password": "bench-password", "csrf_token": token}
-        )
-        assert signed_in.status_code == 302
+        client = signed_in_agent(create_app({"LOGIN_RATE_LIMIT": "1000 per minute"}))
 
         def page():
             response = client.get("/queue")

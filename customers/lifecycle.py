@@ -8,16 +8,16 @@ change is stored with the date it took effect by the rules, so reports can show 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import and_, case, func, insert, literal, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, func, insert, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from customers.models import Customer, LifecycleChange, LifecycleRules, Purchase
 from kundenpuls import audit
-from kundenpuls.timeutil import plus_days
+from kundenpuls.locks import LIFECYCLE_LOCK, try_job_lock
+from kundenpuls.timeutil import UTCDateTime, plus_days
 
-# Arbitrary constant naming "recomputing phases" among PostgreSQL advisory locks.
-LIFECYCLE_LOCK = 4_262_005
 # The scheduler recomputes all phases this often (phases move by days, not minutes).
 RECOMPUTE_EVERY = timedelta(hours=1)
 CAUSES = ("purchase", "time", "cancellation", "rules", "backfill")
@@ -37,17 +37,34 @@ def _least(session: Session, *values):
     return (func.least if session.get_bind().dialect.name == "postgresql" else func.min)(*values)
 
 
+class Moment(NamedTuple):
+    """`now` and the two cut-offs the rules derive from it: values, or bound parameters in a cached statement."""
+
+    now: object
+    inactive_before: object
+    new_after: object
+
+
+def moment(rules: LifecycleRules, now: datetime) -> Moment:
+    return Moment(now, now - timedelta(days=rules.inactive_after_days), now - timedelta(days=rules.new_for_days))
+
+
+BOUND = Moment(*(bindparam(name, type_=UTCDateTime()) for name in Moment._fields))
+
+
 def _computed(
     session: Session,
     rules: LifecycleRules,
-    now: datetime,
-    customer_ids: list[int] | None,
+    at: Moment,
+    customer_ids,
     id_range: tuple[int, int] | None = None,
 ):
     """Per customer whose phase or purchase figures are out of date: the new phase, since when, the figures.
 
-    `customer_ids` limits it to some customers, `id_range` (inclusive) to a slice of all of them.
+    `customer_ids` (a list, or an expanding bound parameter) limits it to some customers, `id_range` (inclusive)
+    to a slice of all of them.
     """
+    now = at.now
     stats = select(
         Purchase.customer_id,
         func.count().label("purchases"),
@@ -64,8 +81,8 @@ def _computed(
     phase = case(
         (and_(Customer.cancelled_at.is_not(None), or_(last.is_(None), last <= Customer.cancelled_at)), "churned"),
         (count == 0, "potential"),
-        (last <= now - timedelta(days=rules.inactive_after_days), "inactive"),
-        (and_(count < rules.new_until_purchases, first > now - timedelta(days=rules.new_for_days)), "new"),
+        (last <= at.inactive_before, "inactive"),
+        (and_(count < rules.new_until_purchases, first > at.new_after), "new"),
         else_="existing",
     )
     nth_purchase = (
@@ -145,7 +162,10 @@ def recompute_phases(session: Session, now: datetime, cause: str, customer_ids: 
     if customer_ids is not None and not customer_ids:
         return 0
     rules = current_rules(session)
-    if customer_ids is not None:
+    if customer_ids is not None and session.get_bind().dialect.name == "postgresql":
+        statement = _for_customers(session, rules, cause)
+        recorded = session.execute(statement, {"ids": list(customer_ids), **moment(rules, now)._asdict()}).scalar_one()
+    elif customer_ids is not None:
         recorded = _recompute(session, rules, now, cause, customer_ids, None)
     else:
         if session.get_bind().dialect.name == "postgresql":
@@ -173,7 +193,7 @@ def _recompute(
 ) -> int:
     """One statement on PostgreSQL (UPDATE ... RETURNING inside a CTE feeds the history INSERT); on SQLite the
     history INSERT, then the UPDATE, from the same computation in the same transaction."""
-    computed = _computed(session, rules, now, customer_ids, id_range).cte("computed")
+    computed = _computed(session, rules, moment(rules, now), customer_ids, id_range).cte("computed")
     # The same limits on the updated table: the planner does not carry them over from the CTE, and without them
     # it walks the customers from the first id to the slice.
     target = [Customer.id == computed.c.customer_id]
@@ -181,36 +201,13 @@ def _recompute(
         target.append(Customer.id.in_(customer_ids))
     if id_range is not None:
         target.append(Customer.id.between(*id_range))
-    changes_from = lambda source: select(  # noqa: E731
-        source.c.customer_id,
-        source.c.old_phase,
-        source.c.phase,
-        source.c.since,
-        literal(now, LifecycleChange.recorded_at.type),
-        literal(cause),
-    ).where(source.c.old_phase != source.c.phase)
+    recorded_at = literal(now, LifecycleChange.recorded_at.type)
     if session.get_bind().dialect.name == "postgresql":
-        updated = (
-            update(Customer)
-            .where(*target)
-            .values(_set_customer(computed))
-            # The new phase_since is the computed one wherever the phase changed: no second evaluation.
-            .returning(
-                computed.c.customer_id, computed.c.old_phase, computed.c.phase, Customer.phase_since.label("since")
-            )
-            .cte("updated")
-        )
-        inserted = (
-            insert(LifecycleChange)
-            .from_select(_change_columns(), changes_from(updated))
-            .returning(LifecycleChange.id)
-            .cte("inserted")
-        )
-        return session.execute(select(func.count()).select_from(inserted)).scalar_one()
+        return session.execute(_counted_changes(computed, target, recorded_at, cause)).scalar_one()
     recorded = len(
         session.execute(
             insert(LifecycleChange)
-            .from_select(_change_columns(), changes_from(computed))
+            .from_select(_change_columns(), _changes_from(computed, recorded_at, cause))
             .add_cte(computed)
             .returning(LifecycleChange.id)
         ).all()
@@ -225,6 +222,49 @@ def _recompute(
     return recorded
 
 
+def _changes_from(source, recorded_at, cause: str):
+    """History rows for the customers whose phase changed."""
+    return select(
+        source.c.customer_id, source.c.old_phase, source.c.phase, source.c.since, recorded_at, literal(cause)
+    ).where(source.c.old_phase != source.c.phase)
+
+
+def _counted_changes(computed, target: list, recorded_at, cause: str):
+    """PostgreSQL: UPDATE ... RETURNING inside a CTE feeds the history INSERT; the statement counts the changes."""
+    updated = (
+        update(Customer)
+        .where(*target)
+        .values(_set_customer(computed))
+        # The new phase_since is the computed one wherever the phase changed: no second evaluation.
+        .returning(computed.c.customer_id, computed.c.old_phase, computed.c.phase, Customer.phase_since.label("since"))
+        .cte("updated")
+    )
+    inserted = (
+        insert(LifecycleChange)
+        .from_select(_change_columns(), _changes_from(updated, recorded_at, cause))
+        .returning(LifecycleChange.id)
+        .cte("inserted")
+    )
+    return select(func.count()).select_from(inserted)
+
+
+_STATEMENTS: dict[tuple, object] = {}
+
+
+def _for_customers(session: Session, rules: LifecycleRules, cause: str):
+    """PostgreSQL, some customers (a purchase, a cancellation): the recompute statement of `_recompute`, built
+    once per rule set and cause with `now` and the ids as bound parameters. Building it took a quarter of an
+    API purchase."""
+    key = (rules.new_until_purchases, rules.new_for_days, rules.inactive_after_days, cause)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        ids = bindparam("ids", expanding=True)
+        computed = _computed(session, rules, BOUND, ids).cte("computed")
+        target = [Customer.id == computed.c.customer_id, Customer.id.in_(ids)]
+        statement = _STATEMENTS[key] = _counted_changes(computed, target, BOUND.now, cause)
+    return statement
+
+
 def _expire(session: Session, customer_ids: list[int] | None) -> None:
     """Loaded customers show the new phase (the UPDATE ran in SQL, past the identity map)."""
     wanted = None if customer_ids is None else set(customer_ids)
@@ -236,20 +276,14 @@ def _expire(session: Session, customer_ids: list[int] | None) -> None:
 _FIGURES = ("lifecycle_phase", "phase_since", "purchase_count", "first_purchase_at", "last_purchase_at")
 
 
-def _try_lock(session: Session) -> bool:
-    if session.get_bind().dialect.name != "postgresql":
-        return True
-    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": LIFECYCLE_LOCK}).scalar())
-
-
 def refresh_phases(session: Session, now: datetime) -> int:
     """Scheduler job: recompute every phase once an hour. The first run after install is the backfill."""
+    if not try_job_lock(session, LIFECYCLE_LOCK):
+        session.rollback()
+        return 0
     rules = current_rules(session)
     if rules.recomputed_at is not None and rules.recomputed_at > now - RECOMPUTE_EVERY:
         session.commit()
-        return 0
-    if not _try_lock(session):
-        session.rollback()
         return 0
     recorded = recompute_phases(session, now, "backfill" if rules.recomputed_at is None else "time")
     session.commit()

@@ -72,6 +72,8 @@ class Customer(db.Model):
     last_purchase_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The latest cancellation the shop reported.
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Erased on request (GDPR Art. 17): no name, email or external id left; scores and purchases stay anonymous.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     purchases: Mapped[list[Purchase]] = relationship(back_populates="customer")
 

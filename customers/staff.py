@@ -3,9 +3,10 @@ reads everything)."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
-from flask import Blueprint, abort, flash, redirect, url_for
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -15,7 +16,9 @@ from wtforms.validators import DataRequired, Email, Length, NumberRange, Optiona
 
 from customers.description import DESCRIPTION_FIELDS, MAX_TEXT, add_contact, remove_contact, update_description
 from customers.models import BUYING_ROLE_LABELS, BUYING_ROLES, Customer, CustomerContact
+from customers.privacy import erase_customer, export_customer
 from customers.services import set_potential
+from kundenpuls import audit
 from kundenpuls.auth import role_required
 from kundenpuls.extensions import db
 from kundenpuls.timeutil import utcnow
@@ -122,3 +125,32 @@ def contact_remove(customer_id: int, contact_id: int):
     db.session.commit()
     flash(_("Contact removed."), "info")
     return redirect(url_for("analytics.customer_page", customer_id=customer_id, _anchor="description"))
+
+
+@bp.get("/customers/<int:customer_id>/export.json")
+@role_required("manager")
+def export(customer_id: int):
+    """The same document as the API's export, as a download; the access itself is recorded."""
+    customer = db.get_or_404(Customer, customer_id)
+    now = utcnow()
+    document = export_customer(db.session, customer, now)
+    audit.record(db.session, "customer_access", customer.id, "exported", current_user.id, now)
+    db.session.commit()
+    response = Response(json.dumps(document, ensure_ascii=False, indent=2), mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="customer-{customer.id}.json"'
+    return response
+
+
+@bp.post("/customers/<int:customer_id>/erase")
+@role_required("admin")
+def erase(customer_id: int):
+    customer = db.get_or_404(Customer, customer_id)
+    if not FlaskForm().validate() or customer.erased_at is not None:
+        abort(400)
+    if (request.form.get("confirm") or "").strip() != customer.external_id:
+        flash(_("Type the customer's external id exactly to confirm the erasure."), "error")
+        return redirect(url_for("analytics.customer_page", customer_id=customer.id))
+    erase_customer(db.session, customer, current_user.id, utcnow())
+    db.session.commit()
+    flash(_("The customer's personal data is erased."), "info")
+    return redirect(url_for("analytics.customer_page", customer_id=customer_id))

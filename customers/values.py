@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from customers.models import Customer, Purchase, ValueSettings
 from kundenpuls import audit
+from kundenpuls.locks import VALUES_LOCK, try_job_lock
 
 YEAR = timedelta(days=365)
 
@@ -170,9 +171,14 @@ def estimate_potentials(session: Session) -> None:
 
 
 def refresh_values_if_stale(session: Session, now: datetime, max_age: timedelta = timedelta(hours=6)) -> int | None:
-    """The scheduler's job: a full refresh at most every `max_age` (it reads a year of purchases)."""
+    """The scheduler's job: a full refresh at most every `max_age` (it reads a year of purchases), by one
+    scheduler at a time."""
+    if not try_job_lock(session, VALUES_LOCK):
+        session.rollback()
+        return None
     last = session.scalar(select(func.max(Customer.values_at)))
     if last is not None and now - last < max_age:
+        session.commit()
         return None
     refreshed = refresh_values(session, now)
     session.commit()

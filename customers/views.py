@@ -1,12 +1,14 @@
-"""The ingest API: shops and ERPs send purchases here."""
+"""The ingest API: shops and ERPs send purchases and cancellations here, and ask for a customer's data or its
+erasure."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from pydantic import ValidationError
 from sqlalchemy import select
 
 from customers.models import Cancellation, Customer, Purchase
+from customers.privacy import erase_customer, export_customer
 from customers.schemas import CancellationIn, PurchaseIn, error_list
 from customers.services import record_cancellation, record_purchase
 from kundenpuls.apiauth import require_api_key
@@ -94,3 +96,32 @@ def create_cancellation():
     cancellation, created = record_cancellation(db.session, customer, data, now)
     db.session.commit()
     return jsonify(cancellation_json(cancellation, customer)), 201 if created else 200
+
+
+def _customer(external_id: str) -> Customer:
+    customer = db.session.scalars(
+        select(Customer).where(Customer.external_id == external_id, Customer.erased_at.is_(None))
+    ).one_or_none()
+    if customer is None:
+        raise Problem(404, "Unknown customer", f"No customer has the external id {external_id!r}.")
+    return customer
+
+
+@bp.get("/customers/<external_id>/export")
+@require_api_key
+def export(external_id: str):
+    """Everything stored about the customer (GDPR Art. 15 and 20), as one JSON document."""
+    customer = _customer(external_id)
+    response = jsonify(export_customer(db.session, customer, utcnow()))
+    response.headers["Content-Disposition"] = f'attachment; filename="customer-{customer.id}.json"'
+    return response
+
+
+@bp.delete("/customers/<external_id>")
+@require_api_key
+def erase(external_id: str):
+    """Erase the customer (GDPR Art. 17): personal data and free text go, scores stay as anonymous rows."""
+    customer = _customer(external_id)
+    counts = erase_customer(db.session, customer, None, utcnow(), via=f"API key {g.api_key.name}")
+    db.session.commit()
+    return jsonify({"erased": True, "rows": counts})

@@ -69,7 +69,8 @@ def _queue_escalation_mails(session: Session, case: Case, level: int, recipients
         subject = _("Case %(id)s is overdue", id=case.id)
         text = render_template("emails/escalation.txt", case=case, level=level, link=link, now=now)
     for recipient in recipients:
-        queue_mail(session, f"escalation:{case.id}:{level}:{recipient}", "escalation", recipient, subject, text, now)
+        key = f"escalation:{case.id}:{level}:{recipient}"
+        queue_mail(session, key, "escalation", recipient, subject, text, now, customer_id=case.customer_id)
 
 
 JOBS = (("escalate_overdue", escalate_overdue),)

@@ -13,7 +13,7 @@ from customers.models import Customer
 from customers.values import revenue_12m
 from feedback.models import CLOSED, OPEN, ROOT_CAUSES, STATUSES, Case
 from feedback.priority import HIGH_FROM, NORMAL_FROM, add_working_days, assess, parse_sla, rank_at
-from feedback.signals import case_closed, root_cause_set
+from feedback.signals import case_closed, case_opened, root_cause_set
 from kundenpuls import audit
 from kundenpuls.models import User
 from surveys.mail import queue_mail
@@ -92,6 +92,7 @@ def open_case(session: Session, response: Response, now: datetime) -> Case | Non
     session.add(case)
     session.flush()
     audit.record(session, "case", case.id, "opened", None, now, after={"priority": case.priority, "kind": kind})
+    case_opened.send(case, session=session, now=now)
     return case
 
 
@@ -133,6 +134,7 @@ def open_measure(
         session, "case", case.id, "opened", actor.id, now,
         after={"priority": level, "kind": "measure", "owner": owner.email if owner else None}, note=title,
     )  # fmt: skip
+    case_opened.send(case, session=session, now=now)
     return case
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, g, has_request_context, request
 from flask_babel import get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kundenpuls.config import ROOT, load_config
 from kundenpuls.dbpool import ping_idle_connections
 from kundenpuls.extensions import babel, csrf, db, limiter, login_manager, migrate
+from kundenpuls.observability import configure_logging, register_request_hooks
 from kundenpuls.timeutil import render_migration_type
 
 SUPPORTED_LOCALES = ("de", "en")
@@ -25,7 +25,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(load_config(overrides))
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         (ROOT / "instance").mkdir(exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(app)
+    register_request_hooks(app)
+    if app.config["PROXY_HOPS"]:
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     register_extensions(app)
     register_blueprints(app)
     register_signals()
@@ -46,6 +50,7 @@ def register_extensions(app: Flask) -> None:
     from analytics import models as analytics_models  # noqa: F401
     from customers import models as customer_models  # noqa: F401
     from feedback import models as feedback_models  # noqa: F401
+    from integrations import models as integration_models  # noqa: F401
     from kundenpuls import audit, models  # noqa: F401  (tables known to Alembic)
     from surveys import models as survey_models  # noqa: F401
 
@@ -79,9 +84,12 @@ def register_blueprints(app: Flask) -> None:
     from customers.staff import bp as customer_staff
     from customers.views import bp as customers_api
     from feedback.views import bp as feedback
+    from integrations.views import bp as integrations
     from kundenpuls.auth import bp as auth
     from kundenpuls.health import bp as health
+    from kundenpuls.openapi import bp as openapi
     from surveys.admin import bp as survey_admin
+    from surveys.api import bp as surveys_api
     from surveys.views import bp as surveys
 
     for blueprint in (
@@ -96,6 +104,9 @@ def register_blueprints(app: Flask) -> None:
         analytics,
         analytics_api,
         retention,
+        integrations,
+        surveys_api,
+        openapi,
     ):
         app.register_blueprint(blueprint)
 
@@ -106,18 +117,28 @@ def register_signals() -> None:
     The rollup also adds its two upserts to the answer statement through surveys' add_answer_part hook:
     on PostgreSQL an answer and its counting then cost one round trip.
     """
+    from analytics import privacy as analytics_privacy
     from analytics.rollup import ANSWER_PARTS
     from analytics.rollup import on_invitations_sent as count_sent
     from analytics.rollup import on_response_submitted as count_in_rollup
     from analytics.segments import on_response_submitted as move_segment
     from analytics.segments import on_root_cause_set as reason_given
     from analytics.suggestions import on_case_closed as settle_measure
-    from customers.signals import customer_churned
+    from customers.signals import customer_churned, customer_erasure, customer_export
+    from feedback import privacy as feedback_privacy
+    from feedback.audience import due_resolved_cases, resolved_since_latest_answer
     from feedback.services import on_response_submitted as open_case
-    from feedback.signals import case_closed, root_cause_set
+    from feedback.signals import case_closed, case_opened, root_cause_set
+    from integrations import alerts, events
+    from integrations import privacy as integration_privacy
+    from surveys import privacy as survey_privacy
+    from surveys.audience import register_condition
+    from surveys.jobs import register_trigger
     from surveys.services import add_answer_part, on_customer_churned
     from surveys.signals import invitations_sent, response_submitted
 
+    register_condition("after_resolved_case", resolved_since_latest_answer)
+    register_trigger("case_resolved", due_resolved_cases)
     for part in ANSWER_PARTS:
         add_answer_part(part)
     invitations_sent.connect(count_sent)
@@ -127,6 +148,15 @@ def register_signals() -> None:
     case_closed.connect(settle_measure)
     root_cause_set.connect(reason_given)
     customer_churned.connect(on_customer_churned)
+    response_submitted.connect(events.on_response_submitted)
+    case_opened.connect(events.on_case_opened)
+    case_opened.connect(alerts.on_case_opened)
+    case_closed.connect(events.on_case_closed)
+    customer_churned.connect(events.on_customer_churned)
+    for part in (survey_privacy, feedback_privacy, analytics_privacy):
+        customer_export.connect(part.on_customer_export)
+    for part in (survey_privacy, feedback_privacy, analytics_privacy, integration_privacy):
+        customer_erasure.connect(part.on_customer_erasure)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -63,6 +63,22 @@ class Config:
         self.SMTP_TIMEOUT_SECONDS = float(_env("SMTP_TIMEOUT_SECONDS", "30") or 30)
         # Connections the nightly segment refresh uses at once on PostgreSQL (slices of 50,000 customers).
         self.SEGMENT_REFRESH_WORKERS = int(_env("SEGMENT_REFRESH_WORKERS", "2") or 2)
+        # Webhooks: seconds to wait for a receiver, attempts before a delivery is kept as failed, and how long a
+        # claim by a crashed sender blocks a delivery. Plain http:// endpoints only outside production (or if allowed).
+        self.WEBHOOK_TIMEOUT_SECONDS = float(_env("WEBHOOK_TIMEOUT_SECONDS", "10") or 10)
+        self.WEBHOOK_MAX_ATTEMPTS = int(_env("WEBHOOK_MAX_ATTEMPTS", "12") or 12)
+        self.WEBHOOK_CLAIM_TIMEOUT_SECONDS = int(_env("WEBHOOK_CLAIM_TIMEOUT_SECONDS", "300") or 300)
+        self.WEBHOOK_ALLOW_HTTP = _env("WEBHOOK_ALLOW_HTTP", "0" if self.production else "1") == "1"
+        # Logs: JSON lines with request ids in production (text otherwise), one access line per request there.
+        self.LOG_FORMAT = _env("LOG_FORMAT", "json" if self.production else "text")
+        self.LOG_LEVEL = (_env("LOG_LEVEL", "INFO") or "INFO").upper()
+        self.ACCESS_LOG = _env("ACCESS_LOG", "1" if self.production else "0") == "1"
+        # Proxies in front that set X-Forwarded-For/-Proto/-Host (load balancer: 1); their values are then trusted.
+        self.PROXY_HOPS = int(_env("PROXY_HOPS", "0") or 0)
+        # /metrics asks for this bearer token when set (the metrics name no customer, but need not be public).
+        self.METRICS_TOKEN = _env("METRICS_TOKEN")
+        # Customers' comments older than this many months are erased by the scheduler (0: kept).
+        self.COMMENT_RETENTION_MONTHS = int(_env("COMMENT_RETENTION_MONTHS", "0") or 0)
         if (
             self.production
             and self.SQLALCHEMY_DATABASE_URI.startswith("sqlite")

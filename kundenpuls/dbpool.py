@@ -9,11 +9,14 @@ SQLAlchemy then invalidates the pool, and callers that can safely run again (the
 
 from __future__ import annotations
 
+import logging
 import time
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+
+log = logging.getLogger(__name__)
 
 
 def ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
@@ -36,3 +39,32 @@ def ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
 def is_disconnect(exc: BaseException) -> bool:
     """The statement failed because the database connection was lost (nothing was committed)."""
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+# Pauses before each new attempt at recording what already happened outside (about a minute in all: a database
+# restart or a failover).
+RECORD_PAUSES = (0.5, 1, 2, 4, 8, 15, 30)
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """The database was unreachable (connection lost, refused or reset), as opposed to a failing statement."""
+    return is_disconnect(exc) or isinstance(exc, OperationalError | InterfaceError)
+
+
+def record_with_retry(session, work, pauses: tuple[float, ...] = RECORD_PAUSES) -> None:
+    """Run `work(session)` and commit; while the database is unreachable, roll back, wait and run it again.
+
+    For records of things that already happened elsewhere (an SMTP server or a webhook receiver accepted a
+    message): giving up would leave the row claimed, and a later sender would send it a second time.
+    """
+    for pause in (*pauses, None):
+        try:
+            work(session)
+            session.commit()
+            return
+        except DBAPIError as exc:
+            session.rollback()
+            if pause is None or not connection_lost(exc):
+                raise
+            log.warning("database unreachable while recording, again in %s s: %s", pause, exc.orig)
+            time.sleep(pause)

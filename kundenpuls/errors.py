@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from kundenpuls.dbpool import is_disconnect
+from kundenpuls.dbpool import connection_lost
 from kundenpuls.extensions import db
 from kundenpuls.problems import Problem, problem_response
 
@@ -42,7 +42,7 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def handle_database_error(exc: DBAPIError):
-        if not is_disconnect(exc):
+        if not connection_lost(exc):
             return handle_unexpected(exc)
         log.warning("database connection lost on %s %s: %s", request.method, request.path, exc.orig)
         db.session.rollback()

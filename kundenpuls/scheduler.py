@@ -9,6 +9,7 @@ from datetime import datetime
 from flask import Flask
 
 from kundenpuls.extensions import db
+from kundenpuls.locks import is_transient
 from kundenpuls.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -21,27 +22,39 @@ def all_jobs() -> Sequence[Job]:
     from analytics.jobs import JOBS as analytics_jobs
     from customers.jobs import JOBS as customer_jobs
     from feedback.jobs import JOBS as feedback_jobs
+    from integrations.jobs import JOBS as integration_jobs
     from surveys.jobs import JOBS as survey_jobs
 
     # Escalation mail is queued before the sender runs, so it goes out in the same tick.
     sending = tuple(job for job in survey_jobs if job[0] == "send_mail")
     preparing = tuple(job for job in survey_jobs if job[0] != "send_mail")
-    return (*customer_jobs, *preparing, *feedback_jobs, *analytics_jobs, *sending)
+    return (*customer_jobs, *preparing, *feedback_jobs, *analytics_jobs, *integration_jobs, *sending)
+
+
+# A job that lost a race with another process (deadlock, serialization failure) runs again this often at once.
+TRANSIENT_RETRIES = 3
 
 
 def tick(now: datetime) -> tuple[dict[str, object], list[str]]:
-    """Run each job once as of `now`; a failing job is logged and does not stop the others."""
+    """Run each job once as of `now`; a failing job is logged and does not stop the others, and one that lost a
+    race with another scheduler or a web worker runs again (its transaction was rolled back whole)."""
     results: dict[str, object] = {}
     failures: list[str] = []
     for name, job in all_jobs():
-        try:
-            results[name] = job(db.session, now)
-        except Exception:
-            log.exception("job %s failed", name)
-            db.session.rollback()
-            failures.append(name)
-        finally:
-            db.session.remove()
+        for attempt in range(TRANSIENT_RETRIES + 1):
+            try:
+                results[name] = job(db.session, now)
+                break
+            except Exception as error:
+                db.session.rollback()
+                if is_transient(error) and attempt < TRANSIENT_RETRIES:
+                    log.warning("job %s lost a race with another process, running it again: %s", name, error.orig)
+                    continue
+                log.exception("job %s failed", name)
+                failures.append(name)
+                break
+            finally:
+                db.session.remove()
     return results, failures
 
 

@@ -14,6 +14,7 @@ from kundenpuls.auth import role_required
 from kundenpuls.extensions import db
 from kundenpuls.timeutil import utcnow
 from surveys.admin_forms import NewSurveyForm, ReasonForm, SurveyForm, survey_form_class
+from surveys.audience import preview as preview_audience
 from surveys.forms import ChurnForm, NpsForm
 from surveys.mail import render_survey_mail
 from surveys.models import ChurnReason, Survey
@@ -54,6 +55,11 @@ def _form_for(survey: Survey) -> SurveyForm:
     for locale in LOCALES:
         texts = survey.texts.get(locale) or {}
         data[f"texts_{locale}"] = {name: texts.get(name, "") for name in TEXT_NAMES[survey.kind]}
+    audience = survey.audience or {}
+    for key in ("value_classes", "phases", "satisfaction", "locales"):
+        data[f"audience_{key}"] = audience.get(key, [])
+    data["audience_categories"] = ", ".join(audience.get("categories", []))
+    data["audience_after_resolved_case"] = bool(audience.get("after_resolved_case"))
     return survey_form_class(survey.kind)(data=data)
 
 
@@ -65,10 +71,15 @@ def edit(survey_id: int):
     if request.method == "POST":
         if not form.validate_on_submit():
             return _edit_page(survey, form, 422)
+        if "count" in request.form:  # "Count customers": the audience as entered, nothing saved
+            return _edit_page(
+                survey, form, counted=preview_audience(db.session, form.audience(), survey.kind, utcnow())
+            )
         changes = {name: getattr(form, name).data for name in settings_for(survey.kind)}
         changes["name"] = changes["name"].strip()
         changes["send_weekdays"] = ",".join(sorted(form.send_weekdays.data))
         changes["texts"] = {locale: dict(getattr(form, f"texts_{locale}").data) for locale in LOCALES}
+        changes["audience"] = form.audience()
         for locale in LOCALES:
             changes["texts"][locale].pop("csrf_token", None)
         rerendered = update_survey(db.session, survey, changes, current_user.id, utcnow())
@@ -78,9 +89,12 @@ def edit(survey_id: int):
     return _edit_page(survey, form)
 
 
-def _edit_page(survey: Survey, form: SurveyForm, code: int = 200):
+def _edit_page(survey: Survey, form: SurveyForm, code: int = 200, counted: dict | None = None):
     history = audit.trail(db.session, "survey", survey.id)[-20:]
-    return render_template("surveys/admin_edit.html", survey=survey, form=form, history=history), code
+    saved = preview_audience(db.session, survey.audience, survey.kind, utcnow())
+    return render_template(
+        "surveys/admin_edit.html", survey=survey, form=form, history=history, counted=counted, saved=saved
+    ), code
 
 
 def _sample(survey: Survey, locale: str):

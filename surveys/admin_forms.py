@@ -10,6 +10,7 @@ from wtforms import (
     FormField,
     IntegerField,
     SelectChoice,
+    SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
@@ -17,6 +18,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
+
+from customers.models import PHASE_LABELS, PHASES
+from surveys.audience import VALUE_CLASSES
+from surveys.audience import clean as clean_audience
 
 WEEKDAYS = (_l("Mon"), _l("Tue"), _l("Wed"), _l("Thu"), _l("Fri"), _l("Sat"), _l("Sun"))
 
@@ -52,6 +57,23 @@ def _days(maximum: int):
     return [InputRequired(), NumberRange(min=0, max=maximum)]
 
 
+def _checkboxes(label, choices) -> SelectMultipleField:
+    return SelectMultipleField(
+        label,
+        choices=[SelectChoice(value, text) for value, text in choices],
+        option_widget=CheckboxInput(),
+        widget=ListWidget(prefix_label=False),
+    )
+
+
+SATISFACTION_LABELS = {
+    "promoter": _l("promoters (9–10)"),
+    "passive": _l("passives (7–8)"),
+    "detractor": _l("detractors (0–6)"),
+    "unknown": _l("never answered"),
+}
+
+
 class SurveyForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     active = BooleanField(_l("Active (paused when off)"))
@@ -70,8 +92,37 @@ class SurveyForm(FlaskForm):
     send_start = TimeField(_l("From (customer's local time)"), validators=[InputRequired()])
     send_end = TimeField(_l("Until"), validators=[InputRequired()])
     passive_comment_cases = BooleanField(_l("Passives (7–8) with a comment open a low-priority case"))
+    trigger = SelectField(
+        _l("Sent after"),
+        default="purchase",
+        choices=[
+            SelectChoice("purchase", _l("a purchase (days after the purchase)")),
+            SelectChoice("case_resolved", _l("a resolved feedback case (days after the resolution): re-ask")),
+        ],
+    )
     texts_de = FormField(TextsForm, label=_l("German texts"))
     texts_en = FormField(TextsForm, label=_l("English texts"))
+    audience_value_classes = _checkboxes(_l("Value classes"), [(c, c) for c in VALUE_CLASSES])
+    audience_phases = _checkboxes(_l("Lifecycle phases"), [(p, PHASE_LABELS[p]) for p in PHASES])
+    audience_satisfaction = _checkboxes(_l("Latest NPS answer"), list(SATISFACTION_LABELS.items()))
+    audience_locales = _checkboxes(_l("Languages"), [("de", _l("German")), ("en", _l("English"))])
+    audience_categories = StringField(
+        _l("Product categories (comma-separated; the purchase that triggers the survey)"),
+        validators=[Length(max=1000)],
+    )
+    audience_after_resolved_case = BooleanField(_l("Only customers whose case was resolved after their latest answer"))
+
+    def audience(self) -> dict | None:
+        return clean_audience(
+            {
+                "value_classes": self.audience_value_classes.data,
+                "phases": self.audience_phases.data,
+                "satisfaction": self.audience_satisfaction.data,
+                "locales": self.audience_locales.data,
+                "categories": (self.audience_categories.data or "").split(","),
+                "after_resolved_case": self.audience_after_resolved_case.data,
+            }
+        )
 
     def validate_send_end(self, field) -> None:
         if self.send_start.data and field.data and field.data <= self.send_start.data:
@@ -84,6 +135,7 @@ class SurveyForm(FlaskForm):
 
 class ChurnSurveyForm(SurveyForm):
     delay_days = IntegerField(_l("Days after the cancellation"), validators=_days(365))
+    trigger = None  # churn surveys have their own triggers
     trigger_cancellation = BooleanField(_l("Ask customers who cancel (POST /api/v1/cancellations)"))
     trigger_inactive = BooleanField(_l("Ask customers who turn inactive"))
     texts_de = FormField(ChurnTextsForm, label=_l("German texts"))

@@ -2,35 +2,31 @@
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
 import secrets
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import exists, func, select, text, update
+from flask import current_app
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from customers.models import Customer, LifecycleChange, Purchase
+from kundenpuls.locks import INVITE_LOCK, try_job_lock
+from surveys.audience import conditions as audience_conditions
+from surveys.audience import reachable
 from surveys.mail import queue_survey_mail
-from surveys.models import Invitation, OutboxMessage, Survey
+from surveys.models import DevMail, Invitation, OutboxMessage, Response, Survey
 from surveys.outbox import dispatch_due
 
 CHUNK = 500
-# Arbitrary constant that names "creating invitations" among PostgreSQL advisory locks.
-INVITE_LOCK = 4_262_001
-
-
-def _lock_invitation_creation(session: Session) -> bool:
-    """On PostgreSQL only one scheduler creates invitations at a time (quiet period is per customer)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return True
-    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": INVITE_LOCK}).scalar())
 
 
 def _due_purchases(session: Session, survey: Survey, now: datetime, limit: int) -> list[tuple[int, int]]:
     """Latest eligible purchase per customer: past the delay, not history, customer mailable and quiet."""
     newest = now - timedelta(days=survey.delay_days)
     oldest = newest - timedelta(days=survey.catchup_days)
-    earlier = aliased(Invitation)
     same = aliased(Invitation)
     ranked = (
         select(
@@ -44,15 +40,10 @@ def _due_purchases(session: Session, survey: Survey, now: datetime, limit: int) 
         .where(
             Purchase.purchased_at <= newest,
             Purchase.purchased_at > oldest,
-            Customer.email.is_not(None),
-            Customer.unsubscribed_at.is_(None),
-            Customer.email_invalid_at.is_(None),
             Customer.lifecycle_phase != "churned",
-            ~exists().where(
-                earlier.customer_id == Purchase.customer_id,
-                earlier.created_at > now - timedelta(days=survey.quiet_days),
-            ),
+            *reachable(survey, now, Purchase.customer_id),
             ~exists().where(same.survey_id == survey.id, same.purchase_id == Purchase.id),
+            *audience_conditions(survey.audience, Purchase.category),
         )
         .subquery()
     )
@@ -94,7 +85,8 @@ def _invite_due(session: Session, kind: str, find_due, now: datetime) -> int:
     created = 0
     for survey in session.scalars(select(Survey).where(Survey.active.is_(True), Survey.kind == kind)).all():
         while True:
-            if not _lock_invitation_creation(session):
+            # One scheduler creates invitations at a time: the quiet period is per customer.
+            if not try_job_lock(session, INVITE_LOCK):
                 session.rollback()
                 return created
             due = find_due(session, survey, now, CHUNK)
@@ -106,14 +98,27 @@ def _invite_due(session: Session, kind: str, find_due, now: datetime) -> int:
     return created
 
 
+# trigger name -> finder(session, survey, now, limit) -> [(link column, link id, customer id)], registered by the
+# packages that own the trigger's data (feedback: "case_resolved"), so that surveys imports none of them.
+_finders: dict[str, Callable] = {}
+
+
+def register_trigger(name: str, finder: Callable) -> None:
+    _finders[name] = finder
+
+
+def _due_for_survey(session: Session, survey: Survey, now: datetime, limit: int) -> list[tuple[str, int, int]]:
+    if survey.trigger == "purchase":
+        return [
+            ("purchase_id", purchase, customer) for purchase, customer in _due_purchases(session, survey, now, limit)
+        ]
+    finder = _finders.get(survey.trigger)
+    return finder(session, survey, now, limit) if finder else []
+
+
 def create_due_invitations(session: Session, now: datetime) -> int:
-    """Invite the customers whose purchase is `delay_days` old."""
-    return _invite_due(
-        session,
-        "nps",
-        lambda *args: [("purchase_id", purchase, customer) for purchase, customer in _due_purchases(*args)],
-        now,
-    )
+    """Invite the customers whose purchase (or, for re-ask surveys, resolved case) is `delay_days` old."""
+    return _invite_due(session, "nps", _due_for_survey, now)
 
 
 # Lifecycle changes that send a churn survey. Changes from the first computation after install ("backfill")
@@ -130,7 +135,6 @@ def _due_churn_changes(session: Session, survey: Survey, now: datetime, limit: i
         return []
     newest = now - timedelta(days=survey.delay_days)
     oldest = newest - timedelta(days=survey.catchup_days)
-    earlier = aliased(Invitation)
     same = aliased(Invitation)
     rows = session.execute(
         select(LifecycleChange.id, LifecycleChange.customer_id)
@@ -141,14 +145,9 @@ def _due_churn_changes(session: Session, survey: Survey, now: datetime, limit: i
             LifecycleChange.recorded_at <= newest,
             LifecycleChange.recorded_at > oldest,
             Customer.lifecycle_phase == LifecycleChange.to_phase,  # a purchase since then: no need to ask
-            Customer.email.is_not(None),
-            Customer.unsubscribed_at.is_(None),
-            Customer.email_invalid_at.is_(None),
-            ~exists().where(
-                earlier.customer_id == LifecycleChange.customer_id,
-                earlier.created_at > now - timedelta(days=survey.quiet_days),
-            ),
+            *reachable(survey, now, LifecycleChange.customer_id),
             ~exists().where(same.survey_id == survey.id, same.lifecycle_change_id == LifecycleChange.id),
+            *audience_conditions(survey.audience),
         )
         .order_by(LifecycleChange.id.desc())
         .limit(limit)
@@ -218,6 +217,45 @@ def expire_invitations(session: Session, now: datetime) -> int:
     return result.rowcount
 
 
+def months_before(now: datetime, months: int) -> datetime:
+    """The same day and time `months` calendar months earlier (the month's last day when it is shorter)."""
+    years, month0 = divmod(now.month - 1 - months, 12)
+    year, month = now.year + years, month0 + 1
+    return now.replace(year=year, month=month, day=min(now.day, calendar.monthrange(year, month)[1]))
+
+
+PURGE_HOUR = 3  # UTC
+
+
+def purge_old_comments(session: Session, now: datetime) -> dict[str, int] | None:
+    """COMMENT_RETENTION_MONTHS: comments (and churn come-back texts) older than that are erased, as are the texts
+    of finished mail that could quote them. Scores stay. Off (None) when the setting is 0.
+
+    Once a day, in the ticks between 03:00 and 03:10 UTC: the sweep reads every old row, which a tick a minute
+    need not repeat (a day's grace on a retention of months)."""
+    months = current_app.config["COMMENT_RETENTION_MONTHS"]
+    if not months or now.astimezone(UTC).hour != PURGE_HOUR or now.minute >= 10:
+        return None
+    cutoff = months_before(now, months)
+    comments = session.execute(
+        update(Response)
+        .where(Response.created_at < cutoff, or_(Response.comment.is_not(None), Response.comeback.is_not(None)))
+        .values(comment=None, comeback=None)
+    ).rowcount
+    mails = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.created_at < cutoff,
+            OutboxMessage.status.in_(("sent", "failed", "cancelled")),
+            OutboxMessage.raw != "",
+        )
+        .values(raw="")
+    ).rowcount
+    mailbox = session.execute(delete(DevMail).where(DevMail.received_at < cutoff)).rowcount
+    session.commit()
+    return {"comments": comments, "mail_texts": mails, "mailbox": mailbox}
+
+
 def send_mail(session: Session, now: datetime) -> dict[str, int]:
     counts = dispatch_due(session, now)
     return dataclasses.asdict(counts)
@@ -228,5 +266,6 @@ JOBS = (
     ("create_invitations", create_due_invitations),
     ("create_churn_invitations", create_churn_invitations),
     ("queue_reminders", queue_reminders),
+    ("purge_old_comments", purge_old_comments),
     ("send_mail", send_mail),
 )

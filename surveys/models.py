@@ -37,6 +37,11 @@ class Survey(db.Model):
     # Churn surveys: which lifecycle changes send one (a reported cancellation; turning inactive).
     trigger_cancellation: Mapped[bool] = mapped_column(default=True)
     trigger_inactive: Mapped[bool] = mapped_column(default=False)
+    # NPS surveys: what invites a customer, delay_days later: "purchase", or "case_resolved" (a feedback case of
+    # theirs was resolved: ask again whether closing the loop worked).
+    trigger: Mapped[str] = mapped_column(String(20), default="purchase", server_default="purchase")
+    # Who is asked (surveys.audience): {"value_classes": [...], "phases": [...], ...}; None: everyone.
+    audience: Mapped[dict | None] = mapped_column(JSON)
 
     def text(self, locale: str, name: str) -> str:
         return (self.texts.get(locale) or self.texts["en"]).get(name) or self.texts["en"][name]
@@ -51,6 +56,7 @@ class Invitation(db.Model):
     __table_args__ = (
         UniqueConstraint("survey_id", "purchase_id", name="uq_invitations_survey_purchase"),
         UniqueConstraint("survey_id", "lifecycle_change_id", name="uq_invitations_survey_change"),
+        UniqueConstraint("survey_id", "case_id", name="uq_invitations_survey_case"),
         Index("ix_invitations_customer_created", "customer_id", "created_at"),
         Index("ix_invitations_status_expires", "status", "expires_at"),
     )
@@ -62,6 +68,9 @@ class Invitation(db.Model):
     purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"))
     # Churn surveys are sent for a lifecycle change (cancellation or turning inactive), not a purchase.
     lifecycle_change_id: Mapped[int | None] = mapped_column(ForeignKey("lifecycle_changes.id"))
+    # Re-ask surveys are sent for a resolved feedback case. Its id only, without a foreign key: cases point at
+    # responses, which point here, and cases are never deleted.
+    case_id: Mapped[int | None] = mapped_column()
     locale: Mapped[str] = mapped_column(String(5))
     # pending (mail queued) -> sent -> answered | expired | cancelled
     status: Mapped[str] = mapped_column(String(16), default="pending")

@@ -14,6 +14,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from customers.models import Customer
+from kundenpuls.dbpool import record_with_retry
 from surveys.mail import SURVEY_MAIL_KINDS, envelope_sender, with_date
 from surveys.models import Invitation, OutboxMessage
 from surveys.sendwindow import next_window_start
@@ -37,35 +38,37 @@ class DispatchCounts:
     deferred: int = 0
 
 
-def backoff(attempts: int) -> timedelta:
-    """1, 2, 4 ... minutes, capped at two hours: SMTP outages rarely last long."""
-    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+def backoff(attempts: int, cap: timedelta = BACKOFF_CAP) -> timedelta:
+    """1, 2, 4 ... minutes, capped (two hours for mail: SMTP outages rarely last long)."""
+    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), cap)
 
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def claim_batch(session: Session, now: datetime, limit: int, claim_timeout: timedelta) -> list[int]:
-    """Mark up to `limit` due rows as ours; rows left 'sending' by a crashed sender are taken over."""
+def claim_batch(
+    session: Session, now: datetime, limit: int, claim_timeout: timedelta, model: type = OutboxMessage
+) -> list[int]:
+    """Mark up to `limit` due rows as ours; rows left 'sending' by a crashed sender are taken over.
+
+    `model` is any outbox table with status, next_attempt_at, claimed_at and claimed_by (mail, webhooks)."""
     due = (
-        select(OutboxMessage.id)
+        select(model.id)
         .where(
             or_(
-                (OutboxMessage.status == "pending") & (OutboxMessage.next_attempt_at <= now),
-                (OutboxMessage.status == "sending") & (OutboxMessage.claimed_at <= now - claim_timeout),
+                (model.status == "pending") & (model.next_attempt_at <= now),
+                (model.status == "sending") & (model.claimed_at <= now - claim_timeout),
             )
         )
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .order_by(model.next_attempt_at, model.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     ids = list(session.scalars(due))
     if ids:
         session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids))
-            .values(status="sending", claimed_at=now, claimed_by=worker_id())
+            update(model).where(model.id.in_(ids)).values(status="sending", claimed_at=now, claimed_by=worker_id())
         )
     session.commit()
     return ids
@@ -182,16 +185,23 @@ def _set(session: Session, message_id: int, **values) -> None:
 def _mark_sent(session: Session, rows: list, now: datetime, counts: DispatchCounts) -> None:
     """Record a run of accepted messages in three statements and commit.
 
-    A crash before this commit resends those messages with the same Message-ID, so receivers can tell.
+    The SMTP server has these messages, so the record is retried while the database is unreachable (a restart):
+    giving up would leave them claimed, and the sender that takes the claim over would send them again. Only a
+    crash of this process before the commit resends them, with the same Message-ID, so receivers can tell.
     """
-    if rows:
+    if not rows:
+        session.commit()
+        return
+    sent_ids = [row.id for row in rows]
+    mailed = [row.invitation_id for row in rows if row.invitation_id is not None]
+    first = [row.invitation_id for row in rows if row.invitation_id is not None and row.kind == "invitation"]
+
+    def record(session: Session) -> None:
         session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_([row.id for row in rows]))
+            .where(OutboxMessage.id.in_(sent_ids))
             .values(status="sent", sent_at=now, attempts=OutboxMessage.attempts + 1, last_error=None)
         )
-        mailed = [row.invitation_id for row in rows if row.invitation_id is not None]
-        first = [row.invitation_id for row in rows if row.invitation_id is not None and row.kind == "invitation"]
         if mailed:
             session.execute(update(Invitation).where(Invitation.id.in_(mailed)).values(last_mailed_at=now))
         if first:
@@ -201,9 +211,10 @@ def _mark_sent(session: Session, rows: list, now: datetime, counts: DispatchCoun
                 .values(status="sent", sent_at=now)
             )
             invitations_sent.send(None, session=session, invitation_ids=first, now=now)
-        counts.sent += len(rows)
-        rows.clear()
-    session.commit()
+
+    record_with_retry(session, record)
+    counts.sent += len(rows)
+    rows.clear()
 
 
 def _retry(session: Session, row, now: datetime, error: str, counts: DispatchCounts) -> None:

@@ -30,9 +30,10 @@ SETTINGS = (
     "send_start",
     "send_end",
     "passive_comment_cases",
+    "trigger",
 )
 CHURN_SETTINGS = (
-    *(name for name in SETTINGS if name != "passive_comment_cases"),
+    *(name for name in SETTINGS if name not in ("passive_comment_cases", "trigger")),
     "trigger_cancellation",
     "trigger_inactive",
 )
@@ -61,6 +62,9 @@ def update_survey(session: Session, survey: Survey, changes: dict, actor_id: int
                 if old != new:
                     before[f"{locale}.{name}"], after[f"{locale}.{name}"] = old, new
         survey.texts = copy.deepcopy(changes["texts"])
+    if "audience" in changes and changes["audience"] != survey.audience:
+        before["audience"], after["audience"] = survey.audience, changes["audience"]
+        survey.audience = copy.deepcopy(changes["audience"])
     if not after:
         return 0
     session.flush()

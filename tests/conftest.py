@@ -73,6 +73,7 @@ def app(database_url):
 
 
 from analytics.rules import forget_rules  # noqa: E402
+from integrations.events import forget_endpoints  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -91,6 +92,7 @@ def _ctx(app):
     app.config.clear()
     app.config.update(original)
     forget_rules()  # the answer path's rule cache must not carry one test's rules into the next
+    forget_endpoints()  # nor the webhook subscriptions
 
 
 @pytest.fixture
@@ -123,7 +125,7 @@ def api_key(session):
 
 @pytest.fixture
 def api(client, api_key):
-    """POST/GET JSON with the API key."""
+    """POST/GET/DELETE JSON with the API key."""
 
     class Api:
         def post(self, path, payload=None, **kwargs):
@@ -131,6 +133,9 @@ def api(client, api_key):
 
         def get(self, path, **kwargs):
             return client.get(path, headers={"Authorization": f"Bearer {api_key}"}, **kwargs)
+
+        def delete(self, path, **kwargs):
+            return client.delete(path, headers={"Authorization": f"Bearer {api_key}"}, **kwargs)
 
     return Api()
 
@@ -152,6 +157,24 @@ def smtp(app):
     app.config["SMTP_URL"] = sink.url
     yield sink
     sink.stop()
+
+
+@pytest.fixture
+def process_env(database_url, smtp, tmp_path) -> dict:
+    """The environment of app processes a test starts (gunicorn, scheduler ticks): the test database, the
+    loopback SMTP server and the test app's secret, so the test can make their form tokens."""
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SMTP_URL": smtp.url,
+        "SECRET_KEY": "test-secret",
+        "BASE_URL": "http://kundenpuls.test",
+        "MAIL_FROM": "Kundenpuls <umfrage@kundenpuls.test>",
+        "KUNDENPULS_ENV": "development",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics),
+    }
 
 
 def next_business_morning(after: datetime) -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from email import message_from_bytes, policy
@@ -27,6 +28,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.sink.delay:
+            await asyncio.sleep(self.sink.delay)
         with self.sink.lock:
             if self.sink.stop_after is not None and len(self.sink.messages) >= self.sink.stop_after:
                 self.sink.stop_after = None
@@ -50,6 +53,7 @@ class SmtpSink:
         self.reject: dict[str, str] = {}
         self.tempfail = False
         self.stop_after: int | None = None
+        self.delay = 0.0  # seconds per message: a slow server, so a batch lasts long enough to break it
         self.lock = threading.Lock()
         self._controller: Controller | None = None
 

@@ -59,7 +59,7 @@ def test_agent_closes_the_loop_and_manager_sees_it(session, smtp, live_server, c
     expect(agent.locator("h1")).to_contain_text("Resolved")
     agent.screenshot(path=str(ARTIFACTS / "case.png"), full_page=True)
 
-    assert dispatch_due(session, datetime.now(UTC)).sent == 1
+    assert dispatch_due(session, datetime.now(UTC)).sent == 3  # the reply and the two detractor alerts
     [reply] = smtp.by_recipient("kunde1@example.com")
     assert reply["Subject"] == "Ihr beschädigtes Paket"
 

@@ -281,3 +281,38 @@ def test_the_rules_checked_row_by_row_agree_with_the_sql_form(session):
     assert by_python == by_sql and len(by_sql) > len(CASES)
     assert session.query(CustomerSegment).count() == len(made)
     assert suggest(session, NOW, [made[0].id]) == 0  # nothing twice
+
+
+def test_the_answer_path_reads_earlier_suggestions_with_the_segment_move(session, staff):
+    """One statement moves the score and brings the customer's suggestions (PostgreSQL); a dismissed suggestion
+    holds the rule back for its repeat period, an open one lapses when the rule stops matching."""
+    from types import SimpleNamespace
+
+    from analytics.segments import on_response_submitted
+    from analytics.suggestions import dismiss
+
+    c = make(session, "E-1", {"value_class": "A", "revenue": 5000, "scores": [10]})
+    session.commit()
+    refresh_all(session, NOW)
+    session.commit()
+    high = rule(session, "High-value detractor")
+
+    def answer(score: int, at: datetime) -> None:
+        on_response_submitted(SimpleNamespace(customer_id=c.id, score=score, created_at=at), session=session, now=at)
+        session.commit()
+
+    def mine() -> list[str]:
+        found = select(Suggestion.status).where(Suggestion.customer_id == c.id, Suggestion.rule_id == high.id)
+        return sorted(session.scalars(found.order_by(Suggestion.id)))
+
+    answer(2, NOW)
+    assert mine() == ["open"]
+    suggestion = session.scalars(select(Suggestion).where(Suggestion.rule_id == high.id)).one()
+    dismiss(session, suggestion, "Hat schon einen Termin", staff, NOW)
+    session.commit()
+    answer(3, NOW + timedelta(days=1))
+    assert mine() == ["dismissed"]  # within the repeat period: not suggested again
+    answer(1, NOW + timedelta(days=high.repeat_after_days + 2))
+    assert mine() == ["dismissed", "open"]
+    answer(10, NOW + timedelta(days=high.repeat_after_days + 3))
+    assert mine() == ["dismissed", "lapsed"]

@@ -1,0 +1,152 @@
+"""The webhook sender: claims due deliveries, posts them signed, and records each outcome.
+
+Signatures follow the Standard Webhooks scheme, which receivers can check with existing libraries:
+`webhook-id`, `webhook-timestamp` (Unix seconds) and `webhook-signature: v1,<base64 HMAC-SHA256 of
+"id.timestamp.body">` with the endpoint's secret. The timestamp is inside the signed text, so a receiver that
+refuses timestamps older than a few minutes cannot be fed a replayed request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import urllib3
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from integrations.models import WebhookDelivery, WebhookEndpoint
+from kundenpuls.dbpool import record_with_retry
+from surveys.outbox import backoff, claim_batch
+
+log = logging.getLogger(__name__)
+
+# Retries after 1, 2, 4 ... minutes, as for mail, but up to six hours apart: with the default 12 attempts a
+# receiver may be away about a day.
+BACKOFF_CAP = timedelta(hours=6)
+USER_AGENT = "Kundenpuls-Webhooks/1"
+# One pool per process: keep-alive connections to each receiver, no retries or redirects of its own
+# (the outbox retries, and a redirect could lead a signed body somewhere else).
+_pool = urllib3.PoolManager(num_pools=20, maxsize=2, retries=False, block=False)
+
+
+@dataclass
+class DeliveryCounts:
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` header value for one request."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def deliver_due(session: Session, now: datetime, limit: int = 100) -> DeliveryCounts:
+    """Post every due delivery, batch after batch, until none is due."""
+    counts = DeliveryCounts()
+    config = current_app.config
+    claim_timeout = timedelta(seconds=config["WEBHOOK_CLAIM_TIMEOUT_SECONDS"])
+    while ids := claim_batch(session, now, limit, claim_timeout, WebhookDelivery):
+        rows = session.execute(
+            select(
+                WebhookDelivery.id,
+                WebhookDelivery.event_id,
+                WebhookDelivery.payload,
+                WebhookDelivery.attempts,
+                WebhookEndpoint.url,
+                WebhookEndpoint.secret,
+                WebhookEndpoint.active,
+            )
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+            .where(WebhookDelivery.id.in_(ids))
+            .order_by(WebhookDelivery.id)
+        ).all()
+        for row in rows:
+            _deliver(session, row, now, counts, config)
+            session.commit()
+    return counts
+
+
+def _deliver(session: Session, row, now: datetime, counts: DeliveryCounts, config) -> None:
+    if not row.active:
+        _set(session, row.id, status="cancelled", last_error="endpoint switched off")
+        counts.cancelled += 1
+        return
+    body = row.payload.encode()
+    # The signature's timestamp is the wall clock at sending (what the receiver compares with its own), not
+    # the job's `now`, which tests move.
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "webhook-id": row.event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(row.secret, row.event_id, timestamp, body),
+    }
+    attempts = row.attempts + 1
+    try:
+        answer = _pool.request(
+            "POST",
+            row.url,
+            body=body,
+            headers=headers,
+            timeout=urllib3.Timeout(connect=5, read=config["WEBHOOK_TIMEOUT_SECONDS"]),
+            redirect=False,
+            preload_content=False,
+        )
+        status = answer.status
+        answer.drain_conn()
+        answer.release_conn()
+    except urllib3.exceptions.HTTPError as exc:
+        _again(session, row.id, attempts, now, None, f"no answer: {exc}", counts, config)
+        return
+    if 200 <= status < 300:
+        # The receiver has it: recorded even across a database restart, or a later sender would post it again.
+        record_with_retry(
+            session,
+            lambda s: _set(
+                s, row.id, status="delivered", attempts=attempts, last_status=status, delivered_at=now,
+                last_error=None, claimed_at=None,
+            ),
+        )  # fmt: skip
+        counts.delivered += 1
+    else:
+        _again(session, row.id, attempts, now, status, f"HTTP {status}", counts, config)
+
+
+def _again(session: Session, delivery_id: int, attempts: int, now: datetime, status, error, counts, config) -> None:
+    """Retry after a backoff, or give up after WEBHOOK_MAX_ATTEMPTS (kept as failed; an admin can resend)."""
+    if attempts >= config["WEBHOOK_MAX_ATTEMPTS"]:
+        _set(session, delivery_id, status="failed", attempts=attempts, last_status=status, last_error=error[:1000])
+        log.warning("webhook delivery %s failed for good: %s", delivery_id, error)
+        counts.failed += 1
+        return
+    _set(
+        session, delivery_id, status="pending", attempts=attempts, last_status=status, last_error=error[:1000],
+        next_attempt_at=now + backoff(attempts, BACKOFF_CAP),
+    )  # fmt: skip
+    counts.retried += 1
+
+
+def _set(session: Session, delivery_id: int, **values) -> None:
+    session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(**values))
+
+
+def resend(session: Session, delivery: WebhookDelivery, now: datetime) -> bool:
+    """Queue a delivery again at once (an admin's button); one still being sent is left alone."""
+    if delivery.status in ("pending", "sending"):
+        return False
+    delivery.status = "pending"
+    delivery.next_attempt_at = now
+    delivery.claimed_at = None
+    return True

@@ -1,0 +1,31 @@
+"""Scheduler jobs that several scheduler processes must not run at once, and database errors worth a retry."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+# Arbitrary constants naming jobs among PostgreSQL advisory locks.
+INVITE_LOCK = 4_262_001
+LIFECYCLE_LOCK = 4_262_005
+VALUES_LOCK = 4_262_006
+SEGMENT_LOCK = 0x5E6_0001
+
+# deadlock_detected, serialization_failure: the transaction lost a race and can simply run again.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def try_job_lock(session: Session, key: int) -> bool:
+    """True when this transaction may run the job: on PostgreSQL a transaction-scoped advisory lock, released
+    by commit or rollback, so a second scheduler skips the job instead of redoing it on the same rows (and
+    deadlocking with the first). Check whether the job is due only after taking it: the other scheduler may have
+    just committed the same run. SQLite has one writer at a time anyway."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar())
+
+
+def is_transient(error: BaseException) -> bool:
+    """A deadlock or serialization failure: nothing is wrong with the job, it lost a race."""
+    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in TRANSIENT_SQLSTATES

@@ -1,0 +1,172 @@
+"""Request ids, structured JSON logs and Prometheus metrics: what an operator needs to run several hosts.
+
+Metrics about the work in the database (mail queued, sent and failed, the age of the mail queue, webhook
+deliveries, open cases) are read from the database at scrape time, so every web host reports the same shared
+truth, whichever process did the work. Request counters live per process; under gunicorn they are summed over
+the workers through prometheus_client's multiprocess mode (gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+
+from flask import Flask, Response, current_app, g, has_request_context, request
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from kundenpuls.extensions import db
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+access_log = logging.getLogger("kundenpuls.access")
+
+REQUESTS = Counter("kundenpuls_http_requests", "HTTP requests answered", ["method", "endpoint", "status"])
+LATENCY = Histogram(
+    "kundenpuls_http_request_duration_seconds",
+    "Time to answer a request",
+    ["endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record comes (like logging's last resort), not to the stream
+    of the moment the app was made: test runners and process managers swap it."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+class RequestIdFilter(logging.Filter):
+    """Every log record carries the request id of the request it was written in ("-" outside requests)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
+def configure_logging(app: Flask) -> None:
+    """JSON lines (LOG_FORMAT=json, the production default) or readable text, both with the request id."""
+    handler = StderrHandler()
+    handler.addFilter(RequestIdFilter())
+    if app.config["LOG_FORMAT"] == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "kundenpuls", False)]:
+        root.removeHandler(old)
+    handler.kundenpuls = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(app.config["LOG_LEVEL"])
+
+
+def register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def start_request() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def finish_request(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        seconds = time.perf_counter() - g.get("started", time.perf_counter())
+        REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+        LATENCY.labels(endpoint).observe(seconds)
+        if app.config["ACCESS_LOG"]:
+            access_log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round(seconds * 1000, 1),
+                    "remote": request.remote_addr,
+                },
+            )
+        return response
+
+
+class DatabaseCollector:
+    """Gauges read from the shared database at scrape time (one GROUP BY per table, on indexed columns)."""
+
+    def collect(self):
+        from feedback.models import OPEN, Case
+        from integrations.models import WebhookDelivery
+        from surveys.models import OutboxMessage
+
+        now = _now()
+        mail = GaugeMetricFamily("kundenpuls_mail_messages", "Mail in the outbox by status", labels=["status"])
+        for status, n in db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)):
+            mail.add_metric([status], n)
+        yield mail
+        oldest = db.session.scalar(
+            select(func.min(OutboxMessage.next_attempt_at)).where(
+                OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now
+            )
+        )
+        yield GaugeMetricFamily(
+            "kundenpuls_mail_queue_age_seconds",
+            "How long the oldest due mail has been waiting (0: none waiting)",
+            value=max((now - oldest).total_seconds(), 0) if oldest else 0,
+        )
+        hooks = GaugeMetricFamily("kundenpuls_webhook_deliveries", "Webhook deliveries by status", labels=["status"])
+        for status, n in db.session.execute(
+            select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
+        ):
+            hooks.add_metric([status], n)
+        yield hooks
+        yield GaugeMetricFamily(
+            "kundenpuls_open_cases",
+            "Feedback cases not closed yet",
+            value=db.session.scalar(select(func.count()).select_from(Case).where(Case.status.in_(OPEN))),
+        )
+
+
+def _now():
+    from kundenpuls.timeutil import utcnow
+
+    return utcnow()
+
+
+def metrics_response() -> Response:
+    """The process's (or, under gunicorn, all workers') request metrics and the database gauges."""
+    token = current_app.config["METRICS_TOKEN"]
+    if token and request.headers.get("Authorization") != f"Bearer {token}":
+        return Response("metrics need the bearer token\n", status=401, mimetype="text/plain")
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        processes = CollectorRegistry()
+        multiprocess.MultiProcessCollector(processes)
+        body = generate_latest(processes)
+    else:
+        body = generate_latest(REGISTRY)
+    shared = CollectorRegistry()
+    shared.register(DatabaseCollector())
+    try:
+        body += generate_latest(shared)
+    except SQLAlchemyError:
+        db.session.rollback()
+        body += b"# database unreachable: no database gauges\n"
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,228 @@
+"""GET /api/v1/openapi.json: the OpenAPI 3.1 description of the HTTP API.
+
+The request bodies come from the same pydantic models that validate them, so the description cannot drift
+from what the API accepts; the answers are described by hand next to the code that builds them.
+"""
+
+from __future__ import annotations
+
+import functools
+from zoneinfo import available_timezones
+
+from flask import Blueprint, current_app, jsonify
+
+bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
+
+REF = "#/components/schemas/{model}"
+MONEY = {
+    "anyOf": [
+        {"type": "number", "minimum": 0, "maximum": 9999999999.99, "multipleOf": 0.01},
+        {"type": "string", "pattern": "^[0-9]{1,10}([.,][0-9]{1,2})?$"},
+    ]
+}
+SIGNED_MONEY = {
+    "anyOf": [
+        {"type": "number", "minimum": -9999999999.99, "maximum": 9999999999.99, "multipleOf": 0.01},
+        {"type": "string", "pattern": "^-?[0-9]{1,10}([.,][0-9]{1,2})?$"},
+    ]
+}
+
+
+def _problem(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def _json(description: str, schema: dict | None = None) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema or {"type": "object"}}}}
+
+
+ERRORS = {"401": _problem("No or an unknown API key"), "422": _problem("Invalid input; `errors` names each field")}
+BODY_ERRORS = {
+    **ERRORS,
+    "400": _problem("The body is not valid JSON"),
+    "413": _problem("The body is larger than 2 MB"),
+    "415": _problem("The body is not application/json"),
+}
+EXTERNAL_ID = {
+    "name": "external_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+    "description": "The customer's id in the shop or ERP",
+}
+
+
+@functools.cache
+def document(base_url: str) -> dict:
+    from customers.schemas import CancellationIn, PurchaseIn
+
+    schemas: dict = {}
+    for model in (PurchaseIn, CancellationIn):
+        schema = model.model_json_schema(ref_template=REF)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    # What pydantic cannot say about its own fields: the languages we have texts for, IANA zones, money.
+    customer = schemas["CustomerIn"]["properties"]
+    customer["locale"] = {
+        "anyOf": [{"enum": ["de", "en", "de-DE", "de-AT", "de-CH", "en-GB", "en-US"]}, {"type": "null"}]
+    }
+    customer["timezone"] = {"anyOf": [{"enum": sorted(available_timezones())}, {"type": "null"}]}
+    customer["potential"] = {"anyOf": [MONEY, {"type": "null"}]}
+    purchase = schemas["PurchaseIn"]["properties"]
+    purchase["amount"] = MONEY
+    purchase["margin"] = {"anyOf": [SIGNED_MONEY, {"type": "null"}]}
+    schemas["Problem"] = {
+        "type": "object",
+        "required": ["type", "title", "status"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "errors": {"type": "array", "items": {"type": "object"}},
+        },
+    }
+    period = {
+        "type": "object",
+        "properties": {
+            "start": {"type": "string", "format": "date"},
+            "n": {"type": "integer"},
+            "promoters": {"type": "integer"},
+            "passives": {"type": "integer"},
+            "detractors": {"type": "integer"},
+            "nps": {"type": ["number", "null"]},
+            "ci_low": {"type": ["number", "null"]},
+            "ci_high": {"type": ["number", "null"]},
+        },
+    }
+    date_param = {"type": "string", "format": "date"}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Kundenpuls API",
+            "version": "1",
+            "description": "Purchases and cancellations in; customers, NPS figures and answers out. "
+            "Every error is application/problem+json (RFC 9457).",
+        },
+        "servers": [{"url": base_url}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "An API key"}},
+            "schemas": schemas,
+        },
+        "paths": {
+            "/api/v1/purchases": {
+                "post": {
+                    "summary": "Record a purchase (idempotent per order_id); the customer is created or updated",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PurchaseIn"}}},
+                    },
+                    "responses": {
+                        "201": _json("Recorded"),
+                        "200": _json("The same order_id again: nothing changed, no second invitation"),
+                        **BODY_ERRORS,
+                    },
+                }
+            },
+            "/api/v1/cancellations": {
+                "post": {
+                    "summary": "Report a cancellation: the customer is churned and gets the churn-reason survey",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CancellationIn"}}},
+                    },
+                    "responses": {
+                        "201": _json("Recorded"),
+                        "200": _json("Already churned: the cancellation on record"),
+                        "404": _problem("Unknown customer"),
+                        **BODY_ERRORS,
+                    },
+                }
+            },
+            "/api/v1/customers/{external_id}": {
+                "get": {
+                    "summary": "The customer with lifecycle phase, value, segment, satisfaction and suggestions",
+                    "parameters": [EXTERNAL_ID],
+                    "responses": {"200": _json("The customer"), "404": _problem("Unknown customer"), **ERRORS},
+                },
+                "delete": {
+                    "summary": "Erase the customer (GDPR Art. 17); scores stay as anonymous rows",
+                    "parameters": [EXTERNAL_ID],
+                    "responses": {"200": _json("Erased"), "404": _problem("Unknown customer"), **ERRORS},
+                },
+            },
+            "/api/v1/customers/{external_id}/export": {
+                "get": {
+                    "summary": "Everything stored about the customer (GDPR Art. 15 and 20)",
+                    "parameters": [EXTERNAL_ID],
+                    "responses": {"200": _json("The export"), "404": _problem("Unknown customer"), **ERRORS},
+                }
+            },
+            "/api/v1/nps": {
+                "get": {
+                    "summary": "NPS per period with the adjusted-Wald 95% interval and the change to the period before",
+                    "parameters": [
+                        {"name": "from", "in": "query", "schema": date_param},
+                        {"name": "to", "in": "query", "schema": date_param},
+                        {"name": "interval", "in": "query", "schema": {"type": "string", "enum": ["week", "month"]}},
+                        {"name": "survey", "in": "query", "schema": {"type": "integer"}},
+                        {"name": "segment", "in": "query", "schema": {"type": "string", "enum": ["A", "B", "C"]}},
+                        {"name": "phase", "in": "query", "schema": {"type": "string"}},
+                        {"name": "category", "in": "query", "schema": {"type": "string"}},
+                        {"name": "language", "in": "query", "schema": {"type": "string", "enum": ["de", "en"]}},
+                    ],
+                    "responses": {
+                        "200": _json(
+                            "Periods and total",
+                            {
+                                "type": "object",
+                                "required": ["periods", "total"],
+                                "properties": {"periods": {"type": "array", "items": period}, "total": period},
+                            },
+                        ),
+                        **ERRORS,
+                    },
+                }
+            },
+            "/api/v1/responses": {
+                "get": {
+                    "summary": "Answers for export, oldest first; follow `next` for the following page",
+                    "parameters": [
+                        {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                        {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                    ],
+                    "responses": {
+                        "200": _json(
+                            "One page",
+                            {
+                                "type": "object",
+                                "required": ["responses", "next"],
+                                "properties": {
+                                    "responses": {"type": "array", "items": {"type": "object"}},
+                                    "next": {"type": ["string", "null"]},
+                                },
+                            },
+                        ),
+                        **ERRORS,
+                    },
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "summary": "This description",
+                    "security": [],
+                    "responses": {"200": _json("OpenAPI 3.1")},
+                }
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(document(current_app.config["BASE_URL"]))
