@@ -240,3 +240,15 @@ class SegmentCellBuild(db.Model):
     built_at: Mapped[datetime] = mapped_column(UTCDateTime())
     portfolio_value_min: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     portfolio_potential_min: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+
+
+class PendingAnswer(db.Model):
+    """An answer stored but not yet applied to its customer's segment, the cockpit cells and the retention rules.
+
+    The answer's own statement writes the row (no extra round trip on the busiest request there is); the
+    scheduler's apply_answers job works the rows off in order and deletes them. No foreign key: a key check per
+    answer buys nothing, as responses are never deleted (erasure keeps the scores)."""
+
+    __tablename__ = "pending_answers"
+
+    response_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)

@@ -252,9 +252,11 @@ def _expire(session: Session, customer_ids: list[int] | None) -> None:
             session.expire(obj)
 
 
-def on_response_submitted(response, session: Session, now: datetime, **_: object) -> None:
-    """Receiver of surveys.signals.response_submitted: the answer moves the segment at once and the rules
-    fire for this customer, in the answer's transaction."""
+def apply_answer(session: Session, response, now: datetime) -> None:
+    """An answer moves its customer's segment and the rules fire for the customer (analytics.answers runs this
+    for each stored answer in order, in the scheduler). `response` needs customer_id, score and created_at.
+    An answer the segment already holds (the nightly refresh read it first) recomputes the customer from the
+    raw rows, which changes nothing twice."""
     from analytics.rules import rule_specs
     from analytics.suggestions import suggest_one
 
@@ -282,7 +284,8 @@ _CELL_UPSERT = (
 # CTEs run whether or not the main query reads them.
 _MOVE_SCORE = (
     text(
-        f"WITH old AS (SELECT customer_id, {_FACT_SQL} FROM customer_segments WHERE customer_id = :cid FOR UPDATE), "
+        f"WITH old AS (SELECT customer_id, {_FACT_SQL} FROM customer_segments WHERE customer_id = :cid "
+        "AND (answered_at IS NULL OR answered_at < :answered) FOR UPDATE), "
         "moved AS (UPDATE customer_segments AS s SET previous_score = old.score, score = :score, satisfaction = :cls, "
         "answered_at = :answered, refreshed_at = :now FROM old WHERE s.customer_id = old.customer_id "
         "RETURNING s.customer_id), "
@@ -303,11 +306,11 @@ _MOVE_SCORE = (
 def _score_moves(session: Session, response, now: datetime) -> SimpleNamespace | None:
     """The answer path for a placed customer's NPS answer: the new score is the latest, the old one becomes the
     previous; value class, phase and purchases stay as the nightly refresh left them. One statement on
-    PostgreSQL (three on SQLite) instead of recomputing the customer from the raw rows (the answer POST is the
-    busiest request there is), plus the cell move when the satisfaction changes.
+    PostgreSQL (three on SQLite) instead of recomputing the customer from the raw rows (every answer comes this
+    way, at the rate customers answer), plus the cell move when the satisfaction changes.
 
-    Returns the segment's facts as they are now, or None when the customer is not placed yet (the caller
-    refreshes them in full)."""
+    Returns the segment's facts as they are now, or None when the customer is not placed yet or the segment
+    already holds this answer or a later one (the caller refreshes them in full)."""
     now_class = nps_class(response.score)
     params = {"cid": response.customer_id, "score": response.score, "cls": now_class,
               "answered": response.created_at, "now": now}  # fmt: skip
@@ -327,7 +330,10 @@ def _score_moves(session: Session, response, now: datetime) -> SimpleNamespace |
     else:
         row = session.execute(
             select(*(getattr(CustomerSegment, k) for k in FACTS))
-            .where(CustomerSegment.customer_id == response.customer_id)
+            .where(
+                CustomerSegment.customer_id == response.customer_id,
+                or_(CustomerSegment.answered_at.is_(None), CustomerSegment.answered_at < response.created_at),
+            )
             .with_for_update()
         ).one_or_none()
         if row is None:

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from flask_babel import force_locale, get_locale
 from sqlalchemy import select
 
+from analytics.answers import waiting
 from analytics.chart import nps_chart
 from analytics.churn import (
     churn_csv_rows,
@@ -262,6 +263,7 @@ def cockpit():
         "analytics/cockpit.html",
         cells=cockpit_matrix(db.session),
         last_run=last_run(db.session),
+        waiting=waiting(db.session),
         groups=portfolio(db.session, settings.portfolio_value_min, settings.portfolio_potential_min),
         settings=settings,
         group_labels=PORTFOLIO_LABELS,

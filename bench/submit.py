@@ -2,7 +2,8 @@
 
 Both run under the same gunicorn settings and are driven by the same load generator over loopback.
 The survey POST is the real one: the form's anti-forgery token, one answer per invitation, signal sent (case,
-rollup, segment move, retention rules), every customer placed in a segment as after a nightly refresh.
+rollup, the row that queues it for the scheduler), every customer placed in a segment as after a nightly refresh.
+Then the scheduler's share: applying the waiting answers to segments, cells and retention rules, timed.
 Targets: at least 60% of the floor's rate; p99 under 50 ms at half of the measured peak rate.
 """
 
@@ -113,6 +114,24 @@ def form_request(path: str, body: bytes) -> bytes:
     return ("\r\n".join(headers) + "\r\n\r\n").encode() + body
 
 
+def apply_pending(env: dict) -> tuple[int, float]:
+    """The share of the answers' work the scheduler does (analytics.answers.apply_answers), over what the load
+    left waiting; returns (answers, seconds)."""
+    os.environ.update(env)
+    from analytics.answers import apply_answers
+    from kundenpuls import create_app
+    from kundenpuls.extensions import db
+
+    app = create_app()
+    with app.app_context():
+        begin = time.perf_counter()
+        applied = apply_answers(db.session, datetime.now(UTC))
+        seconds = time.perf_counter() - begin
+        db.session.remove()
+        db.engine.dispose()
+    return applied, seconds
+
+
 def _median(results: list[loadgen.Result]) -> loadgen.Result:
     return sorted(results, key=lambda result: result.rate)[len(results) // 2]
 
@@ -159,6 +178,7 @@ def main() -> None:
             stop(app_proc)
         with psycopg.connect(psycopg_url(url)) as conn:
             stored = conn.execute("SELECT count(*) FROM responses").fetchone()[0]
+        applied, applying = apply_pending(env)
     ratio = peak.rate / floor.rate
     print(
         f"gunicorn sync workers: {args.workers}; load: 2 processes x 8 threads, new connection per request; "
@@ -181,6 +201,10 @@ def main() -> None:
         f"p99 {half.percentile(0.99):.1f} ms (target p99 < 50 ms)"
     )
     print(f"responses stored: {stored}; answers accepted with 200: {accepted}")
+    print(
+        f"scheduler: {applied} answers applied to segments, cells and rules in {applying:.1f} s "
+        f"({applied / applying:.0f}/s; it has to keep up with the peak of {peak.rate:.0f}/s)"
+    )
 
 
 if __name__ == "__main__":

@@ -118,10 +118,11 @@ def register_signals() -> None:
     on PostgreSQL an answer and its counting then cost one round trip.
     """
     from analytics import privacy as analytics_privacy
+    from analytics.answers import on_response_submitted as queue_for_segments
+    from analytics.answers import pending_part
     from analytics.rollup import ANSWER_PARTS
     from analytics.rollup import on_invitations_sent as count_sent
     from analytics.rollup import on_response_submitted as count_in_rollup
-    from analytics.segments import on_response_submitted as move_segment
     from analytics.segments import on_root_cause_set as reason_given
     from analytics.suggestions import on_case_closed as settle_measure
     from customers.signals import customer_churned, customer_erasure, customer_export
@@ -139,12 +140,12 @@ def register_signals() -> None:
 
     register_condition("after_resolved_case", resolved_since_latest_answer)
     register_trigger("case_resolved", due_resolved_cases)
-    for part in ANSWER_PARTS:
+    for part in (*ANSWER_PARTS, pending_part):
         add_answer_part(part)
     invitations_sent.connect(count_sent)
     response_submitted.connect(count_in_rollup)
     response_submitted.connect(open_case)
-    response_submitted.connect(move_segment)
+    response_submitted.connect(queue_for_segments)
     case_closed.connect(settle_measure)
     root_cause_set.connect(reason_given)
     customer_churned.connect(on_customer_churned)

@@ -11,6 +11,7 @@ INVITE_LOCK = 4_262_001
 LIFECYCLE_LOCK = 4_262_005
 VALUES_LOCK = 4_262_006
 SEGMENT_LOCK = 0x5E6_0001
+ANSWERS_LOCK = 0x5E6_0002
 
 # deadlock_detected, serialization_failure: the transaction lost a race and can simply run again.
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})

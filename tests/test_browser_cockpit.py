@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from analytics.answers import apply_answers
 from surveys.models import Invitation
 from tests.conftest import ARTIFACTS, next_business_morning
 from tests.feedback_helpers import make_user
@@ -41,8 +42,9 @@ def test_manager_goes_from_a_cockpit_cell_to_the_customer(session, live_server, 
 
 
 def test_a_detractor_answer_moves_the_segment_and_the_suggestion_is_worked(session, buy, live_server, chromium):
-    """The customer answers 2 in the browser; at once the cockpit counts a detractor in A x existing and the
-    customer page suggests the high-value detractor measure, which the manager accepts into the queue."""
+    """The customer answers 2 in the browser; the cockpit says an answer is on its way, and after the scheduler's
+    next tick it counts a detractor in A x existing and the customer page suggests the high-value detractor
+    measure, which the manager accepts into the queue."""
     from surveys.jobs import create_due_invitations
 
     make_user(session, "chefin@example.com", "manager", "Maria Managerin")
@@ -66,6 +68,10 @@ def test_a_detractor_answer_moves_the_segment_and_the_suggestion_is_worked(sessi
 
     context, page = sign_in(chromium, live_server, "chefin@example.com")
     page.goto(f"{live_server}/cockpit")
+    expect(page.locator("[data-waiting]")).to_have_text("1 new answer is on its way into these figures.")
+    apply_answers(session, datetime.now(UTC))  # the scheduler's next tick
+    page.reload()
+    expect(page.locator("[data-waiting]")).to_have_count(0)
     cell = page.locator('[data-cell="A-existing"]')
     expect(cell.get_by_title("detractor")).to_have_text("1")
     expect(cell.get_by_title("promoter")).to_have_text("0")

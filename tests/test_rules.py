@@ -288,7 +288,7 @@ def test_the_answer_path_reads_earlier_suggestions_with_the_segment_move(session
     holds the rule back for its repeat period, an open one lapses when the rule stops matching."""
     from types import SimpleNamespace
 
-    from analytics.segments import on_response_submitted
+    from analytics.segments import apply_answer
     from analytics.suggestions import dismiss
 
     c = make(session, "E-1", {"value_class": "A", "revenue": 5000, "scores": [10]})
@@ -298,7 +298,7 @@ def test_the_answer_path_reads_earlier_suggestions_with_the_segment_move(session
     high = rule(session, "High-value detractor")
 
     def answer(score: int, at: datetime) -> None:
-        on_response_submitted(SimpleNamespace(customer_id=c.id, score=score, created_at=at), session=session, now=at)
+        apply_answer(session, SimpleNamespace(customer_id=c.id, score=score, created_at=at), at)
         session.commit()
 
     def mine() -> list[str]:

@@ -3,14 +3,18 @@ nightly refresh, with the history of every move."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import delete, func, select
 
+from analytics.answers import apply_answers, waiting
 from analytics.models import CustomerSegment, SegmentCell, SegmentChange, SegmentRun
 from analytics.segments import FACTS, nightly_refresh, refresh_segments
 from customers.models import Customer, Purchase
+from surveys.models import Invitation
+from surveys.services import submit_answer
 from tests.feedback_helpers import answered
 from tests.test_customer_api import nps_answer
 
@@ -83,23 +87,69 @@ def test_the_refresh_computes_every_fact_and_keeps_the_cockpit_cells(session):
     assert session.query(SegmentChange).count() == 0
 
 
-def test_a_detractor_answer_moves_the_segment_at_once(session):
+def test_a_detractor_answer_moves_the_segment_at_the_next_tick(session):
     c = customer(session, "C-1", "A", "existing", 5000, scores=[(200, 10)])
     session.commit()
     refresh_segments(session, NOW)
     session.commit()
     assert segment(session, c).satisfaction == "promoter"
-    # The customer buys, is invited and answers 2 through the survey: the segment moves in that transaction.
+    # The customer buys, is invited and answers 2 through the survey: the answer is stored and waits.
     answered(session, 1, 2)
+    assert segment(session, c).satisfaction == "promoter" and waiting(session) == 1
+    # The scheduler applies it.
+    assert apply_answers(session, datetime.now(UTC)) == 1
     s = segment(session, c)
     assert (s.value_class, s.satisfaction, s.score, s.previous_score) == ("A", "detractor", 2, 10)
     moves = session.scalars(
         select(SegmentChange).where(SegmentChange.customer_id == c.id).order_by(SegmentChange.id)
     ).all()
     assert [(m.from_satisfaction, m.to_satisfaction, m.cause) for m in moves] == [("promoter", "detractor", "answer")]
-    # The cockpit cells moved with it, in the answer's transaction.
+    # The cockpit cells moved with it.
     # Phase and value stay as the nightly refresh placed them ("existing", though the purchase made them new).
     assert cells(session) == {("A", "existing", "detractor", "potential_unknown"): (1, Decimal(5000))}
+    assert waiting(session) == 0 and apply_answers(session, datetime.now(UTC)) == 0  # applied once
+
+
+def reinvite(session, invitation: Invitation, now: datetime) -> Invitation:
+    """Another open invitation of the same survey for the same customer (as a re-ask survey sends)."""
+    again = Invitation(token=secrets.token_urlsafe(24), survey_id=invitation.survey_id,
+                       customer_id=invitation.customer_id, locale="de", status="sent", created_at=now,
+                       expires_at=now + timedelta(days=30), sent_at=now)  # fmt: skip
+    session.add(again)
+    session.commit()
+    return again
+
+
+def test_answers_apply_in_order_and_once_also_after_a_refresh_read_them(session):
+    c = customer(session, "C-1", "A", "existing", 5000, scores=[(200, 10)])
+    session.commit()
+    refresh_segments(session, NOW)
+    session.commit()
+    now = datetime.now(UTC)
+    answered(session, 1, 2, now=now - timedelta(minutes=2))
+    answered(session, 2, 6, now=now - timedelta(minutes=1))  # another customer, in between
+    late = session.scalars(select(Invitation).join(Customer).where(Customer.external_id == "C-1")).first()
+    # A second answer of C-1 (a re-ask survey, say), after the first.
+    submit_answer(session, reinvite(session, late, now).token, 7, None, now)
+    session.commit()
+    assert apply_answers(session, now) == 3
+    s = segment(session, c)
+    assert (s.score, s.previous_score, s.satisfaction) == (7, 2, "passive")
+    moves = session.scalars(select(SegmentChange.to_satisfaction).where(SegmentChange.customer_id == c.id))
+    assert list(moves) == ["detractor", "passive"]
+
+    # An answer the nightly refresh read before the scheduler applied it moves nothing twice.
+    answered(session, 3, 9, now=now + timedelta(minutes=1))
+    c3 = session.scalars(select(Customer).where(Customer.external_id == "C-3")).one()
+    refresh_segments(session, now + timedelta(minutes=2))
+    session.commit()
+    before = segment(session, c3)
+    placed = (before.score, before.previous_score, before.satisfaction)
+    history = session.scalar(select(func.count()).select_from(SegmentChange))
+    assert apply_answers(session, now + timedelta(minutes=3)) == 1
+    after = segment(session, c3)
+    assert (after.score, after.previous_score, after.satisfaction) == placed == (9, None, "promoter")
+    assert session.scalar(select(func.count()).select_from(SegmentChange)) == history
 
 
 def test_the_nightly_refresh_runs_once_a_night(session):
