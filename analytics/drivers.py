@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 from array import array
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 from scipy.stats import chi2_contingency, false_discovery_control, fisher_exact, mannwhitneyu
 from sqlalchemy import Float, and_, case, cast, func, literal_column, select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
 from analytics.queries import ReportFilter, _answer_filters
@@ -472,17 +474,34 @@ def themes(comments: list[str], top: int = 10) -> list[tuple[str, int]]:
 THEME_COMMENTS = 5000  # the latest comments per group feed the themes
 
 
+def _category_counts_aside(engine: Engine, start: date, end: date, filters: ReportFilter) -> dict | None:
+    """all_category_counts in a connection of its own (PostgreSQL), which sees committed answers only, as any
+    report request does; None on SQLite, which counts in the report's own session."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with Session(engine) as own:
+        own.execute(text("SET LOCAL work_mem = '128MB'"))
+        own.execute(text("SET LOCAL jit = off"))
+        counts = all_category_counts(own, start, end, filters)
+        own.rollback()
+        return counts
+
+
 def driver_report(session: Session, start: date, end: date, filters: ReportFilter) -> DriverReport:
     if session.get_bind().dialect.name == "postgresql":
-        # Hash aggregates over a million answers spill to disk with the default 4 MB; this transaction only.
+        # Hash aggregates over a million answers spill to disk with the default 4 MB; compiling the expressions
+        # (JIT) costs more than it saves on these scans. This transaction only.
         session.execute(text("SET LOCAL work_mem = '128MB'"))
-    columns = numeric_columns(session, start, end, filters)
-    findings: list[Finding] = []
-    for attribute in NUMERIC:
-        finding = _numeric(columns, attribute)
-        if finding is not None:
-            findings.append(finding)
-    counts = all_category_counts(session, start, end, filters)
+        session.execute(text("SET LOCAL jit = off"))
+    with ThreadPoolExecutor(max_workers=len(NUMERIC)) as pool:
+        # PostgreSQL counts the categories in a second connection meanwhile: the database works while numpy
+        # ranks the numeric attributes.
+        counting = pool.submit(_category_counts_aside, session.get_bind(), start, end, filters)
+        columns = numeric_columns(session, start, end, filters)
+        # The rank sums sort a million values per attribute; numpy sorts without the GIL.
+        numeric = list(pool.map(lambda attribute: _numeric(columns, attribute), NUMERIC))
+        counts = counting.result() or all_category_counts(session, start, end, filters)
+    findings: list[Finding] = [finding for finding in numeric if finding is not None]
     for attribute in CATEGORICAL:
         findings.extend(_categorical(counts[attribute], attribute))
     if findings:
