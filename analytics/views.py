@@ -247,7 +247,9 @@ def customer_page(customer_id: int):
 @api.get("/customers/<external_id>")
 @require_api_key
 def customer_api(external_id: str):
-    customer = db.session.scalars(select(Customer).where(Customer.external_id == external_id)).one_or_none()
+    # An erased customer's anonymous stub (external id "erased-<n>") is not a customer any more.
+    found = select(Customer).where(Customer.external_id == external_id, Customer.erased_at.is_(None))
+    customer = db.session.scalars(found).one_or_none()
     if customer is None:
         raise Problem(404, "Unknown customer", f"No customer has the external id {external_id!r}.")
     profile = customer_profile(db.session, customer, utcnow())

@@ -144,6 +144,7 @@ def test_erasure_leaves_no_personal_data_and_the_report_unchanged(session, api, 
     assert api.delete(f"/api/v1/customers/{EXTERNAL}").status_code == 404
     assert api.get(f"/api/v1/customers/{EXTERNAL}/export").status_code == 404
     assert api.get(f"/api/v1/customers/{EXTERNAL}").status_code == 404
+    assert api.get(f"/api/v1/customers/erased-{customer.id}").status_code == 404  # the stub is nobody's record
     problem = api.delete("/api/v1/customers/nobody")
     assert problem.status_code == 404 and problem.mimetype == "application/problem+json"
     assert client.delete("/api/v1/customers/C-9").status_code == 401  # no key
