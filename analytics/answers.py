@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from analytics.facts import record_facts
 from analytics.models import PendingAnswer
 from analytics.segments import apply_answer
 from kundenpuls.locks import ANSWERS_LOCK, try_job_lock
@@ -38,8 +39,9 @@ def on_response_submitted(response: Response, session: Session, now: datetime, *
 
 
 def apply_answers(session: Session, now: datetime) -> int:
-    """Scheduler job: apply the waiting answers in order, BATCH per transaction; returns how many. One scheduler
-    at a time, so two answers of one customer are applied in the order they came."""
+    """Scheduler job: apply the waiting answers in order and record their facts for the drivers report, BATCH
+    per transaction; returns how many. One scheduler at a time, so two answers of one customer are applied in
+    the order they came."""
     applied = 0
     while True:
         if not try_job_lock(session, ANSWERS_LOCK):
@@ -58,6 +60,7 @@ def apply_answers(session: Session, now: datetime) -> int:
             if answer.customer_id is not None:
                 apply_answer(session, answer, now)
         ids = [answer.response_id for answer in batch]
+        record_facts(session, ids)
         session.execute(delete(PendingAnswer).where(PendingAnswer.response_id.in_(ids)))
         session.commit()
         applied += len(batch)

@@ -21,12 +21,13 @@ from sqlalchemy import Float, and_, case, cast, func, literal_column, select, te
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
-from analytics.queries import ReportFilter, _answer_filters
+from analytics.models import AnswerFact
+from analytics.queries import ReportFilter, _answer_filters, _customer_filters, _nps_surveys
 from customers.models import Customer, Purchase
 from surveys.models import ChurnReason, Invitation, Response, ResponseReason
 
 ALPHA = 0.05
-NUMERIC = {
+NUMERIC = {  # the AnswerFact columns, with their labels
     "order_value": "order value",
     "margin": "margin",
     "purchases_per_year": "purchases per year",
@@ -68,13 +69,6 @@ class DriverReport:
     themes: dict[str, list[tuple[str, int]]]
 
 
-def _days(session: Session, later, earlier):
-    if session.get_bind().dialect.name == "postgresql":
-        # date_part is float arithmetic; EXTRACT returns numeric since PostgreSQL 14, several times slower here.
-        return func.date_part("epoch", later - earlier) / 86400.0
-    return func.julianday(later) - func.julianday(earlier)
-
-
 def _base(session: Session, start: date, end: date, filters: ReportFilter, *columns):
     """Promoter and detractor answers in the range with their purchase and customer, filtered."""
     statement = (
@@ -99,29 +93,33 @@ def _base(session: Session, start: date, end: date, filters: ReportFilter, *colu
     return statement
 
 
-def numeric_columns(session: Session, start: date, end: date, filters: ReportFilter) -> dict[str, np.ndarray]:
-    """Per answer: promoter flag and the numeric attributes, computed in SQL, streamed into arrays.
-
-    Purchase count and first purchase come from the customer row, which the lifecycle recompute keeps current,
-    instead of aggregating every purchase again.
-    """
-    tenure = _days(session, Response.created_at, Customer.first_purchase_at)
-    years = (
-        func.max(tenure / 365.0, 1.0)
-        if session.get_bind().dialect.name == "sqlite"
-        else func.greatest(tenure / 365.0, 1.0)
+def _facts(start: date, end: date, filters: ReportFilter, *columns):
+    """The same answers as _base, from their recorded facts: no join unless a customer filter asks for one."""
+    statement = select(*columns).where(
+        AnswerFact.answered_at >= datetime.combine(start, time(), UTC),
+        AnswerFact.answered_at < datetime.combine(end + timedelta(days=1), time(), UTC),
+        (AnswerFact.score >= 9) | (AnswerFact.score <= 6),
     )
-    statement = _base(
-        session,
+    if filters.survey_id:
+        statement = statement.where(AnswerFact.survey_id == filters.survey_id)
+    else:
+        statement = statement.where(AnswerFact.survey_id.in_(_nps_surveys()))
+    if filters.locale:
+        statement = statement.where(AnswerFact.locale == filters.locale)
+    if filters.category:
+        statement = statement.where(AnswerFact.category == filters.category)
+    return _customer_filters(statement, filters, AnswerFact.customer_id)
+
+
+def numeric_columns(session: Session, start: date, end: date, filters: ReportFilter) -> dict[str, np.ndarray]:
+    """Per answer: promoter flag and the numeric attributes, as recorded with the answer (analytics.facts),
+    streamed into arrays."""
+    statement = _facts(
         start,
         end,
         filters,
-        case((Response.score >= 9, 1), else_=0).label("promoter"),
-        cast(Purchase.amount, Float),
-        cast(Purchase.margin, Float),
-        case((Customer.purchase_count > 0, Customer.purchase_count), else_=None) / years,
-        tenure,
-        _days(session, Response.created_at, Purchase.purchased_at),
+        case((AnswerFact.score >= 9, 1), else_=0).label("promoter"),
+        *(getattr(AnswerFact, name) for name in NUMERIC),
     )
     names = ("promoter", *NUMERIC)
     if session.get_bind().dialect.name == "postgresql":

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Numeric, String, UniqueConstraint, text
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Numeric, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kundenpuls.extensions import db
@@ -252,3 +252,29 @@ class PendingAnswer(db.Model):
     __tablename__ = "pending_answers"
 
     response_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+
+
+class AnswerFact(db.Model):
+    """An NPS answer with the attributes the drivers report compares, as they were when it was applied: order
+    value, margin and category of the purchase it answers, the customer's purchases per year and days since the
+    first purchase, days from purchase to answer. One narrow row per answer, so the report reads a million
+    answers without joining invitations, purchases and customers (that join was three quarters of its time).
+
+    Written by analytics.facts.record_facts: for each batch of applied answers, and nightly for any answer
+    stored some other way (bulk loads)."""
+
+    __tablename__ = "answer_facts"
+    __table_args__ = (Index("ix_answer_facts_answered_at", "answered_at"),)
+
+    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id"), primary_key=True, autoincrement=False)
+    survey_id: Mapped[int] = mapped_column()
+    customer_id: Mapped[int | None] = mapped_column()
+    locale: Mapped[str] = mapped_column(String(5))
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    score: Mapped[int] = mapped_column()
+    category: Mapped[str | None] = mapped_column(String(100))
+    order_value: Mapped[float | None] = mapped_column(Float())
+    margin: Mapped[float | None] = mapped_column(Float())
+    purchases_per_year: Mapped[float | None] = mapped_column(Float())
+    tenure_days: Mapped[float | None] = mapped_column(Float())
+    answer_delay_days: Mapped[float | None] = mapped_column(Float())

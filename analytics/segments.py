@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from analytics import cells
 from analytics.cockpit import portfolio_column
+from analytics.facts import record_facts
 from analytics.models import SHARDS, CustomerSegment, SegmentChange, SegmentRun
 from analytics.suggestions import earlier_suggestion
 from customers.models import Customer, Purchase
@@ -467,6 +468,7 @@ def nightly_refresh(session: Session, now: datetime) -> int | None:
         session.rollback()
         return None
     run = refresh_all(session, now, current_app.config["SEGMENT_REFRESH_WORKERS"])
+    record_facts(session)  # answers loaded in bulk, past apply_answers
     session.commit()
     return run.changes
 

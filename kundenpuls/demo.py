@@ -10,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from analytics.facts import record_facts
 from analytics.rollup import rebuild as rebuild_rollup
 from analytics.segments import refresh_all
 from customers.models import Customer, Purchase
@@ -233,6 +234,7 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
     rebuild_rollup(session)
     cases = _demo_cases(session, now, rng)
     run = refresh_all(session, now)
+    record_facts(session)  # the answers above went in past the scheduler's apply_answers
     worked = _demo_suggestions(session, now, rng)
     session.commit()
     return {

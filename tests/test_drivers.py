@@ -9,9 +9,10 @@ import flask_babel
 import numpy as np
 import pytest
 from scipy.stats import false_discovery_control, fisher_exact, mannwhitneyu
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from analytics.drivers import driver_report, themes
+from analytics.facts import record_facts
 from analytics.queries import ReportFilter
 from customers.lifecycle import recompute_phases
 from customers.models import Customer, Purchase
@@ -55,6 +56,7 @@ def answers(session):
         )  # fmt: skip
     session.commit()
     recompute_phases(session, WHEN, "backfill")  # purchase counts and first purchases, as the scheduler keeps them
+    record_facts(session)  # and the answers' facts, as the nightly run records them for rows loaded like these
     session.commit()
 
 
@@ -152,3 +154,34 @@ def test_lifecycle_phase_and_churn_reason_separate_the_groups(session, answers, 
     flask_babel.refresh()
     german = client.get("/reports/drivers?from=2026-06-01&to=2026-06-30", headers={"Accept-Language": "de"}).text
     assert "Abwanderungsgrund Lieferung" in german and "Lebenszyklusphase abgewandert" in german
+
+
+def test_facts_are_recorded_when_answers_are_applied_and_nightly_for_the_rest(session, answers):
+    from analytics.answers import apply_answers
+    from analytics.models import AnswerFact
+    from analytics.segments import nightly_refresh
+    from tests.feedback_helpers import answered
+
+    now = datetime.now(UTC)
+    answered(session, 90, 3, amount=120.0, now=now)  # through the survey: waits for the scheduler
+    fact_of = select(AnswerFact).join(Customer, Customer.id == AnswerFact.customer_id)
+    assert session.scalars(fact_of.where(Customer.external_id == "C-90")).all() == []
+    apply_answers(session, now)
+    fact = session.scalars(fact_of.where(Customer.external_id == "C-90")).one()
+    assert (fact.score, fact.order_value, fact.margin) == (3, 120.0, 14.2)
+    assert fact.answer_delay_days == pytest.approx(3 + 1 / 24) and fact.tenure_days == pytest.approx(3 + 1 / 24)
+    assert fact.purchases_per_year == pytest.approx(1.0)
+
+    # A scored answer loaded past the scheduler gets its facts with the nightly run; a waiting one does not.
+    loaded = session.scalars(select(Response).where(Response.score == 10)).first()
+    session.execute(delete(AnswerFact).where(AnswerFact.response_id == loaded.id))
+    answered(session, 91, 9, now=now)
+    session.commit()
+    assert record_facts(session) == 1  # what the nightly run does
+    session.rollback()
+    nightly_refresh(session, datetime(2026, 11, 24, 2, 30, tzinfo=UTC))
+    facts = set(session.scalars(select(AnswerFact.response_id)))
+    waiting = session.scalars(select(Response.id).join(Customer).where(Customer.external_id == "C-91")).one()
+    assert loaded.id in facts and waiting not in facts
+    report = driver_report(session, date(2026, 6, 1), date(2026, 6, 30), ReportFilter())
+    assert (report.promoters, report.detractors) == (6, 5)

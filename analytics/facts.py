@@ -1,0 +1,69 @@
+"""The attributes the drivers report compares, kept per NPS answer (analytics.models.AnswerFact).
+
+The scheduler records them for each batch of answers it applies (analytics.answers) and, nightly, for any scored
+answer that has none yet and is not waiting to be applied (answers loaded in bulk, say).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Float, case, cast, exists, func, insert, select
+from sqlalchemy.orm import Session
+
+from analytics.models import AnswerFact, PendingAnswer
+from customers.models import Customer, Purchase
+from surveys.models import Invitation, Response
+
+
+def days_between(session: Session, later, earlier):
+    """Days from `earlier` to `later` as a float, in SQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        # date_part is float arithmetic; EXTRACT returns numeric since PostgreSQL 14, several times slower here.
+        return func.date_part("epoch", later - earlier) / 86400.0
+    return func.julianday(later) - func.julianday(earlier)
+
+
+def _source(session: Session):
+    """Per scored answer: its filter columns and the attributes, from purchase and customer."""
+    tenure = days_between(session, Response.created_at, Customer.first_purchase_at)
+    greatest = func.max if session.get_bind().dialect.name == "sqlite" else func.greatest
+    years = greatest(tenure / 365.0, 1.0)
+    purchases = cast(case((Customer.purchase_count > 0, Customer.purchase_count), else_=None), Float)
+    return (
+        select(
+            Response.id,
+            Response.survey_id,
+            Response.customer_id,
+            Response.locale,
+            Response.created_at,
+            Response.score,
+            Purchase.category,
+            cast(Purchase.amount, Float),
+            cast(Purchase.margin, Float),
+            purchases / years,
+            tenure,
+            days_between(session, Response.created_at, Purchase.purchased_at),
+        )
+        .select_from(Response)
+        .join(Invitation, Invitation.id == Response.invitation_id)
+        .outerjoin(Purchase, Purchase.id == Invitation.purchase_id)
+        .outerjoin(Customer, Customer.id == Response.customer_id)
+        .where(Response.score.is_not(None), ~exists().where(AnswerFact.response_id == Response.id))
+    )
+
+
+COLUMNS = ["response_id", "survey_id", "customer_id", "locale", "answered_at", "score", "category", "order_value",
+           "margin", "purchases_per_year", "tenure_days", "answer_delay_days"]  # fmt: skip
+
+
+def record_facts(session: Session, response_ids: list[int] | None = None) -> int:
+    """Record the facts of these answers (None: of every scored answer without facts that is not waiting for
+    apply_answers, which records its own); returns how many."""
+    source = _source(session)
+    if response_ids is None:
+        source = source.where(~exists().where(PendingAnswer.response_id == Response.id))
+    elif not response_ids:
+        return 0
+    else:
+        source = source.where(Response.id.in_(response_ids))
+    statement = insert(AnswerFact).from_select(COLUMNS, source).execution_options(preserve_rowcount=True)
+    return session.execute(statement).rowcount
