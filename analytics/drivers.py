@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
 from analytics.models import AnswerFact
-from analytics.queries import ReportFilter, _answer_filters, _customer_filters, _nps_surveys
+from analytics.queries import ReportFilter, _answer_filters, _customer_filters, survey_filters
 from customers.models import Customer, Purchase
 from surveys.models import ChurnReason, Invitation, Response, ResponseReason
 
@@ -100,12 +100,7 @@ def _facts(start: date, end: date, filters: ReportFilter, *columns):
         AnswerFact.answered_at < datetime.combine(end + timedelta(days=1), time(), UTC),
         (AnswerFact.score >= 9) | (AnswerFact.score <= 6),
     )
-    if filters.survey_id:
-        statement = statement.where(AnswerFact.survey_id == filters.survey_id)
-    else:
-        statement = statement.where(AnswerFact.survey_id.in_(_nps_surveys()))
-    if filters.locale:
-        statement = statement.where(AnswerFact.locale == filters.locale)
+    statement = survey_filters(statement, filters, AnswerFact.survey_id, AnswerFact.locale)
     if filters.category:
         statement = statement.where(AnswerFact.category == filters.category)
     return _customer_filters(statement, filters, AnswerFact.customer_id)

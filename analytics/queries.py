@@ -99,13 +99,19 @@ def _customer_filters(statement, filters: ReportFilter, customer_id):
     return statement
 
 
-def _answer_filters(statement, filters: ReportFilter):
+def survey_filters(statement, filters: ReportFilter, survey_id, locale):
+    """The chosen survey (else every NPS survey) and language, on the columns of the table read."""
     if filters.survey_id:
-        statement = statement.where(Response.survey_id == filters.survey_id)
+        statement = statement.where(survey_id == filters.survey_id)
     else:
-        statement = statement.where(Response.survey_id.in_(_nps_surveys()))
+        statement = statement.where(survey_id.in_(_nps_surveys()))
     if filters.locale:
-        statement = statement.where(Response.locale == filters.locale)
+        statement = statement.where(locale == filters.locale)
+    return statement
+
+
+def _answer_filters(statement, filters: ReportFilter):
+    statement = survey_filters(statement, filters, Response.survey_id, Response.locale)
     statement = _customer_filters(statement, filters, Response.customer_id)
     if filters.category:
         statement = (
@@ -117,12 +123,7 @@ def _answer_filters(statement, filters: ReportFilter):
 
 
 def _sent_filters(statement, filters: ReportFilter):
-    if filters.survey_id:
-        statement = statement.where(Invitation.survey_id == filters.survey_id)
-    else:
-        statement = statement.where(Invitation.survey_id.in_(_nps_surveys()))
-    if filters.locale:
-        statement = statement.where(Invitation.locale == filters.locale)
+    statement = survey_filters(statement, filters, Invitation.survey_id, Invitation.locale)
     statement = _customer_filters(statement, filters, Invitation.customer_id)
     if filters.category:
         statement = statement.join(Purchase, Purchase.id == Invitation.purchase_id).where(
