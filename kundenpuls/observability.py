@@ -111,6 +111,7 @@ class DatabaseCollector:
     """Gauges read from the shared database at scrape time (one GROUP BY per table, on indexed columns)."""
 
     def collect(self):
+        from analytics.answers import waiting
         from feedback.models import OPEN, Case
         from integrations.models import WebhookDelivery
         from surveys.models import OutboxMessage
@@ -136,6 +137,11 @@ class DatabaseCollector:
         ):
             hooks.add_metric([status], n)
         yield hooks
+        yield GaugeMetricFamily(
+            "kundenpuls_answers_waiting",
+            "Answers stored but not yet applied to segments and retention rules by the scheduler",
+            value=waiting(db.session),
+        )
         yield GaugeMetricFamily(
             "kundenpuls_open_cases",
             "Feedback cases not closed yet",

@@ -13,6 +13,7 @@ from kundenpuls import create_app
 from kundenpuls.extensions import db as _db
 from surveys.mail import queue_mail
 from tests.conftest import csrf_token
+from tests.feedback_helpers import answered
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -75,10 +76,12 @@ def test_metrics_count_requests_and_read_the_queues(client, session, app):
     now = datetime.now(UTC)
     queue_mail(session, "metrics-test", "digest", "chefin@example.com", "Woche", "Text", now)
     session.commit()
+    answered(session, 1, 9, now=now)  # stored; the scheduler has not applied it yet
     text = client.get("/metrics").text
     assert re.search(r'kundenpuls_http_requests_total\{endpoint="/healthz",method="GET",status="200"\} [2-9]', text)
-    assert 'kundenpuls_mail_messages{status="pending"} 1.0' in text
+    assert 'kundenpuls_mail_messages{status="pending"} 2.0' in text  # the digest and the survey invitation
     assert "kundenpuls_mail_queue_age_seconds" in text and "kundenpuls_open_cases 0.0" in text
+    assert "kundenpuls_answers_waiting 1.0" in text
     app.config["METRICS_TOKEN"] = "geheim"
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer geheim"}).status_code == 200
