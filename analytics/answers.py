@@ -8,18 +8,21 @@ the suggestions follow within a tick (a minute) and an answer is applied once ev
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from analytics.facts import record_facts
 from analytics.models import PendingAnswer
 from analytics.segments import apply_answer
-from kundenpuls.locks import ANSWERS_LOCK, try_job_lock
+from kundenpuls.locks import ANSWERS_LOCK, is_transient, try_job_lock
 from surveys.models import Response
 
+log = logging.getLogger(__name__)
 BATCH = 500
+RETRY_FAILED = timedelta(hours=1)
 
 
 def pending_part(claimed, inserted):
@@ -40,32 +43,63 @@ def on_response_submitted(response: Response, session: Session, now: datetime, *
 
 def apply_answers(session: Session, now: datetime) -> int:
     """Scheduler job: apply the waiting answers in order and record their facts for the drivers report, BATCH
-    per transaction; returns how many. One scheduler at a time, so two answers of one customer are applied in
-    the order they came."""
+    per transaction; returns how many it worked through. One scheduler at a time, so two answers of one
+    customer are applied in the order they came. An answer that fails stays with its error (logged, counted in
+    /metrics) and is tried again after RETRY_FAILED; the others go on."""
     applied = 0
     while True:
         if not try_job_lock(session, ANSWERS_LOCK):
             session.rollback()
             return applied
+        due = or_(PendingAnswer.failed_at.is_(None), PendingAnswer.failed_at <= now - RETRY_FAILED)
         batch = session.execute(
             select(PendingAnswer.response_id, Response.customer_id, Response.score, Response.created_at)
             .outerjoin(Response, Response.id == PendingAnswer.response_id)
+            .where(due)
             .order_by(PendingAnswer.response_id)
             .limit(BATCH)
         ).all()
         if not batch:
             session.commit()
             return applied
-        for answer in batch:
-            if answer.customer_id is not None:
-                apply_answer(session, answer, now)
-        ids = [answer.response_id for answer in batch]
-        record_facts(session, ids)
-        session.execute(delete(PendingAnswer).where(PendingAnswer.response_id.in_(ids)))
+        try:
+            _apply(session, batch, now)
+        except Exception as error:
+            session.rollback()
+            if is_transient(error):
+                raise
+            # One of them is broken: one at a time now, each in a savepoint, to keep the others going.
+            if not try_job_lock(session, ANSWERS_LOCK):
+                session.rollback()
+                return applied
+            for answer in batch:
+                try:
+                    with session.begin_nested():
+                        _apply(session, [answer], now)
+                except Exception as single:
+                    if is_transient(single):
+                        raise
+                    log.exception("answer %s could not be applied", answer.response_id)
+                    session.execute(
+                        update(PendingAnswer)
+                        .where(PendingAnswer.response_id == answer.response_id)
+                        .values(failed_at=now, error=f"{type(single).__name__}: {single}"[:500])
+                    )
         session.commit()
         applied += len(batch)
 
 
-def waiting(session: Session) -> int:
-    """Answers stored but not applied yet (the cockpit says so next to its figures)."""
-    return session.scalar(select(func.count()).select_from(PendingAnswer)) or 0
+def _apply(session: Session, batch: list, now: datetime) -> None:
+    for answer in batch:
+        if answer.customer_id is not None:
+            apply_answer(session, answer, now)
+    ids = [answer.response_id for answer in batch]
+    record_facts(session, ids)
+    session.execute(delete(PendingAnswer).where(PendingAnswer.response_id.in_(ids)))
+
+
+def waiting(session: Session, failed: bool = False) -> int:
+    """Answers stored but not applied yet (the cockpit says so next to its figures); with `failed`, those
+    that could not be applied."""
+    pending = select(func.count()).select_from(PendingAnswer)
+    return session.scalar(pending.where(PendingAnswer.failed_at.is_not(None)) if failed else pending) or 0

@@ -252,6 +252,9 @@ class PendingAnswer(db.Model):
     __tablename__ = "pending_answers"
 
     response_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    # An answer that could not be applied stays, with the error, and is tried again after RETRY_FAILED.
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(String(500))
 
 
 class AnswerFact(db.Model):

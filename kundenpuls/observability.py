@@ -143,6 +143,11 @@ class DatabaseCollector:
             value=waiting(db.session),
         )
         yield GaugeMetricFamily(
+            "kundenpuls_answers_failed",
+            "Answers the scheduler could not apply (kept with the error, tried again hourly; see the log)",
+            value=waiting(db.session, failed=True),
+        )
+        yield GaugeMetricFamily(
             "kundenpuls_open_cases",
             "Feedback cases not closed yet",
             value=db.session.scalar(select(func.count()).select_from(Case).where(Case.status.in_(OPEN))),

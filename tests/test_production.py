@@ -81,7 +81,7 @@ def test_metrics_count_requests_and_read_the_queues(client, session, app):
     assert re.search(r'kundenpuls_http_requests_total\{endpoint="/healthz",method="GET",status="200"\} [2-9]', text)
     assert 'kundenpuls_mail_messages{status="pending"} 2.0' in text  # the digest and the survey invitation
     assert "kundenpuls_mail_queue_age_seconds" in text and "kundenpuls_open_cases 0.0" in text
-    assert "kundenpuls_answers_waiting 1.0" in text
+    assert "kundenpuls_answers_waiting 1.0" in text and "kundenpuls_answers_failed 0.0" in text
     app.config["METRICS_TOKEN"] = "geheim"
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer geheim"}).status_code == 200

@@ -13,7 +13,7 @@ from analytics.answers import apply_answers, waiting
 from analytics.models import CustomerSegment, SegmentCell, SegmentChange, SegmentRun
 from analytics.segments import FACTS, nightly_refresh, refresh_segments
 from customers.models import Customer, Purchase
-from surveys.models import Invitation
+from surveys.models import Invitation, Response
 from surveys.services import submit_answer
 from tests.feedback_helpers import answered
 from tests.test_customer_api import nps_answer
@@ -197,3 +197,32 @@ def test_the_full_refresh_in_parallel_slices_gives_the_same_result(session, post
     refresh_all(session, NOW, workers=1)
     session.commit()
     assert snapshot() == parallel
+
+
+def test_an_answer_that_cannot_be_applied_is_kept_and_the_others_go_on(session, monkeypatch):
+    from analytics import answers
+    from analytics.models import AnswerFact, PendingAnswer
+
+    now = datetime.now(UTC)
+    for n, score in ((1, 2), (2, 9), (3, 7)):
+        answered(session, n, score, now=now)
+    broken = session.scalars(select(Response.id).where(Response.score == 9)).one()
+    real = answers.apply_answer
+
+    def apply_answer(session, answer, now):
+        if answer.response_id == broken:
+            raise ValueError("segment row is corrupt")
+        real(session, answer, now)
+
+    monkeypatch.setattr(answers, "apply_answer", apply_answer)
+    assert apply_answers(session, now) == 3
+    kept = session.scalars(select(PendingAnswer)).one()
+    assert kept.response_id == broken and kept.error == "ValueError: segment row is corrupt"
+    assert waiting(session) == 1 and waiting(session, failed=True) == 1
+    facts = set(session.scalars(select(AnswerFact.response_id)))
+    assert broken not in facts and len(facts) == 2  # the other two were applied
+    assert apply_answers(session, now + timedelta(minutes=5)) == 0  # not again at once
+
+    monkeypatch.setattr(answers, "apply_answer", real)  # fixed
+    assert apply_answers(session, now + answers.RETRY_FAILED) == 1
+    assert waiting(session) == 0 and broken in set(session.scalars(select(AnswerFact.response_id)))

@@ -21,6 +21,8 @@ def upgrade():
     # migration were applied as they came).
     op.create_table('pending_answers',
     sa.Column('response_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('failed_at', sa.DateTime(), nullable=True),
+    sa.Column('error', sa.String(length=500), nullable=True),
     sa.PrimaryKeyConstraint('response_id', name=op.f('pk_pending_answers'))
     )
 
