@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField
 from wtforms.validators import InputRequired
 
+from kundenpuls.dbpool import first_statement
 from kundenpuls.extensions import db, limiter, login_manager
 from kundenpuls.models import User
 
@@ -28,7 +29,7 @@ class LoginForm(FlaskForm):
 @login_manager.user_loader
 def load_user(session_id: str) -> User | None:
     user_id, _, token = session_id.partition(":")
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    user = first_statement(db.session, lambda: db.session.get(User, int(user_id))) if user_id.isdigit() else None
     if user is None or not token or not hmac.compare_digest(user.session_token, token):
         return None
     return user

@@ -41,6 +41,20 @@ def is_disconnect(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
+def first_statement(session, run):
+    """`run()` is a request's first statement. When the pooled connection it got turns out to be dead (the
+    database restarted while this worker was busy elsewhere or idle less than DB_PING_IDLE_SECONDS), SQLAlchemy
+    drops the pool's connections; run it once more on a fresh one. Safe: nothing of the request has happened."""
+    try:
+        return run()
+    except DBAPIError as exc:
+        if not is_disconnect(exc):
+            raise
+        log.info("stale database connection replaced: %s", exc.orig)
+        session.rollback()
+        return run()
+
+
 # Pauses before each new attempt at recording what already happened outside (about a minute in all: a database
 # restart or a failover).
 RECORD_PAUSES = (0.5, 1, 2, 4, 8, 15, 30)

@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from kundenpuls.dbpool import is_disconnect
+from kundenpuls.dbpool import first_statement, is_disconnect
 from kundenpuls.extensions import csrf, db
 from kundenpuls.timeutil import utcnow
 from surveys.forms import ChurnForm, NpsForm, answer_form_token, churn_form_token
@@ -40,7 +40,7 @@ bp = Blueprint("surveys", __name__)
 
 
 def _load(token: str) -> Invitation:
-    invitation = invitation_by_token(db.session, token)
+    invitation = first_statement(db.session, lambda: invitation_by_token(db.session, token))
     if invitation is None:
         abort(404)
     g.locale = invitation.locale
