@@ -493,7 +493,9 @@ def driver_report(session: Session, start: date, end: date, filters: ReportFilte
         columns = numeric_columns(session, start, end, filters)
         # The rank sums sort a million values per attribute; numpy sorts without the GIL.
         numeric = list(pool.map(lambda attribute: _numeric(columns, attribute), NUMERIC))
-        counts = counting.result() or all_category_counts(session, start, end, filters)
+        counts = counting.result()
+        if counts is None:  # SQLite: counted here
+            counts = all_category_counts(session, start, end, filters)
     findings: list[Finding] = [finding for finding in numeric if finding is not None]
     for attribute in CATEGORICAL:
         findings.extend(_categorical(counts[attribute], attribute))

@@ -3,7 +3,7 @@ latest answer", and the re-ask trigger "a case was resolved"."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session, aliased
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, aliased
 from customers.models import Customer
 from feedback.models import Case
 from surveys.audience import conditions as audience_conditions
-from surveys.audience import reachable
+from surveys.audience import due_window, reachable
 from surveys.models import Invitation, Response, Survey
 
 
@@ -34,8 +34,7 @@ REASKED_KINDS = ("detractor", "passive", "churn")
 def due_resolved_cases(session: Session, survey: Survey, now: datetime, limit: int) -> list[tuple[str, int, int]]:
     """For re-ask surveys (trigger "case_resolved"): cases resolved `delay_days` ago whose customer can be mailed,
     is not in the survey's quiet period, matches its audience and was not asked about this case yet."""
-    newest = now - timedelta(days=survey.delay_days)
-    oldest = newest - timedelta(days=survey.catchup_days)
+    oldest, newest = due_window(survey, now)
     same = aliased(Invitation)
     rows = session.execute(
         select(Case.id, Case.customer_id)

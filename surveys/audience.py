@@ -94,6 +94,13 @@ def mailable() -> list[ColumnElement[bool]]:
     return [Customer.email.is_not(None), Customer.unsubscribed_at.is_(None), Customer.email_invalid_at.is_(None)]
 
 
+def due_window(survey: Survey, now: datetime) -> tuple[datetime, datetime]:
+    """(oldest, newest): events in (oldest, newest] are due for the survey now, past its delay and not older
+    than its catch-up period (history is never mailed)."""
+    newest = now - timedelta(days=survey.delay_days)
+    return newest - timedelta(days=survey.catchup_days), newest
+
+
 def reachable(survey: Survey, now: datetime, customer_id: ColumnElement) -> list[ColumnElement[bool]]:
     """What every invitation job asks of a customer: mailable, and no invitation of any survey within the
     survey's quiet period."""

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, aliased
 from customers.models import Customer, LifecycleChange, Purchase
 from kundenpuls.locks import INVITE_LOCK, try_job_lock
 from surveys.audience import conditions as audience_conditions
-from surveys.audience import reachable
+from surveys.audience import due_window, reachable
 from surveys.mail import queue_survey_mail
 from surveys.models import DevMail, Invitation, OutboxMessage, Response, Survey
 from surveys.outbox import dispatch_due
@@ -25,8 +25,7 @@ CHUNK = 500
 
 def _due_purchases(session: Session, survey: Survey, now: datetime, limit: int) -> list[tuple[int, int]]:
     """Latest eligible purchase per customer: past the delay, not history, customer mailable and quiet."""
-    newest = now - timedelta(days=survey.delay_days)
-    oldest = newest - timedelta(days=survey.catchup_days)
+    oldest, newest = due_window(survey, now)
     same = aliased(Invitation)
     ranked = (
         select(
@@ -133,8 +132,7 @@ def _due_churn_changes(session: Session, survey: Survey, now: datetime, limit: i
     ]
     if not phases:
         return []
-    newest = now - timedelta(days=survey.delay_days)
-    oldest = newest - timedelta(days=survey.catchup_days)
+    oldest, newest = due_window(survey, now)
     same = aliased(Invitation)
     rows = session.execute(
         select(LifecycleChange.id, LifecycleChange.customer_id)
