@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from kundenpuls.config import ROOT, load_config
 from kundenpuls.dbpool import ping_idle_connections
-from kundenpuls.extensions import babel, csrf, db, limiter, login_manager, migrate
+from kundenpuls.extensions import CookielessSessionInterface, babel, csrf, db, init_limiter, login_manager, migrate
 from kundenpuls.observability import configure_logging, register_request_hooks
 from kundenpuls.timeutil import render_migration_type
 
@@ -23,6 +23,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         instance_path=str(ROOT / "instance"),
     )
     app.config.update(load_config(overrides))
+    app.session_interface = CookielessSessionInterface()
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         (ROOT / "instance").mkdir(exist_ok=True)
     configure_logging(app)
@@ -66,7 +67,7 @@ def register_extensions(app: Flask) -> None:
         render_item=render_migration_type,
     )
     csrf.init_app(app)
-    limiter.init_app(app)
+    init_limiter(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     babel.init_app(app, locale_selector=select_locale)

@@ -131,23 +131,27 @@ def add_answer_part(builder: Callable) -> None:
 
 
 @functools.cache
-def _compiled_answer(dialect) -> tuple[str, object]:
-    """Compiled once: with other packages' parts added, SQLAlchemy can no longer cache the statement."""
+def _compiled_answer(dialect) -> tuple[str, dict]:
+    """Compiled once: with other packages' parts added, SQLAlchemy can no longer cache the statement.
+
+    Returns the SQL and its parameters with the constants filled in; an answer adds its own five values.
+    """
     statement = _CLAIM_AND_INSERT
     for number, builder in enumerate(_answer_parts):
         statement = statement.add_cte(builder(_CLAIMED, _INSERTED).cte(f"answer_part_{number}"))
     compiled = statement.compile(dialect=dialect)
-    return str(compiled), compiled
+    return str(compiled), compiled.construct_params(dict.fromkeys(_ANSWER_VALUES))
 
 
 def _claim_and_insert(session: Session, params: dict):
     """PostgreSQL: the whole answer in one statement and one round trip."""
     connection = session.connection()
-    sql, compiled = _compiled_answer(connection.dialect)
-    naive = {name: value.astimezone(UTC).replace(tzinfo=None) for name, value in params.items() if name in _TIMES}
-    return connection.exec_driver_sql(sql, compiled.construct_params({**params, **naive})).one_or_none()
+    sql, constants = _compiled_answer(connection.dialect)
+    naive = {name: params[name].astimezone(UTC).replace(tzinfo=None) for name in _TIMES}
+    return connection.exec_driver_sql(sql, {**constants, **params, **naive}).one_or_none()
 
 
+_ANSWER_VALUES = ("by_token", "at_now", "new_score", "new_comment", "new_created_at")
 _TIMES = ("at_now", "new_created_at")
 
 
