@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, literal_column, or_, select
+from sqlalchemy import Row, and_, func, literal_column, or_, select
 from sqlalchemy import case as sql_case
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from customers.models import Customer, Purchase
 from feedback.models import CLOSED, OPEN, Case
@@ -50,18 +50,34 @@ def _where(filters: QueueFilter, user_id: int, now: datetime) -> list:
     return conditions
 
 
-def queue_page(session: Session, filters: QueueFilter, user_id: int, now: datetime) -> list[Case]:
-    """One page of cases, most urgent first; open cases come straight from the partial index on rank."""
+def queue_page(session: Session, filters: QueueFilter, user_id: int, now: datetime) -> list[Row]:
+    """One page of cases, most urgent first, as plain rows of what the queue shows: the open ones come straight
+    from the partial index on rank, and no ORM objects are built for them."""
     offset = (max(filters.page, 1) - 1) * PAGE_SIZE
     return list(
-        session.scalars(
-            select(Case)
-            .options(joinedload(Case.customer), joinedload(Case.owner), joinedload(Case.response))
+        session.execute(
+            select(
+                Case.id,
+                Case.priority,
+                Case.priority_points,
+                Case.priority_reasons,
+                Case.score,
+                Case.status,
+                Case.next_due_at,
+                Case.title,
+                func.coalesce(func.nullif(User.name, ""), User.email).label("owner"),
+                func.coalesce(func.nullif(Customer.name, ""), Customer.external_id).label("customer"),
+                Customer.value_class,
+                Response.comment,
+            )
+            .outerjoin(Customer, Customer.id == Case.customer_id)
+            .outerjoin(User, User.id == Case.owner_id)
+            .outerjoin(Response, Response.id == Case.response_id)
             .where(*_where(filters, user_id, now))
             .order_by(Case.rank_at, Case.id)
             .offset(offset)
             .limit(PAGE_SIZE + 1)
-        ).unique()
+        )
     )
 
 
@@ -75,8 +91,10 @@ def queue_count(session: Session, filters: QueueFilter, user_id: int, now: datet
     return session.scalar(select(func.count()).select_from(matching))
 
 
-def staff_choices(session: Session) -> list[User]:
-    return list(session.scalars(select(User).where(User.active.is_(True)).order_by(User.email)))
+def staff_choices(session: Session) -> list[Row]:
+    """Active staff as (id, label) rows, for owner filters and assignment."""
+    label = func.coalesce(func.nullif(User.name, ""), User.email).label("label")
+    return list(session.execute(select(User.id, label).where(User.active.is_(True)).order_by(User.email)))
 
 
 @dataclass

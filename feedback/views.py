@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
@@ -13,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import SelectChoice
 
-from feedback import services
+from feedback import services, wording
 from feedback.forms import (
     NOTE_LABELS,
     ROOT_CAUSE_LABELS,
@@ -25,7 +26,7 @@ from feedback.forms import (
     StatusForm,
     TakeForm,
 )
-from feedback.models import Case
+from feedback.models import OPEN, Case
 from feedback.queries import (
     COUNT_CAP,
     PAGE_SIZE,
@@ -64,6 +65,7 @@ def _filters() -> QueueFilter:
 def queue():
     filters, now = _filters(), utcnow()
     cases = queue_page(db.session, filters, current_user.id, now)
+    gettext = wording.page_gettext()
     return render_template(
         "feedback/queue.html",
         cases=cases[:PAGE_SIZE],
@@ -72,10 +74,14 @@ def queue():
         count_cap=COUNT_CAP,
         filters=filters,
         staff=staff_choices(db.session),
-        surveys=db.session.scalars(select(Survey).order_by(Survey.name)).all(),
+        surveys=db.session.execute(select(Survey.id, Survey.name).order_by(Survey.name)).all(),
         now=now,
-        status_labels=STATUS_LABELS,
-        take_form=TakeForm(),
+        open_statuses=OPEN,
+        status_labels={status: str(label) for status, label in STATUS_LABELS.items()},
+        why=functools.partial(wording.why, gettext=gettext),
+        due=functools.partial(wording.due, gettext=gettext),
+        # One url_for instead of one per row: "/cases/0" less its "0".
+        case_url_prefix=url_for("feedback.case_page", case_id=0)[:-1],
     )
 
 
@@ -93,7 +99,7 @@ def case_page(case_id: int):
 def _render_case(case: Case, now, code: int = 200, **forms):
     staff = staff_choices(db.session)
     assign = forms.get("assign") or AssignForm(owner_id=case.owner_id or 0, version=case.version)
-    assign.owner_id.choices = [SelectChoice(0, _("nobody"))] + [SelectChoice(u.id, u.name or u.email) for u in staff]
+    assign.owner_id.choices = [SelectChoice(0, _("nobody"))] + [SelectChoice(u.id, u.label) for u in staff]
     reply = forms.get("reply") or ReplyForm(reply_key=services.new_reply_key(), subject=_reply_subject(case))
     return (
         render_template(
@@ -111,6 +117,8 @@ def _render_case(case: Case, now, code: int = 200, **forms):
             status_labels=STATUS_LABELS,
             cause_labels=ROOT_CAUSE_LABELS,
             note_labels=NOTE_LABELS,
+            why=wording.why,
+            due=wording.due,
         ),
         code,
     )

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from feedback import services
+from feedback import services, wording
 from feedback.jobs import escalate_overdue
 from feedback.models import Case
 from kundenpuls.audit import AuditEvent
@@ -70,6 +70,20 @@ def test_queue_lists_most_urgent_first_and_says_why(client, session, agent):
     assert rows[0].startswith("high")
     assert "detractor, score 2 (+30)" in rows[0] and "12000 € revenue in 12 months" in rows[0]
     assert "detractor, score 6 (+6)" in rows[1]
+
+
+def test_priority_and_sla_words_follow_the_page_language_and_escape_names(app):
+    now = datetime(2026, 11, 23, 12, 0)
+    with app.test_request_context(headers={"Accept-Language": "de"}):
+        reasons = [["detractor", 30, 2], ["measure", 5, "<b>Rückruf</b>"], ["unknown", 1, None]]
+        assert str(wording.why(reasons)) == (
+            "Kritiker, Bewertung 2 (+30) · Bindungsmaßnahme: &lt;b&gt;Rückruf&lt;/b&gt; (+5)"
+        )
+        assert str(wording.due("new", now - timedelta(hours=3, minutes=10), now)) == (
+            '<strong class="overdue">seit 4 h überfällig</strong>'
+        )
+        assert str(wording.due("waiting", now + timedelta(hours=5, minutes=59), now)) == "fällig in 5 h"
+        assert str(wording.due("resolved", now - timedelta(days=9), now)) == "abgeschlossen"
 
 
 def test_queue_filters(client, session, agent):
