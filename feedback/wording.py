@@ -54,5 +54,5 @@ def due(status: str, next_due_at: datetime, now: datetime, gettext: Callable[[st
         return Markup(gettext("closed"))
     hours = math.floor((next_due_at - now).total_seconds() / 3600)
     if hours < 0:
-        return Markup('<strong class="overdue">{}</strong>').format(gettext("overdue by %(h)s h") % {"h": -hours})
+        return Markup('<strong class="overdue">%s</strong>') % (gettext("overdue by %(h)s h") % {"h": -hours})
     return Markup(gettext("due in %(h)s h")) % {"h": hours}
