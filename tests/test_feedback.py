@@ -61,13 +61,15 @@ def test_priority_follows_score_and_customer_value(session):
 
 def test_queue_lists_most_urgent_first_and_says_why(client, session, agent):
     answered(session, 1, 6, amount=30)
-    answered(session, 2, 2, amount=12_000)
+    urgent = answered(session, 2, 2, amount=12_000)
     sign_in(client, agent)
     page = client.get("/queue")
     assert page.status_code == 200
     rows = page.text.split('<tr class="priority-')[1:]
     assert len(rows) == 2
     assert rows[0].startswith("high")
+    # The row links to its case page and its Take button posts to the case's take action.
+    assert f'href="/cases/{urgent.id}"' in rows[0] and f'action="/cases/{urgent.id}/take"' in rows[0]
     assert "detractor, score 2 (+30)" in rows[0] and "12000 € revenue in 12 months" in rows[0]
     assert "detractor, score 6 (+6)" in rows[1]
 
