@@ -48,11 +48,19 @@ def why(reasons: list, gettext: Callable[[str], str] | None = None) -> Markup:
 
 
 def due(status: str, next_due_at: datetime, now: datetime, gettext: Callable[[str], str] | None = None) -> Markup:
-    """ "due in 5 h", "overdue by 3 h" (marked up as overdue) or "closed"."""
+    """ "due in 5 h", "overdue by 3 days" (marked up as overdue) or "closed"; days from two days on."""
     gettext = gettext or page_gettext()
     if status not in OPEN:
         return Markup(gettext("closed"))
     hours = math.floor((next_due_at - now).total_seconds() / 3600)
     if hours < 0:
-        return Markup('<strong class="overdue">%s</strong>') % (gettext("overdue by %(h)s h") % {"h": -hours})
-    return Markup(gettext("due in %(h)s h")) % {"h": hours}
+        late = -hours
+        text = (
+            gettext("overdue by %(h)s h") % {"h": late}
+            if late < 48
+            else gettext("overdue by %(d)s days") % {"d": late // 24}
+        )
+        return Markup('<strong class="overdue">%s</strong>') % text
+    if hours < 48:
+        return Markup(gettext("due in %(h)s h")) % {"h": hours}
+    return Markup(gettext("due in %(d)s days")) % {"d": hours // 24}

@@ -86,6 +86,9 @@ def test_priority_and_sla_words_follow_the_page_language_and_escape_names(app):
         )
         assert str(wording.due("waiting", now + timedelta(hours=5, minutes=59), now)) == "fällig in 5 h"
         assert str(wording.due("resolved", now - timedelta(days=9), now)) == "abgeschlossen"
+        # From two days on, the clock counts days.
+        assert "seit 111 Tagen überfällig" in str(wording.due("new", now - timedelta(hours=2683), now))
+        assert str(wording.due("new", now + timedelta(days=3, hours=1), now)) == "fällig in 3 Tagen"
 
 
 def test_queue_filters(client, session, agent):
