@@ -4,7 +4,8 @@ Both run under the same gunicorn settings and are driven by the same load genera
 The survey POST is the real one: the form's anti-forgery token, one answer per invitation, signal sent (case,
 rollup, the row that queues it for the scheduler), every customer placed in a segment as after a nightly refresh.
 Then the scheduler's share: applying the waiting answers to segments, cells and retention rules, timed.
-Targets: at least 60% of the floor's rate; p99 under 50 ms at half of the measured peak rate.
+Targets: at least 60% of the floor's rate (each app round against the floor round before it; the median of those
+ratios); p99 under 50 ms at half of the measured peak rate.
 """
 
 from __future__ import annotations
@@ -140,8 +141,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=6)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--invitations", type=int, default=60_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--invitations", type=int, default=90_000)
     args = parser.parse_args()
     with throwaway_database("kp_bench_submit") as url:
         env = migrated(url, SECRET)
@@ -179,13 +180,17 @@ def main() -> None:
         with psycopg.connect(psycopg_url(url)) as conn:
             stored = conn.execute("SELECT count(*) FROM responses").fetchone()[0]
         applied, applying = apply_pending(env)
-    ratio = peak.rate / floor.rate
+    # Each app round is compared with the floor round just before it: this machine's speed drifts over a run (other
+    # tenants, autovacuum), and the medians of floor and app rounds may come from moments far apart.
+    ratios = sorted(p.rate / f.rate for f, p in zip(floors, peaks, strict=True))
+    ratio = ratios[len(ratios) // 2]
     print(
         f"gunicorn sync workers: {args.workers}; load: 2 processes x 8 threads, new connection per request; "
         f"{args.rounds} alternating rounds of {args.seconds:.0f} s, medians"
     )
     print(
-        "rounds floor/app req/s: " + ", ".join(f"{f.rate:.0f}/{p.rate:.0f}" for f, p in zip(floors, peaks, strict=True))
+        "rounds floor/app req/s: "
+        + ", ".join(f"{f.rate:.0f}/{p.rate:.0f} ({p.rate / f.rate:.0%})" for f, p in zip(floors, peaks, strict=True))
     )
     print(
         f"floor  bare Flask, one INSERT:   {floor.rate:7.0f} req/s  p50 {floor.percentile(0.5):5.1f} ms  "
@@ -195,7 +200,10 @@ def main() -> None:
         f"kundenpuls POST /s/<token> peak: {peak.rate:7.0f} answers/s  p50 {peak.percentile(0.5):5.1f} ms  "
         f"p99 {peak.percentile(0.99):5.1f} ms  errors {peak.errors} {peak.statuses}"
     )
-    print(f"ratio: {ratio:.0%} of the floor (target >= 60%)")
+    print(
+        f"ratio: {ratio:.0%} of the floor, median of the rounds' ratios (target >= 60%); "
+        f"median app / median floor: {peak.rate / floor.rate:.0%}"
+    )
     print(
         f"at half the peak ({peak.rate / 2:.0f}/s): {half.rate:.0f} answers/s  p50 {half.percentile(0.5):.1f} ms  "
         f"p99 {half.percentile(0.99):.1f} ms (target p99 < 50 ms)"
