@@ -15,6 +15,8 @@ from kundenpuls.models import User
 from surveys.models import Response
 
 PAGE_SIZE = 50
+# What the queue calls a staff member: the name, else the email address.
+STAFF_LABEL = func.coalesce(func.nullif(User.name, ""), User.email)
 
 
 @dataclass
@@ -65,7 +67,7 @@ def queue_page(session: Session, filters: QueueFilter, user_id: int, now: dateti
                 Case.status,
                 Case.next_due_at,
                 Case.title,
-                func.coalesce(func.nullif(User.name, ""), User.email).label("owner"),
+                STAFF_LABEL.label("owner"),
                 func.coalesce(func.nullif(Customer.name, ""), Customer.external_id).label("customer"),
                 Customer.value_class,
                 Response.comment,
@@ -93,8 +95,9 @@ def queue_count(session: Session, filters: QueueFilter, user_id: int, now: datet
 
 def staff_choices(session: Session) -> list[Row]:
     """Active staff as (id, label) rows, for owner filters and assignment."""
-    label = func.coalesce(func.nullif(User.name, ""), User.email).label("label")
-    return list(session.execute(select(User.id, label).where(User.active.is_(True)).order_by(User.email)))
+    return list(
+        session.execute(select(User.id, STAFF_LABEL.label("label")).where(User.active.is_(True)).order_by(User.email))
+    )
 
 
 @dataclass
