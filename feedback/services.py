@@ -50,17 +50,22 @@ def case_kind(response: Response, survey: Survey) -> str | None:
     return None
 
 
-def may_need_case(response: Response) -> bool:
+def may_need_case(score: int | None, comment: str | None) -> bool:
     """Promoters and passives without a comment never need a case: decided without touching the database,
     because every answer passes here on the answer POST's hot path."""
-    if response.score is None:
+    if score is None:
         return True
-    return response.score <= 6 or (response.score <= 8 and bool(response.comment))
+    return score <= 6 or (score <= 8 and bool(comment))
+
+
+def writes_for_answer(session: Session, score: int | None, comment: str | None) -> bool:
+    """surveys' add_answer_writer check: an answer that may need a case is stored in the case's transaction."""
+    return may_need_case(score, comment)
 
 
 def open_case(session: Session, response: Response, now: datetime) -> Case | None:
     """Open the case for an answer that needs one (idempotent: one case per response)."""
-    if not may_need_case(response):
+    if not may_need_case(response.score, response.comment):
         return None
     survey = session.get(Survey, response.survey_id)
     kind = case_kind(response, survey)

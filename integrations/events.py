@@ -119,6 +119,12 @@ def _case_data(session: Session, case: Case) -> dict:
     }
 
 
+def writes_for_answer(session: Session, score: int | None, comment: str | None) -> bool:
+    """surveys' add_answer_writer check: an answer with subscribers is stored in its events' transaction."""
+    detractor = score is not None and score <= 6
+    return bool(subscribers(session, "response.created") or detractor and subscribers(session, "detractor.created"))
+
+
 def on_response_submitted(response: Response, session: Session, now: datetime, **_: object) -> None:
     """response.created for every answer; detractor.created as well for an NPS score of 0 to 6."""
     created = subscribers(session, "response.created")

@@ -116,7 +116,8 @@ def register_signals() -> None:
     """Packages further down the chain listen to events from those they build on, never the other way.
 
     The rollup also adds its two upserts to the answer statement through surveys' add_answer_part hook:
-    on PostgreSQL an answer and its counting then cost one round trip.
+    on PostgreSQL an answer and its counting then cost one round trip. Receivers that write for some answers
+    (a case, a webhook event) say which through add_answer_writer, so those answers share their transaction.
     """
     from analytics import privacy as analytics_privacy
     from analytics.answers import on_response_submitted as queue_for_segments
@@ -130,13 +131,14 @@ def register_signals() -> None:
     from feedback import privacy as feedback_privacy
     from feedback.audience import due_resolved_cases, resolved_since_latest_answer
     from feedback.services import on_response_submitted as open_case
+    from feedback.services import writes_for_answer as may_open_case
     from feedback.signals import case_closed, case_opened, root_cause_set
     from integrations import alerts, events
     from integrations import privacy as integration_privacy
     from surveys import privacy as survey_privacy
     from surveys.audience import register_condition
     from surveys.jobs import register_trigger
-    from surveys.services import add_answer_part, on_customer_churned
+    from surveys.services import add_answer_part, add_answer_writer, on_customer_churned
     from surveys.signals import invitations_sent, response_submitted
 
     register_condition("after_resolved_case", resolved_since_latest_answer)
@@ -146,11 +148,13 @@ def register_signals() -> None:
     invitations_sent.connect(count_sent)
     response_submitted.connect(count_in_rollup)
     response_submitted.connect(open_case)
+    add_answer_writer(may_open_case)
     response_submitted.connect(queue_for_segments)
     case_closed.connect(settle_measure)
     root_cause_set.connect(reason_given)
     customer_churned.connect(on_customer_churned)
     response_submitted.connect(events.on_response_submitted)
+    add_answer_writer(events.writes_for_answer)
     case_opened.connect(events.on_case_opened)
     case_opened.connect(alerts.on_case_opened)
     case_closed.connect(events.on_case_closed)

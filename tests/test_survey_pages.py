@@ -5,6 +5,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from analytics.models import NpsDaily, PendingAnswer
+from feedback.models import Case
+from integrations.events import forget_endpoints
+from integrations.models import WebhookDelivery, WebhookEndpoint
+from surveys.forms import answer_form_token
 from surveys.jobs import create_due_invitations
 from surveys.models import Invitation, OutboxMessage, Response
 from surveys.outbox import dispatch_due
@@ -200,3 +205,64 @@ def test_answers_counted_once_under_a_race(session, invitation):
         record_response(session, invitation, 4, None, now)
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Response)) == 1
+
+
+def post_answer_alone(client, session, token, score, comment=""):
+    """Post an answer with the session at rest, as in production, where each request has a session of its own."""
+    form_token = csrf_token(client.get(f"/s/{token}").text)
+    session.commit()
+    return client.post(f"/s/{token}", data={"score": score, "comment": comment, "csrf_token": form_token})
+
+
+def test_an_answer_nothing_else_is_written_for_is_stored_counted_and_queued(client, session, invitation):
+    page = post_answer_alone(client, session, invitation.token, 10, "Alles bestens")
+    assert page.status_code == 200 and "Vielen Dank" in page.text
+    [stored] = responses(session)
+    assert (stored.score, stored.comment) == (10, "Alles bestens")
+    assert session.get(Invitation, invitation.id).status == "answered"
+    assert session.scalar(select(func.sum(NpsDaily.promoters))) == 1
+    assert session.scalars(select(PendingAnswer.response_id)).all() == [stored.id]
+    assert session.scalar(select(func.count()).select_from(Case)) == 0
+    again = client.post(f"/s/{invitation.token}", data={"score": 3, "csrf_token": answer_form_token(invitation.token)})
+    assert again.status_code == 409
+    assert [r.score for r in responses(session)] == [10]
+
+
+def test_an_answer_and_its_case_are_stored_together_or_not_at_all(client, session, invitation, monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("audit trail unavailable")
+
+    monkeypatch.setattr("feedback.services.audit.record", fail)
+    assert post_answer_alone(client, session, invitation.token, 3, "Zu spät").status_code == 500
+    session.rollback()
+    assert responses(session) == []
+    assert session.get(Invitation, invitation.id).status == "pending"
+    assert session.scalar(select(func.count()).select_from(NpsDaily)) == 0
+
+    monkeypatch.undo()
+    assert post_answer_alone(client, session, invitation.token, 3, "Zu spät").status_code == 200
+    [stored] = responses(session)
+    assert session.scalars(select(Case.response_id)).all() == [stored.id]
+
+
+def test_a_promoter_answer_and_its_webhook_event_are_stored_together(client, session, invitation, monkeypatch):
+    session.add(
+        WebhookEndpoint(
+            url="http://127.0.0.1:9/hook", secret="s", events=",response.created,", created_at=datetime.now(UTC)
+        )
+    )
+    session.commit()
+    forget_endpoints()
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("event queue unavailable")
+
+    monkeypatch.setattr("integrations.events.emit", fail)
+    assert post_answer_alone(client, session, invitation.token, 10).status_code == 500
+    session.rollback()
+    assert responses(session) == []
+
+    monkeypatch.undo()
+    assert post_answer_alone(client, session, invitation.token, 10).status_code == 200
+    [stored] = responses(session)
+    assert session.scalars(select(WebhookDelivery.event_id)).all() == [f"response.created.{stored.id}"]
