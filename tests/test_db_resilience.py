@@ -6,6 +6,7 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
+from integrations.events import subscribers
 from kundenpuls import create_app
 from kundenpuls.extensions import db
 from surveys.jobs import create_due_invitations
@@ -47,19 +48,23 @@ def kill_pool_connections(database_url: str) -> int:
         )
 
 
-def test_answer_is_stored_after_the_connection_was_killed(database_url, session, invitation):
+@pytest.mark.parametrize("score", [4, 10], ids=["with its case", "alone"])
+def test_answer_is_stored_after_the_connection_was_killed(database_url, session, invitation, score):
     other = second_app(database_url, idle_seconds=3600)
     try:
         client = other.test_client()
         page = client.get(f"/s/{invitation.token}")
+        with other.app_context():
+            subscribers(db.session, "response.created")  # read and kept, as in a worker that has been running
+            db.session.remove()
         assert kill_pool_connections(database_url) >= 1
-        thanks = client.post(f"/s/{invitation.token}", data={"score": 4, "csrf_token": csrf_token(page.text)})
+        thanks = client.post(f"/s/{invitation.token}", data={"score": score, "csrf_token": csrf_token(page.text)})
         assert thanks.status_code == 200
         assert "Vielen Dank" in thanks.text
     finally:
         with other.app_context():
             db.engine.dispose()
-    assert [r.score for r in session.scalars(select(Response))] == [4]
+    assert [r.score for r in session.scalars(select(Response))] == [score]
 
 
 def test_idle_connection_is_checked_before_use(database_url, invitation):

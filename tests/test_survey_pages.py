@@ -3,11 +3,11 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from analytics.models import NpsDaily, PendingAnswer
 from feedback.models import Case
-from integrations.events import forget_endpoints
+from integrations.events import forget_endpoints, subscribers
 from integrations.models import WebhookDelivery, WebhookEndpoint
 from surveys.forms import answer_form_token
 from surveys.jobs import create_due_invitations
@@ -208,14 +208,26 @@ def test_answers_counted_once_under_a_race(session, invitation):
 
 
 def post_answer_alone(client, session, token, score, comment=""):
-    """Post an answer with the session at rest, as in production, where each request has a session of its own."""
+    """Post an answer with the session at rest, as in production, where each request has a session of its own, and
+    with the webhook subscriptions read, as in a worker that has been running."""
     form_token = csrf_token(client.get(f"/s/{token}").text)
+    subscribers(session, "response.created")
     session.commit()
     return client.post(f"/s/{token}", data={"score": score, "comment": comment, "csrf_token": form_token})
 
 
 def test_an_answer_nothing_else_is_written_for_is_stored_counted_and_queued(client, session, invitation):
-    page = post_answer_alone(client, session, invitation.token, 10, "Alles bestens")
+    modes = []  # on PostgreSQL it runs in autocommit mode: the connection must go back to the pool without it
+
+    def checked_in(dbapi_connection, record):
+        modes.append(getattr(dbapi_connection, "autocommit", False))
+
+    event.listen(session.get_bind(), "checkin", checked_in)
+    try:
+        page = post_answer_alone(client, session, invitation.token, 10, "Alles bestens")
+    finally:
+        event.remove(session.get_bind(), "checkin", checked_in)
+    assert modes and not any(modes)
     assert page.status_code == 200 and "Vielen Dank" in page.text
     [stored] = responses(session)
     assert (stored.score, stored.comment) == (10, "Alles bestens")
