@@ -152,14 +152,21 @@ def _submit_committed(token: str, score: int, comment: str | None) -> Submitted:
     """
     try:
         submitted = submit_answer(db.session, token, score, comment, utcnow())
-        db.session.commit()
+        _commit_if_begun()
     except DBAPIError as exc:
         if not is_disconnect(exc):
             raise
         db.session.rollback()
         submitted = submit_answer(db.session, token, score, comment, utcnow())
-        db.session.commit()
+        _commit_if_begun()
     return submitted
+
+
+def _commit_if_begun() -> None:
+    """A lone answer committed itself (see submit_answer): the session has nothing to commit unless something began
+    a transaction in it, and Session.commit would begin one just to end it."""
+    if db.session().in_transaction():
+        db.session.commit()
 
 
 @functools.lru_cache(maxsize=256)
