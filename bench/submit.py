@@ -209,9 +209,10 @@ def main() -> None:
         f"p99 {half.percentile(0.99):.1f} ms (target p99 < 50 ms)"
     )
     print(f"responses stored: {stored}; answers accepted with 200: {accepted}")
+    drain = applied / applying
     print(
-        f"scheduler: {applied} answers applied to segments, cells and rules in {applying:.1f} s "
-        f"({applied / applying:.0f}/s; it has to keep up with the peak of {peak.rate:.0f}/s)"
+        f"scheduler: {applied} answers applied to segments, cells and rules in {applying:.1f} s ({drain:.0f}/s); "
+        f"a minute at the peak ({peak.rate * 60:.0f} answers) takes it {peak.rate * 60 / drain:.0f} s"
     )
 
 
