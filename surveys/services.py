@@ -203,7 +203,13 @@ def _claim_and_insert_alone(engine: Engine, params: dict) -> tuple | None:
         if lost:
             connection.invalidate(exc)
         raise DBAPIError.instance(
-            sql, values, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+            sql,
+            values,
+            exc,
+            dialect.loaded_dbapi.Error,
+            hide_parameters=engine.hide_parameters,
+            connection_invalidated=lost,
+            dialect=dialect,
         ) from exc
     finally:
         _back_to_pool(connection, cursor, dialect.loaded_dbapi.Error)
