@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, String, bindparam, insert, or_, selec
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, joinedload, scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.pool import PoolProxiedConnection
 
 from surveys.mail import SURVEY_MAIL_KINDS
 from surveys.models import ChurnReason, Invitation, OutboxMessage, Response, ResponseReason, Survey
@@ -215,14 +216,15 @@ def _claim_and_insert_alone(engine: Engine, params: dict) -> tuple | None:
         _back_to_pool(connection, cursor, dialect.loaded_dbapi.Error)
 
 
-def _back_to_pool(connection, cursor, driver_error: type[Exception]) -> None:
+def _back_to_pool(connection: PoolProxiedConnection, cursor, driver_error: type[Exception]) -> None:
+    """Return the connection as the pool lent it: out of autocommit mode, or invalidated if that cannot be known."""
     try:
         if cursor is not None:
             cursor.close()
         if connection.is_valid:
             connection.driver_connection.autocommit = False
     except driver_error as exc:
-        connection.invalidate(exc)  # a connection whose mode is unknown is not reused
+        connection.invalidate(exc)
     connection.close()
 
 
