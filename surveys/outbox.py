@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from customers.models import Customer
@@ -50,22 +50,20 @@ def worker_id() -> str:
 def claim_batch(
     session: Session, now: datetime, limit: int, claim_timeout: timedelta, model: type = OutboxMessage
 ) -> list[int]:
-    """Mark up to `limit` due rows as ours; rows left 'sending' by a crashed sender are taken over.
+    """Mark up to `limit` due rows as ours; rows left 'sending' by a crashed sender are taken over first.
 
-    `model` is any outbox table with status, next_attempt_at, claimed_at and claimed_by (mail, webhooks)."""
-    due = (
-        select(model.id)
-        .where(
-            or_(
-                (model.status == "pending") & (model.next_attempt_at <= now),
-                (model.status == "sending") & (model.claimed_at <= now - claim_timeout),
-            )
-        )
-        .order_by(model.next_attempt_at, model.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    ids = list(session.scalars(due))
+    `model` is any outbox table with status, next_attempt_at, claimed_at and claimed_by (mail, webhooks), indexed
+    on (status, next_attempt_at). Two queries, one per status: with both conditions OR-ed, PostgreSQL read and
+    sorted every due row for each batch (100 ms a batch with 100,000 waiting, 4 ms apart)."""
+
+    def due(condition, size: int):
+        ordered = select(model.id).where(condition).order_by(model.next_attempt_at, model.id).limit(size)
+        return ordered.with_for_update(skip_locked=True)
+
+    stale = (model.status == "sending") & (model.claimed_at <= now - claim_timeout)
+    ids = list(session.scalars(due(stale, limit)))
+    if len(ids) < limit:
+        ids += session.scalars(due((model.status == "pending") & (model.next_attempt_at <= now), limit - len(ids)))
     if ids:
         session.execute(
             update(model).where(model.id.in_(ids)).values(status="sending", claimed_at=now, claimed_by=worker_id())
@@ -183,7 +181,7 @@ def _set(session: Session, message_id: int, **values) -> None:
 
 
 def _mark_sent(session: Session, rows: list, now: datetime, counts: DispatchCounts) -> None:
-    """Record a run of accepted messages in three statements and commit.
+    """Record a run of accepted messages in two statements (and the rollup's count) and commit.
 
     The SMTP server has these messages, so the record is retried while the database is unreachable (a restart):
     giving up would leave them claimed, and the sender that takes the claim over would send them again. Only a
@@ -203,13 +201,18 @@ def _mark_sent(session: Session, rows: list, now: datetime, counts: DispatchCoun
             .values(status="sent", sent_at=now, attempts=OutboxMessage.attempts + 1, last_error=None)
         )
         if mailed:
-            session.execute(update(Invitation).where(Invitation.id.in_(mailed)).values(last_mailed_at=now))
-        if first:
+            # One UPDATE: each row updated twice (a first mail) left two new row versions and their index entries.
+            first_mail = Invitation.id.in_(first) & (Invitation.status == "pending")
             session.execute(
                 update(Invitation)
-                .where(Invitation.id.in_(first), Invitation.status == "pending")
-                .values(status="sent", sent_at=now)
+                .where(Invitation.id.in_(mailed))
+                .values(
+                    last_mailed_at=now,
+                    status=case((first_mail, "sent"), else_=Invitation.status),
+                    sent_at=case((first_mail, now), else_=Invitation.sent_at),
+                )
             )
+        if first:
             invitations_sent.send(None, session=session, invitation_ids=first, now=now)
 
     record_with_retry(session, record)
