@@ -119,17 +119,20 @@ def _case_data(session: Session, case: Case) -> dict:
     }
 
 
+def _answer_endpoints(session: Session, score: int | None) -> tuple[list[int], list[int]]:
+    """Endpoints for response.created (every answer) and for detractor.created (an NPS score of 0 to 6)."""
+    detractor = score is not None and score <= 6
+    return subscribers(session, "response.created"), subscribers(session, "detractor.created") if detractor else []
+
+
 def writes_for_answer(session: Session, score: int | None, comment: str | None) -> bool:
     """surveys' add_answer_writer check: an answer with subscribers is stored in its events' transaction."""
-    detractor = score is not None and score <= 6
-    return bool(subscribers(session, "response.created") or detractor and subscribers(session, "detractor.created"))
+    return any(_answer_endpoints(session, score))
 
 
 def on_response_submitted(response: Response, session: Session, now: datetime, **_: object) -> None:
     """response.created for every answer; detractor.created as well for an NPS score of 0 to 6."""
-    created = subscribers(session, "response.created")
-    detractor = response.score is not None and response.score <= 6
-    alerted = subscribers(session, "detractor.created") if detractor else []
+    created, alerted = _answer_endpoints(session, response.score)
     if not created and not alerted:
         return
     data = _response_data(session, response)
