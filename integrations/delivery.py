@@ -22,8 +22,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from integrations.models import WebhookDelivery, WebhookEndpoint
+from kundenpuls.claims import Claim, claim_batch
 from kundenpuls.dbpool import record_with_retry
-from surveys.outbox import backoff, claim_batch
+from surveys.outbox import backoff
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def deliver_due(session: Session, now: datetime, limit: int = 100) -> DeliveryCo
     counts = DeliveryCounts()
     config = current_app.config
     claim_timeout = timedelta(seconds=config["WEBHOOK_CLAIM_TIMEOUT_SECONDS"])
-    while ids := claim_batch(session, now, limit, claim_timeout, WebhookDelivery):
+    while (claim := claim_batch(session, now, limit, claim_timeout, WebhookDelivery)).ids:
         rows = session.execute(
             select(
                 WebhookDelivery.id,
@@ -68,18 +69,25 @@ def deliver_due(session: Session, now: datetime, limit: int = 100) -> DeliveryCo
                 WebhookEndpoint.active,
             )
             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-            .where(WebhookDelivery.id.in_(ids))
+            .where(WebhookDelivery.id.in_(claim.ids))
             .order_by(WebhookDelivery.id)
         ).all()
-        for row in rows:
-            _deliver(session, row, now, counts, config)
+        lost: set[int] = set()
+        for index, row in enumerate(rows):
+            if claim.due_for_renewal():
+                remaining = [r.id for r in rows[index:]]
+                lost |= set(remaining) - claim.renew(session, remaining)
+            if row.id in lost:
+                log.warning("webhook delivery %s was taken over by another sender; not posting it", row.id)
+                continue
+            _deliver(session, claim, row, now, counts, config)
             session.commit()
     return counts
 
 
-def _deliver(session: Session, row, now: datetime, counts: DeliveryCounts, config) -> None:
+def _deliver(session: Session, claim: Claim, row, now: datetime, counts: DeliveryCounts, config) -> None:
     if not row.active:
-        _set(session, row.id, status="cancelled", last_error="endpoint switched off")
+        _set(session, claim, row.id, status="cancelled", last_error="endpoint switched off")
         counts.cancelled += 1
         return
     body = row.payload.encode()
@@ -108,38 +116,48 @@ def _deliver(session: Session, row, now: datetime, counts: DeliveryCounts, confi
         answer.drain_conn()
         answer.release_conn()
     except urllib3.exceptions.HTTPError as exc:
-        _again(session, row.id, attempts, now, None, f"no answer: {exc}", counts, config)
+        _again(session, claim, row.id, attempts, now, None, f"no answer: {exc}", counts, config)
         return
     if 200 <= status < 300:
-        # The receiver has it: recorded even across a database restart, or a later sender would post it again.
+        # The receiver has it: a fact, recorded even across a database restart (or a later sender would post it
+        # again) and even if another sender took the claim over meanwhile (not fenced, unlike every other write).
         record_with_retry(
             session,
-            lambda s: _set(
-                s, row.id, status="delivered", attempts=attempts, last_status=status, delivered_at=now,
-                last_error=None, claimed_at=None,
+            lambda s: s.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == row.id, WebhookDelivery.status != "delivered")
+                .values(
+                    status="delivered", attempts=attempts, last_status=status, delivered_at=now, last_error=None,
+                    claimed_at=None,
+                )
             ),
         )  # fmt: skip
         counts.delivered += 1
     else:
-        _again(session, row.id, attempts, now, status, f"HTTP {status}", counts, config)
+        _again(session, claim, row.id, attempts, now, status, f"HTTP {status}", counts, config)
 
 
-def _again(session: Session, delivery_id: int, attempts: int, now: datetime, status, error, counts, config) -> None:
+def _again(
+    session: Session, claim: Claim, delivery_id: int, attempts: int, now: datetime, status, error, counts, config
+) -> None:
     """Retry after a backoff, or give up after WEBHOOK_MAX_ATTEMPTS (kept as failed; an admin can resend)."""
     if attempts >= config["WEBHOOK_MAX_ATTEMPTS"]:
-        _set(session, delivery_id, status="failed", attempts=attempts, last_status=status, last_error=error[:1000])
+        _set(
+            session, claim, delivery_id, status="failed", attempts=attempts, last_status=status, last_error=error[:1000]
+        )
         log.warning("webhook delivery %s failed for good: %s", delivery_id, error)
         counts.failed += 1
         return
     _set(
-        session, delivery_id, status="pending", attempts=attempts, last_status=status, last_error=error[:1000],
+        session, claim, delivery_id, status="pending", attempts=attempts, last_status=status, last_error=error[:1000],
         next_attempt_at=now + backoff(attempts, BACKOFF_CAP),
     )  # fmt: skip
     counts.retried += 1
 
 
-def _set(session: Session, delivery_id: int, **values) -> None:
-    session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(**values))
+def _set(session: Session, claim: Claim, delivery_id: int, **values) -> None:
+    """Write an outcome on a delivery we still hold (fenced by the claim token)."""
+    session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id, claim.held()).values(**values))
 
 
 def resend(session: Session, delivery: WebhookDelivery, now: datetime) -> bool:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
 import smtplib
-import socket
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,6 +13,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from customers.models import Customer
+from kundenpuls.claims import Claim, claim_batch
 from kundenpuls.dbpool import record_with_retry
 from surveys.mail import SURVEY_MAIL_KINDS, envelope_sender, with_date
 from surveys.models import Invitation, OutboxMessage
@@ -25,8 +25,10 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=2)
-# Accepted messages are recorded in runs of this size: fewer commits, a small resend window on a crash.
-MARK_EVERY = 100
+# Accepted messages are recorded in runs of at most this many, and at least this often: a killed sender resends
+# at most this run (same Message-ID), while one commit per message would cost a fifth of the sending rate.
+MARK_EVERY = 10
+MARK_WITHIN_SECONDS = 1.0
 
 
 @dataclass
@@ -41,35 +43,6 @@ class DispatchCounts:
 def backoff(attempts: int, cap: timedelta = BACKOFF_CAP) -> timedelta:
     """1, 2, 4 ... minutes, capped (two hours for mail: SMTP outages rarely last long)."""
     return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), cap)
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def claim_batch(
-    session: Session, now: datetime, limit: int, claim_timeout: timedelta, model: type = OutboxMessage
-) -> list[int]:
-    """Mark up to `limit` due rows as ours; rows left 'sending' by a crashed sender are taken over first.
-
-    `model` is any outbox table with status, next_attempt_at, claimed_at and claimed_by (mail, webhooks), indexed
-    on (status, next_attempt_at). Two queries, one per status: with both conditions OR-ed, PostgreSQL read and
-    sorted every due row for each batch (100 ms a batch with 100,000 waiting, 4 ms apart)."""
-
-    def due(condition, size: int):
-        ordered = select(model.id).where(condition).order_by(model.next_attempt_at, model.id).limit(size)
-        return ordered.with_for_update(skip_locked=True)
-
-    stale = (model.status == "sending") & (model.claimed_at <= now - claim_timeout)
-    ids = list(session.scalars(due(stale, limit)))
-    if len(ids) < limit:
-        ids += session.scalars(due((model.status == "pending") & (model.next_attempt_at <= now), limit - len(ids)))
-    if ids:
-        session.execute(
-            update(model).where(model.id.in_(ids)).values(status="sending", claimed_at=now, claimed_by=worker_id())
-        )
-    session.commit()
-    return ids
 
 
 def make_transport(session: Session, now: datetime):
@@ -87,15 +60,18 @@ def dispatch_due(session: Session, now: datetime, limit: int | None = None) -> D
     transport = make_transport(session, now)
     try:
         while True:
-            ids = claim_batch(session, now, batch_size, claim_timeout)
-            if not ids or not _send_batch(session, transport, ids, now, counts):
+            claim = claim_batch(session, now, batch_size, claim_timeout, OutboxMessage)
+            if not claim.ids or not _send_batch(session, transport, claim, now, counts):
                 return counts
     finally:
         transport.close()
 
 
-def _send_batch(session: Session, transport, ids: list[int], now: datetime, counts: DispatchCounts) -> bool:
-    """Send one claimed batch over the open transport; False when the server went away (the rest is released)."""
+def _send_batch(session: Session, transport, claim: Claim, now: datetime, counts: DispatchCounts) -> bool:
+    """Send one claimed batch over the open transport; False when the server went away (the rest is released).
+
+    Before half the claim timeout has passed the claim is renewed, and rows another sender took over meanwhile
+    are skipped: a sender that lost its claim sends nothing more of it."""
     sender = envelope_sender()
     rows = session.execute(
         select(
@@ -117,26 +93,34 @@ def _send_batch(session: Session, transport, ids: list[int], now: datetime, coun
         )
         .outerjoin(Customer, Customer.id == OutboxMessage.customer_id)
         .outerjoin(Invitation, Invitation.id == OutboxMessage.invitation_id)
-        .where(OutboxMessage.id.in_(ids))
+        .where(OutboxMessage.id.in_(claim.ids))
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
     ).all()
     try:
         transport.open()
     except (OSError, smtplib.SMTPException) as exc:
-        _release(session, rows, now, f"cannot connect: {exc}", counts)
+        _release(session, claim, rows, now, f"cannot connect: {exc}", counts)
         return False
-    sent: list = []
+    sent = _Accepted()
+    lost: set[int] = set()
     for index, row in enumerate(rows):
+        if claim.due_for_renewal():
+            sent.record(session, now, counts)
+            held = claim.renew(session, [r.id for r in rows[index:]])
+            lost |= {r.id for r in rows[index:]} - held
+        if row.id in lost:
+            log.warning("outbox message %s was taken over by another sender; not sending it", row.id)
+            continue
         if row.kind in SURVEY_MAIL_KINDS and (
             row.unsubscribed_at is not None or row.invitation_status not in ("pending", "sent")
         ):
             reason = "unsubscribed" if row.unsubscribed_at else f"invitation {row.invitation_status}"
-            _set(session, row.id, status="cancelled", last_error=reason)
+            _set(session, claim, row.id, status="cancelled", last_error=reason)
             counts.cancelled += 1
             continue
         opens = _window_opens(row, now)
         if opens > now:
-            _set(session, row.id, status="pending", next_attempt_at=opens)
+            _set(session, claim, row.id, status="pending", next_attempt_at=opens)
             counts.deferred += 1
             continue
         try:
@@ -144,24 +128,24 @@ def _send_batch(session: Session, transport, ids: list[int], now: datetime, coun
         except smtplib.SMTPRecipientsRefused as exc:
             code, reason = next(iter(exc.recipients.values()))
             if 400 <= code < 500:
-                _retry(session, row, now, f"{code} {_text(reason)}", counts)
+                _retry(session, claim, row, now, f"{code} {_text(reason)}", counts)
             else:
-                _fail(session, row, now, f"{code} {_text(reason)}", counts, bad_address=True)
+                _fail(session, claim, row, now, f"{code} {_text(reason)}", counts, bad_address=True)
         except smtplib.SMTPResponseException as exc:
             error = f"{exc.smtp_code} {_text(exc.smtp_error)}"
             if 400 <= exc.smtp_code < 500:
-                _retry(session, row, now, error, counts)
+                _retry(session, claim, row, now, error, counts)
             else:
-                _fail(session, row, now, error, counts)
+                _fail(session, claim, row, now, error, counts)
         except (OSError, smtplib.SMTPException) as exc:
-            _mark_sent(session, sent, now, counts)
-            _release(session, rows[index:], now, f"connection lost: {exc}", counts)
+            sent.record(session, now, counts)
+            _release(session, claim, rows[index:], now, f"connection lost: {exc}", counts)
             return False
         else:
-            sent.append(row)
-            if len(sent) >= MARK_EVERY:
-                _mark_sent(session, sent, now, counts)
-    _mark_sent(session, sent, now, counts)
+            sent.add(row)
+            if sent.due():
+                sent.record(session, now, counts)
+    sent.record(session, now, counts)
     return True
 
 
@@ -176,16 +160,39 @@ def _window_opens(row, now: datetime) -> datetime:
     return next_window_start(now, row.window_tz, weekdays, row.window_start, row.window_end)
 
 
-def _set(session: Session, message_id: int, **values) -> None:
-    session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
+def _set(session: Session, claim: Claim, message_id: int, **values) -> None:
+    """Write an outcome on a row we still hold (fenced by the claim token)."""
+    session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id, claim.held()).values(**values))
+
+
+class _Accepted:
+    """Messages the SMTP server accepted and that are not recorded yet: at most MARK_EVERY, or MARK_WITHIN_SECONDS
+    old. What a killed sender loses is this run: the sender taking its claim over resends it (same Message-ID)."""
+
+    def __init__(self) -> None:
+        self.rows: list = []
+        self.since = 0.0
+
+    def add(self, row) -> None:
+        if not self.rows:
+            self.since = time.monotonic()
+        self.rows.append(row)
+
+    def due(self) -> bool:
+        return len(self.rows) >= MARK_EVERY or time.monotonic() - self.since >= MARK_WITHIN_SECONDS
+
+    def record(self, session: Session, now: datetime, counts: DispatchCounts) -> None:
+        _mark_sent(session, self.rows, now, counts)
+        self.rows = []
 
 
 def _mark_sent(session: Session, rows: list, now: datetime, counts: DispatchCounts) -> None:
-    """Record a run of accepted messages in two statements (and the rollup's count) and commit.
+    """Record a run of accepted messages (and the rollup's count) and commit.
 
-    The SMTP server has these messages, so the record is retried while the database is unreachable (a restart):
-    giving up would leave them claimed, and the sender that takes the claim over would send them again. Only a
-    crash of this process before the commit resends them, with the same Message-ID, so receivers can tell.
+    The SMTP server has these messages, so the record is a fact: it is retried while the database is unreachable
+    (a restart), and it is the one write not fenced by the claim token: a message another sender took over
+    meanwhile was still delivered, so it is recorded `sent`, never left `cancelled`. An invitation answered before
+    its first mail was recorded still gets its `sent_at` (and counts as sent in the rollup).
     """
     if not rows:
         session.commit()
@@ -197,18 +204,18 @@ def _mark_sent(session: Session, rows: list, now: datetime, counts: DispatchCoun
     def record(session: Session) -> None:
         session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(sent_ids))
+            .where(OutboxMessage.id.in_(sent_ids), OutboxMessage.status != "sent")
             .values(status="sent", sent_at=now, attempts=OutboxMessage.attempts + 1, last_error=None)
         )
         if mailed:
             # One UPDATE: each row updated twice (a first mail) left two new row versions and their index entries.
-            first_mail = Invitation.id.in_(first) & (Invitation.status == "pending")
+            first_mail = Invitation.id.in_(first) & Invitation.sent_at.is_(None)
             session.execute(
                 update(Invitation)
                 .where(Invitation.id.in_(mailed))
                 .values(
                     last_mailed_at=now,
-                    status=case((first_mail, "sent"), else_=Invitation.status),
+                    status=case((first_mail & (Invitation.status == "pending"), "sent"), else_=Invitation.status),
                     sent_at=case((first_mail, now), else_=Invitation.sent_at),
                 )
             )
@@ -217,13 +224,13 @@ def _mark_sent(session: Session, rows: list, now: datetime, counts: DispatchCoun
 
     record_with_retry(session, record)
     counts.sent += len(rows)
-    rows.clear()
 
 
-def _retry(session: Session, row, now: datetime, error: str, counts: DispatchCounts) -> None:
+def _retry(session: Session, claim: Claim, row, now: datetime, error: str, counts: DispatchCounts) -> None:
     attempts = row.attempts + 1
     _set(
         session,
+        claim,
         row.id,
         status="pending",
         attempts=attempts,
@@ -233,8 +240,10 @@ def _retry(session: Session, row, now: datetime, error: str, counts: DispatchCou
     counts.retried += 1
 
 
-def _fail(session: Session, row, now: datetime, error: str, counts: DispatchCounts, bad_address: bool = False) -> None:
-    _set(session, row.id, status="failed", attempts=row.attempts + 1, last_error=error[:1000])
+def _fail(
+    session: Session, claim: Claim, row, now: datetime, error: str, counts: DispatchCounts, bad_address: bool = False
+) -> None:
+    _set(session, claim, row.id, status="failed", attempts=row.attempts + 1, last_error=error[:1000])
     counts.failed += 1
     log.warning("outbox message %s failed for good: %s", row.id, error)
     if bad_address and row.customer_id is not None:
@@ -245,9 +254,9 @@ def _fail(session: Session, row, now: datetime, error: str, counts: DispatchCoun
         )
 
 
-def _release(session: Session, rows: list, now: datetime, error: str, counts: DispatchCounts) -> None:
+def _release(session: Session, claim: Claim, rows: list, now: datetime, error: str, counts: DispatchCounts) -> None:
     """Give claimed rows back for a later attempt, after a backoff."""
     log.warning("SMTP unavailable, %d messages wait for a retry: %s", len(rows), error)
     for row in rows:
-        _retry(session, row, now, error, counts)
+        _retry(session, claim, row, now, error, counts)
     session.commit()

@@ -40,6 +40,8 @@ class _Handler:
             message = message_from_bytes(envelope.content, policy=policy.default)
             self.sink.messages.append(message)
             self.sink.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        if self.sink.on_message is not None:
+            self.sink.on_message(message)
         return "250 2.0.0 accepted"
 
 
@@ -54,6 +56,7 @@ class SmtpSink:
         self.tempfail = False
         self.stop_after: int | None = None
         self.delay = 0.0  # seconds per message: a slow server, so a batch lasts long enough to break it
+        self.on_message = None  # called with each accepted message before the server answers 250
         self.lock = threading.Lock()
         self._controller: Controller | None = None
 

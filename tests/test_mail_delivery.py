@@ -116,17 +116,6 @@ def test_permanent_refusal_marks_failed_and_stops_mailing_the_address(session, b
     assert customer.email_invalid_at == SEND
 
 
-def test_crashed_sender_claim_is_taken_over_after_timeout(session, buy, smtp, app):
-    invite_all(session, buy, 3)
-    message = session.scalars(select(OutboxMessage)).first()
-    message.status, message.claimed_at, message.claimed_by = "sending", SEND, "dead-host:1"
-    session.commit()
-    assert dispatch_due(session, SEND).sent == 2
-    timeout = timedelta(seconds=app.config["OUTBOX_CLAIM_TIMEOUT_SECONDS"])
-    assert dispatch_due(session, SEND + timeout).sent == 1
-    assert len({m["Message-ID"] for m in smtp.messages}) == 3
-
-
 def test_without_smtp_mail_goes_to_the_dev_mailbox(session, buy, client, staff):
     buy(purchased_at=BOUGHT)
     create_due_invitations(session, SEND)
