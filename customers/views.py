@@ -3,6 +3,8 @@ erasure."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import Blueprint, g, jsonify, request
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -32,6 +34,11 @@ def json_body(what: str = "purchase") -> dict:
     return body
 
 
+def _money(value) -> str | None:
+    """As the Numeric(12, 2) column stores it, whether the row was read back or not."""
+    return None if value is None else str(Decimal(value).quantize(Decimal("0.01")))
+
+
 def purchase_json(purchase: Purchase) -> dict:
     return {
         "id": purchase.id,
@@ -42,8 +49,8 @@ def purchase_json(purchase: Purchase) -> dict:
             "name": purchase.customer.name,
             "locale": purchase.customer.locale,
         },
-        "amount": str(purchase.amount),
-        "margin": None if purchase.margin is None else str(purchase.margin),
+        "amount": _money(purchase.amount),
+        "margin": _money(purchase.margin),
         "currency": purchase.currency,
         "category": purchase.category,
         "purchased_at": purchase.purchased_at.isoformat(),
@@ -59,8 +66,10 @@ def create_purchase():
     except ValidationError as exc:
         raise Problem(422, "Invalid purchase", "Some fields are missing or invalid.", error_list(exc)) from None
     purchase, created = record_purchase(db.session, data, now)
-    db.session.commit()
-    return jsonify(purchase_json(purchase)), 201 if created else 200
+    db.session.flush()
+    body = purchase_json(purchase)  # before the commit: reading the row again after it could fail, and a 503
+    db.session.commit()  # would tell the shop to retry a purchase that is stored
+    return jsonify(body), 201 if created else 200
 
 
 def cancellation_json(cancellation: Cancellation, customer: Customer) -> dict:
@@ -94,8 +103,10 @@ def create_cancellation():
             "Send a purchase or import the customer first.",
         )
     cancellation, created = record_cancellation(db.session, customer, data, now)
+    db.session.flush()
+    body = cancellation_json(cancellation, customer)  # before the commit, as for purchases
     db.session.commit()
-    return jsonify(cancellation_json(cancellation, customer)), 201 if created else 200
+    return jsonify(body), 201 if created else 200
 
 
 def _customer(external_id: str) -> Customer:

@@ -65,6 +65,20 @@ def connection_lost(exc: BaseException) -> bool:
     return is_disconnect(exc) or isinstance(exc, OperationalError | InterfaceError)
 
 
+def database_unreachable(exc: BaseException, dbapi) -> bool:
+    """`exc`, or an error it was raised from, says the database could not be reached: SQLAlchemy's wrapped error,
+    or the driver's own (a pool checkout outside a Connection raises the driver's error unwrapped)."""
+    driver_errors = (dbapi.OperationalError, dbapi.InterfaceError) if dbapi is not None else ()
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if connection_lost(current) or isinstance(current, driver_errors):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def record_with_retry(session, work, pauses: tuple[float, ...] = RECORD_PAUSES) -> None:
     """Run `work(session)` and commit; while the database is unreachable, roll back, wait and run it again.
 

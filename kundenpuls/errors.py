@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from kundenpuls.dbpool import connection_lost
+from kundenpuls.dbpool import database_unreachable
 from kundenpuls.extensions import db
 from kundenpuls.problems import Problem, problem_response
 
@@ -20,43 +19,61 @@ def _wants_problem() -> bool:
     return request.path.startswith("/api/")
 
 
+def _page(status: int, kind: str):
+    """An error page that needs no database: the signed-in user is not loaded for it (Flask-Login's template
+    context would load it, and fail again while the database is away)."""
+    if "_login_user" not in g:
+        g._login_user = current_app.login_manager.anonymous_user()
+    return render_template("errors/error.html", status=status, kind=kind)
+
+
+def _unavailable():
+    """503 with Retry-After: the database is away; nothing was written (the transaction was rolled back)."""
+    headers = {"Retry-After": "5"}
+    if _wants_problem():
+        response = problem_response(503, "Service Unavailable", "The database is not reachable; retry shortly.")
+        response.headers.update(headers)
+        return response
+    return _page(503, "503"), 503, headers
+
+
 def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(Problem)
     def handle_problem(exc: Problem):
-        db.session.rollback()
+        _rollback_quietly()
         return problem_response(exc.status, exc.title, exc.detail, exc.errors)
 
     @app.errorhandler(CSRFError)
     def handle_csrf(exc: CSRFError):
-        db.session.rollback()
+        _rollback_quietly()
         if _wants_problem():
             return problem_response(400, "CSRF token missing or invalid", exc.description)
-        return render_template("errors/error.html", status=400, kind="csrf"), 400
+        return _page(400, "csrf"), 400
 
     @app.errorhandler(HTTPException)
     def handle_http(exc: HTTPException):
-        db.session.rollback()
+        _rollback_quietly()
         if _wants_problem():
             return problem_response(exc.code or 500, exc.name, exc.description)
-        return render_template("errors/error.html", status=exc.code, kind=str(exc.code)), exc.code
-
-    @app.errorhandler(DBAPIError)
-    def handle_database_error(exc: DBAPIError):
-        if not connection_lost(exc):
-            return handle_unexpected(exc)
-        log.warning("database connection lost on %s %s: %s", request.method, request.path, exc.orig)
-        db.session.rollback()
-        headers = {"Retry-After": "5"}
-        if _wants_problem():
-            response = problem_response(503, "Service Unavailable", "The database is not reachable; retry shortly.")
-            response.headers.update(headers)
-            return response
-        return render_template("errors/error.html", status=503, kind="503"), 503, headers
+        return _page(exc.code or 500, str(exc.code)), exc.code
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):
+        """Every other error: 503 when the database could not be reached (refused, reset, killed mid-request),
+        else a logged 500."""
+        _rollback_quietly()
+        if database_unreachable(exc, db.engine.dialect.loaded_dbapi):
+            log.warning("database unreachable on %s %s: %s", request.method, request.path, type(exc).__name__)
+            return _unavailable()
         log.exception("unhandled error on %s %s", request.method, request.path)
-        db.session.rollback()
         if _wants_problem():
             return problem_response(500, "Internal Server Error", "The error was logged.")
-        return render_template("errors/error.html", status=500, kind="500"), 500
+        return _page(500, "500"), 500
+
+
+def _rollback_quietly() -> None:
+    """Roll the request's transaction back; with the connection gone there may be nothing left to roll back."""
+    try:
+        db.session.rollback()
+    except Exception as exc:  # a dead connection cannot roll back, and the server already has
+        log.info("rollback after an error failed too: %s", type(exc).__name__)

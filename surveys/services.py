@@ -192,7 +192,12 @@ def _claim_and_insert_alone(engine: Engine, params: dict) -> tuple | None:
     dialect = engine.dialect
     sql = _compiled_answer(dialect)
     values = _driver_values(params)
-    connection = engine.raw_connection()
+    try:
+        connection = engine.raw_connection()
+    except dialect.loaded_dbapi.Error as exc:  # the pool could not connect: the same error as Connection's
+        raise DBAPIError.instance(
+            None, None, exc, dialect.loaded_dbapi.Error, hide_parameters=engine.hide_parameters, dialect=dialect
+        ) from exc
     cursor = None
     try:
         connection.driver_connection.autocommit = True
