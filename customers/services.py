@@ -16,9 +16,19 @@ from customers.signals import customer_churned
 from kundenpuls import audit
 
 
+class CustomerErased(ValueError):
+    """The external id names an erased customer's stub: nothing personal may be written to it again."""
+
+    def __init__(self, external_id: str) -> None:
+        super().__init__(f"the customer {external_id!r} was erased; no data can be added to it")
+        self.external_id = external_id
+
+
 def upsert_customer(session: Session, data: CustomerIn, now: datetime) -> tuple[Customer, bool]:
-    """Find the customer by the shop's id and refresh the contact data the shop sent."""
+    """Find the customer by the shop's id and refresh the contact data the shop sent (never an erased one's)."""
     customer = session.scalars(select(Customer).where(Customer.external_id == data.external_id)).one_or_none()
+    if customer is not None and customer.erased_at is not None:
+        raise CustomerErased(data.external_id)
     created = customer is None
     if customer is None:
         customer = Customer(external_id=data.external_id, created_at=now, locale=data.locale or "de")
@@ -81,6 +91,8 @@ def record_cancellation(
     Idempotent: while the customer is churned (no purchase since), a repeated cancellation returns the
     one on record and changes nothing, so a shop that retries or sends twice triggers one churn survey.
     """
+    if customer.erased_at is not None:
+        raise CustomerErased(customer.external_id)
     latest = session.scalars(
         select(Cancellation).where(Cancellation.customer_id == customer.id).order_by(Cancellation.cancelled_at.desc())
     ).first()

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from customers.models import Cancellation, Customer, Purchase
 from customers.privacy import erase_customer, export_customer
 from customers.schemas import CancellationIn, PurchaseIn, error_list
-from customers.services import record_cancellation, record_purchase
+from customers.services import CustomerErased, record_cancellation, record_purchase
 from kundenpuls.apiauth import require_api_key
 from kundenpuls.extensions import csrf, db
 from kundenpuls.problems import Problem
@@ -65,11 +65,22 @@ def create_purchase():
         data = PurchaseIn.model_validate(json_body(), context={"now": now})
     except ValidationError as exc:
         raise Problem(422, "Invalid purchase", "Some fields are missing or invalid.", error_list(exc)) from None
-    purchase, created = record_purchase(db.session, data, now)
+    try:
+        purchase, created = record_purchase(db.session, data, now)
+    except CustomerErased as exc:
+        raise _erased(exc) from None
     db.session.flush()
     body = purchase_json(purchase)  # before the commit: reading the row again after it could fail, and a 503
     db.session.commit()  # would tell the shop to retry a purchase that is stored
     return jsonify(body), 201 if created else 200
+
+
+def _erased(exc: CustomerErased) -> Problem:
+    return Problem(
+        409,
+        "Customer erased",
+        f"The customer {exc.external_id!r} was erased at their request; no data can be added to it.",
+    )
 
 
 def cancellation_json(cancellation: Cancellation, customer: Customer) -> dict:
@@ -102,7 +113,10 @@ def create_cancellation():
             f"No customer has the external id {data.customer_external_id!r}. "
             "Send a purchase or import the customer first.",
         )
-    cancellation, created = record_cancellation(db.session, customer, data, now)
+    try:
+        cancellation, created = record_cancellation(db.session, customer, data, now)
+    except CustomerErased as exc:
+        raise _erased(exc) from None
     db.session.flush()
     body = cancellation_json(cancellation, customer)  # before the commit, as for purchases
     db.session.commit()

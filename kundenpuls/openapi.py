@@ -124,6 +124,7 @@ def document(base_url: str) -> dict:
                     "responses": {
                         "201": _json("Recorded"),
                         "200": _json("The same order_id again: nothing changed, no second invitation"),
+                        "409": _problem("The external id names an erased customer: no data can be added to it"),
                         **BODY_ERRORS,
                     },
                 }
@@ -139,6 +140,7 @@ def document(base_url: str) -> dict:
                         "201": _json("Recorded"),
                         "200": _json("Already churned: the cancellation on record"),
                         "404": _problem("Unknown customer"),
+                        "409": _problem("The customer was erased: no data can be added to it"),
                         **BODY_ERRORS,
                     },
                 }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import calendar
 import dataclasses
-import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +16,7 @@ from kundenpuls.locks import INVITE_LOCK, try_job_lock
 from surveys.audience import conditions as audience_conditions
 from surveys.audience import due_window, reachable
 from surveys.mail import queue_survey_mail
-from surveys.models import DevMail, Invitation, OutboxMessage, Response, Survey
+from surveys.models import DevMail, Invitation, OutboxMessage, Response, Survey, new_token
 from surveys.outbox import dispatch_due
 
 CHUNK = 500
@@ -62,7 +61,7 @@ def _invite(session: Session, survey: Survey, due: list[tuple[str, int, int]], n
     for link, link_id, customer_id in due:
         customer = customers[customer_id]
         invitation = Invitation(
-            token=secrets.token_urlsafe(24),
+            token=new_token(),
             survey=survey,
             customer=customer,
             locale=customer.locale or "de",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, time
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, Time, text
@@ -10,6 +11,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from customers.models import Customer, LifecycleChange, Purchase
 from kundenpuls.extensions import db
 from kundenpuls.timeutil import UTCDateTime
+
+
+# An invitation in one of these states can still be answered (cancelled: mail not sent before an unsubscribe).
+OPEN_STATUSES = ("pending", "sent", "cancelled")
+# The customer was erased: nothing can answer it, and its token was replaced (every link the customer has is dead).
+ERASED_STATUS = "erased"
+
+
+def new_token() -> str:
+    """An invitation's secret: the survey and unsubscribe links carry it, and it is all they need."""
+    return secrets.token_urlsafe(24)
 
 
 class Survey(db.Model):

@@ -9,7 +9,16 @@ from sqlalchemy.orm import Session, selectinload
 
 from customers.models import Customer
 from customers.privacy import plain, row_dict
-from surveys.models import DevMail, Invitation, OutboxMessage, Response, Survey
+from surveys.models import (
+    ERASED_STATUS,
+    OPEN_STATUSES,
+    DevMail,
+    Invitation,
+    OutboxMessage,
+    Response,
+    Survey,
+    new_token,
+)
 
 ERASED = "[erased]"
 
@@ -68,10 +77,14 @@ def on_customer_erasure(customer: Customer, session: Session, now: datetime, **_
     ).rowcount
     invitations = session.execute(
         update(Invitation)
-        .where(Invitation.customer_id == customer.id, Invitation.status.in_(("pending", "sent")))
-        .values(status="cancelled")
+        .where(Invitation.customer_id == customer.id, Invitation.status.in_(OPEN_STATUSES))
+        .values(status=ERASED_STATUS)
         .execution_options(synchronize_session=False)
     ).rowcount
+    # Every link the customer was sent dies: survey (/s/) and unsubscribe (/u/) links use the invitation's token,
+    # and a fresh secret nobody knows replaces it (`erased` is no open status either, so nothing can answer).
+    for invitation_id in session.scalars(select(Invitation.id).where(Invitation.customer_id == customer.id)):
+        session.execute(update(Invitation).where(Invitation.id == invitation_id).values(token=new_token()))
     own = OutboxMessage.customer_id == customer.id
     message_ids = select(OutboxMessage.message_id).where(own)
     dev_mail = [DevMail.message_id.in_(message_ids)]

@@ -15,12 +15,18 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import PoolProxiedConnection
 
 from surveys.mail import SURVEY_MAIL_KINDS
-from surveys.models import ChurnReason, Invitation, OutboxMessage, Response, ResponseReason, Survey
+from surveys.models import (
+    OPEN_STATUSES,
+    ChurnReason,
+    Invitation,
+    OutboxMessage,
+    Response,
+    ResponseReason,
+    Survey,
+)
 from surveys.signals import response_submitted
 
 MAX_COMMENT = 5000
-# An invitation in one of these states can still be answered (cancelled: mail not sent before an unsubscribe).
-OPEN_STATUSES = ("pending", "sent", "cancelled")
 
 
 class AlreadyAnswered(Exception):

@@ -192,3 +192,45 @@ def test_old_comments_are_erased_after_the_retention_period(session, app, story)
     session.expire_all()
     response = session.scalars(select(Response).where(Response.customer_id == customer.id)).one()
     assert (response.score, response.comment) == (2, None)
+
+
+def test_an_erased_customer_s_links_are_dead_and_nothing_personal_can_be_written_to_the_stub(session, api, client, buy):
+    """Before: the survey link still stored a comment, opened a case and mailed managers, and the purchases API
+    wrote a new name and email onto the stub."""
+    from feedback.models import Case
+    from surveys.forms import answer_form_token
+
+    now = datetime.now(UTC)
+    buy("O-1", EXTERNAL, EMAIL, purchased_at=now - timedelta(days=3, hours=1), name=NAME)
+    buy("O-2", EXTERNAL, EMAIL, purchased_at=now - timedelta(days=2), name=NAME)
+    create_due_invitations(session, now)
+    session.commit()
+    tokens = list(session.scalars(select(Invitation.token)))
+    assert tokens
+    assert client.get(f"/s/{tokens[0]}").status_code == 200
+    customer = session.scalars(select(Customer).where(Customer.external_id == EXTERNAL)).one()
+    assert api.delete(f"/api/v1/customers/{EXTERNAL}").status_code == 200
+
+    for token in tokens:
+        assert client.get(f"/s/{token}").status_code == 404
+        answer = client.post(
+            f"/s/{token}", data={"score": "1", "comment": COMMENT, "csrf_token": answer_form_token(token)}
+        )
+        assert answer.status_code == 404
+        assert client.get(f"/u/{token}").status_code == 404
+        assert client.post(f"/u/{token}").status_code == 404
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Response)) == 0
+    assert session.scalar(select(func.count()).select_from(Case)) == 0
+    assert set(session.scalars(select(Invitation.status))) <= {"erased", "answered", "expired"}
+
+    stub = f"erased-{customer.id}"
+    again = api.post(
+        "/api/v1/purchases", purchase_payload("O-3", stub, EMAIL, now - timedelta(hours=1), customer={"name": NAME})
+    )
+    assert again.status_code == 409 and again.mimetype == "application/problem+json", again.json
+    cancelled = api.post("/api/v1/cancellations", {"customer_external_id": stub, "cancelled_at": now.isoformat()})
+    assert cancelled.status_code == 409, cancelled.json
+    session.expire_all()
+    assert (session.get(Customer, customer.id).name, session.get(Customer, customer.id).email) == (None, None)
+    assert personal_hits(session) == []
