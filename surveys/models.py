@@ -12,7 +12,6 @@ from customers.models import Customer, LifecycleChange, Purchase
 from kundenpuls.extensions import db
 from kundenpuls.timeutil import UTCDateTime
 
-
 # An invitation in one of these states can still be answered (cancelled: mail not sent before an unsubscribe).
 OPEN_STATUSES = ("pending", "sent", "cancelled")
 # The customer was erased: nothing can answer it, and its token was replaced (every link the customer has is dead).
