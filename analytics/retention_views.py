@@ -29,6 +29,7 @@ from kundenpuls import audit
 from kundenpuls.auth import role_required
 from kundenpuls.extensions import db
 from kundenpuls.models import User
+from kundenpuls.redirects import local_path
 from kundenpuls.timeutil import utcnow
 from surveys.models import ChurnReason
 
@@ -201,10 +202,8 @@ def suggestion_context() -> dict:
 
 
 def _back(suggestion: Suggestion):
-    target = request.form.get("next") or ""
-    if target.startswith("/") and not target.startswith("//"):
-        return redirect(target)
-    return redirect(url_for("analytics.customer_page", customer_id=suggestion.customer_id))
+    target = local_path(request.form.get("next"))
+    return redirect(target or url_for("analytics.customer_page", customer_id=suggestion.customer_id))
 
 
 def _act(suggestion: Suggestion, action):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hmac
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
@@ -17,6 +16,7 @@ from wtforms.validators import InputRequired
 from kundenpuls.dbpool import first_statement
 from kundenpuls.extensions import db, limiter, login_manager
 from kundenpuls.models import User
+from kundenpuls.redirects import local_path
 
 bp = Blueprint("auth", __name__)
 
@@ -33,13 +33,6 @@ def load_user(session_id: str) -> User | None:
     if user is None or not token or not hmac.compare_digest(user.session_token, token):
         return None
     return user
-
-
-def _safe_next(target: str | None) -> str | None:
-    if not target:
-        return None
-    parts = urlsplit(target)
-    return target if not parts.scheme and not parts.netloc and target.startswith("/") else None
 
 
 def _login_limit() -> str:
@@ -79,7 +72,7 @@ def login():
         ).one_or_none()
         if user is not None and user.active and user.check_password(form.password.data):
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
+            return redirect(local_path(request.args.get("next")) or url_for("auth.home"))
         flash(_l("Email or password is wrong."), "error")
         return render_template("staff/login.html", form=form), 401
     return render_template("staff/login.html", form=form)
