@@ -15,6 +15,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import urllib3
 from flask import current_app
@@ -22,6 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from integrations.models import WebhookDelivery, WebhookEndpoint
+from integrations.outbound import AddressRefused, check_host, guarded_pool_manager
 from kundenpuls.claims import Claim, claim_batch
 from kundenpuls.dbpool import record_with_retry
 from surveys.outbox import backoff
@@ -34,7 +36,8 @@ BACKOFF_CAP = timedelta(hours=6)
 USER_AGENT = "Kundenpuls-Webhooks/1"
 # One pool per process: keep-alive connections to each receiver, no retries or redirects of its own
 # (the outbox retries, and a redirect could lead a signed body somewhere else).
-_pool = urllib3.PoolManager(num_pools=20, maxsize=2, retries=False, block=False)
+# Every connection is checked against private addresses (integrations/outbound.py).
+_pool = guarded_pool_manager(num_pools=20, maxsize=2, retries=False, block=False)
 
 
 @dataclass
@@ -102,6 +105,15 @@ def _deliver(session: Session, claim: Claim, row, now: datetime, counts: Deliver
         "webhook-signature": sign(row.secret, row.event_id, timestamp, body),
     }
     attempts = row.attempts + 1
+    target = urlsplit(row.url)
+    try:
+        check_host(target.hostname or "", target.port or (443 if target.scheme == "https" else 80))
+    except (AddressRefused, ValueError):
+        _set(
+            session, claim, row.id, status="failed", attempts=attempts, last_error="refused: the address is not public"
+        )
+        counts.failed += 1
+        return
     try:
         answer = _pool.request(
             "POST",

@@ -20,6 +20,7 @@ from integrations.alerts import alert_recipients, alert_settings
 from integrations.delivery import resend
 from integrations.events import emit, forget_endpoints
 from integrations.models import EVENTS, WebhookDelivery, WebhookEndpoint
+from integrations.outbound import AddressRefused, check_host
 from kundenpuls import audit
 from kundenpuls.auth import role_required
 from kundenpuls.extensions import db
@@ -65,6 +66,14 @@ class EndpointForm(FlaskForm):
             )
         if parts.username or parts.password:
             raise ValidationError(_("Leave credentials out of the address; the signature authenticates us."))
+        try:
+            check_host(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        except AddressRefused:
+            raise ValidationError(
+                _("This address is in a private network. Enter a public address, or ask the operator to allow it.")
+            ) from None
+        except ValueError:
+            raise ValidationError(_("Enter a full http:// or https:// address.")) from None
 
     def validate_events(self, field) -> None:
         if not field.data:

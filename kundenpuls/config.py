@@ -69,6 +69,9 @@ class Config:
         self.WEBHOOK_MAX_ATTEMPTS = int(_env("WEBHOOK_MAX_ATTEMPTS", "12") or 12)
         self.WEBHOOK_CLAIM_TIMEOUT_SECONDS = int(_env("WEBHOOK_CLAIM_TIMEOUT_SECONDS", "300") or 300)
         self.WEBHOOK_ALLOW_HTTP = _env("WEBHOOK_ALLOW_HTTP", "0" if self.production else "1") == "1"
+        # Webhook receivers must have public addresses (production default); named hosts may be private (on-premise).
+        self.WEBHOOK_BLOCK_PRIVATE = _env("WEBHOOK_BLOCK_PRIVATE", "1" if self.production else "0") == "1"
+        self.WEBHOOK_PRIVATE_HOSTS = _env("WEBHOOK_PRIVATE_HOSTS", "") or ""
         # Logs: JSON lines with request ids in production (text otherwise), one access line per request there.
         self.LOG_FORMAT = _env("LOG_FORMAT", "json" if self.production else "text")
         self.LOG_LEVEL = (_env("LOG_LEVEL", "INFO") or "INFO").upper()

@@ -49,3 +49,101 @@ def test_sign_in_keeps_a_next_on_the_site(session, client):
     data = {"email": user.email, "password": PASSWORD, "csrf_token": token}
     answer = client.post("/login", query_string={"next": "/queue?owner=me"}, data=data)
     assert answer.headers["Location"] == "/queue?owner=me"
+
+
+PRIVATE_URLS = [
+    "http://127.0.0.1:6379/",
+    "http://169.254.169.254/latest/meta-data/",
+    "https://10.0.0.1/",
+    "http://0x7f000001/",
+    "http://2130706433/",
+    "http://[::1]:8080/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://localhost:5432/",
+    "http://192.168.1.1/",
+    "http://100.64.0.1/",
+    "http://224.0.0.1/",
+    "http://0.0.0.0:22/",
+]
+
+
+@pytest.fixture
+def admin_client(client, session):
+    from tests.feedback_helpers import sign_in
+
+    sign_in(client, make_user(session, "admin@example.com", "admin"))
+    return client
+
+
+@pytest.fixture
+def receiver():
+    from tests.webhook_receiver import Receiver
+
+    running = Receiver().start()
+    yield running
+    running.stop()
+
+
+def register(admin_client, url: str):
+    token = csrf_token(admin_client.get("/settings/webhooks").text)
+    return admin_client.post(
+        "/settings/webhooks", data={"csrf_token": token, "url": url, "events": ["response.created"], "active": "y"}
+    )
+
+
+@pytest.mark.parametrize("url", PRIVATE_URLS)
+def test_a_webhook_to_a_private_address_is_refused_in_production(admin_client, session, app, url):
+    from integrations.models import WebhookEndpoint
+
+    app.config["WEBHOOK_BLOCK_PRIVATE"] = True
+    page = register(admin_client, url)
+    assert page.status_code == 422 and "private network" in page.text, url
+    assert session.query(WebhookEndpoint).count() == 0
+
+
+def test_a_named_private_host_may_be_allowed(admin_client, session, app, receiver):
+    from sqlalchemy import select
+
+    from integrations.delivery import deliver_due
+    from integrations.models import WebhookDelivery
+    from tests.feedback_helpers import answered
+
+    app.config["WEBHOOK_BLOCK_PRIVATE"] = True
+    url = receiver.url.replace("127.0.0.1", "localhost")
+    assert register(admin_client, url).status_code == 422
+    app.config["WEBHOOK_PRIVATE_HOSTS"] = "crm.intern, localhost"
+    assert register(admin_client, url).status_code == 302
+    answered(session, 1, 9)
+    from datetime import UTC, datetime
+
+    assert deliver_due(session, datetime.now(UTC)).delivered == 1
+    assert len(receiver.requests) == 1
+    assert session.scalars(select(WebhookDelivery.status)).one() == "delivered"
+
+
+def test_a_name_that_turns_private_after_it_was_saved_gets_nothing(admin_client, session, app, receiver, monkeypatch):
+    """DNS rebinding: the name resolved to a public address when it was checked, and to loopback when the sender
+    connects. The socket's own peer address is checked before anything is sent."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from integrations import outbound
+    from integrations.delivery import deliver_due
+    from integrations.models import WebhookDelivery
+    from tests.feedback_helpers import answered
+
+    app.config["WEBHOOK_BLOCK_PRIVATE"] = True
+    monkeypatch.setattr(outbound, "resolve", lambda host, port: ["93.184.216.34"])  # public when checked
+    assert register(admin_client, receiver.url.replace("127.0.0.1", "localhost")).status_code == 302
+    answered(session, 1, 9)
+    counts = deliver_due(session, datetime.now(UTC))
+    assert counts.delivered == 0 and receiver.requests == []
+    delivery = session.scalars(select(WebhookDelivery)).one()
+    assert "not public" in delivery.last_error
+    monkeypatch.undo()
+    # Now the name resolves to loopback at the check as well: refused for good, not retried for a day.
+    delivery.status, delivery.next_attempt_at = "pending", datetime.now(UTC)
+    session.commit()
+    assert deliver_due(session, datetime.now(UTC)).failed == 1
+    assert receiver.requests == []
