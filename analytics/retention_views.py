@@ -18,7 +18,6 @@ from analytics import rules as rule_service
 from analytics import strategies as strategy_service
 from analytics import suggestions as suggestion_service
 from analytics.cockpit import SATISFACTION, VALUE_CLASSES
-from analytics.csvfile import csv_download
 from analytics.labels import NPS_LABELS, PORTFOLIO_LABELS
 from analytics.models import RetentionRule, Suggestion
 from analytics.movements import movements
@@ -27,6 +26,7 @@ from customers.models import PHASES, phase_label
 from feedback.forms import ROOT_CAUSE_LABELS
 from kundenpuls import audit
 from kundenpuls.auth import role_required
+from kundenpuls.csvfile import csv_download
 from kundenpuls.extensions import db
 from kundenpuls.models import User
 from kundenpuls.redirects import local_path

@@ -22,7 +22,6 @@ from analytics.churn import (
 )
 from analytics.cockpit import PAGE_SIZE, PORTFOLIO, SATISFACTION, VALUE_CLASSES, cell_customers, portfolio
 from analytics.cockpit import matrix as cockpit_matrix
-from analytics.csvfile import csv_download
 from analytics.customer import customer_json, customer_profile
 from analytics.drivers import driver_report
 from analytics.labels import NPS_LABELS, PORTFOLIO_LABELS
@@ -37,6 +36,7 @@ from customers.values import current_value_settings
 from feedback.forms import STATUS_LABELS
 from kundenpuls.apiauth import require_api_key
 from kundenpuls.auth import role_required
+from kundenpuls.csvfile import csv_download
 from kundenpuls.extensions import csrf, db
 from kundenpuls.problems import Problem
 from kundenpuls.timeutil import utcnow

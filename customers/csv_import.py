@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from customers.lifecycle import recompute_phases
 from customers.schemas import CustomerIn, PurchaseIn, error_list
 from customers.services import record_purchase, upsert_customer
+from kundenpuls.csvfile import SafeWriter
 
 COMMIT_EVERY = 500
 
@@ -187,7 +188,7 @@ def import_customers(
 def write_error_report(path: Path, report: ImportReport, fieldnames: list[str]) -> None:
     """The failed rows with their line and reason, ready to fix and import again."""
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["line", "error", *fieldnames], extrasaction="ignore")
-        writer.writeheader()
+        writer = SafeWriter(handle)
+        writer.writerow(["line", "error", *fieldnames])
         for error in report.errors:
-            writer.writerow({"line": error.line, "error": error.message, **error.row})
+            writer.writerow([error.line, error.message, *(error.row.get(name) for name in fieldnames)])

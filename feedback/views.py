@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
+import itertools
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
@@ -40,6 +39,7 @@ from feedback.queries import (
 )
 from kundenpuls import audit
 from kundenpuls.auth import role_required
+from kundenpuls.csvfile import csv_chunks
 from kundenpuls.extensions import db
 from kundenpuls.models import User
 from kundenpuls.timeutil import utcnow
@@ -285,16 +285,7 @@ def export():
     filters, now = _filters(), utcnow()
 
     def generate():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(EXPORT_COLUMNS)
-        for row in export_rows(db.session, filters, current_user.id, now):
-            writer.writerow(row)
-            if buffer.tell() > 64_000:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
+        yield from csv_chunks(itertools.chain([EXPORT_COLUMNS], export_rows(db.session, filters, current_user.id, now)))
 
     headers = {"Content-Disposition": f"attachment; filename=cases-{now:%Y%m%d}.csv"}
     return Response(stream_with_context(generate()), mimetype="text/csv", headers=headers)

