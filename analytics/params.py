@@ -8,6 +8,8 @@ from werkzeug.datastructures import MultiDict
 
 from analytics.queries import INTERVALS, ReportFilter
 from customers.models import PHASES
+from kundenpuls.inputs import whole_number
+from kundenpuls.timeutil import EARLIEST_DAY, LATEST_DAY, check_day
 
 MAX_DAYS = 3 * 366 + 31
 
@@ -26,9 +28,11 @@ def parse(args: MultiDict, today: date) -> tuple[date, date, str, ReportFilter]:
         if not raw:
             return default
         try:
-            return date.fromisoformat(raw[:10])
+            return check_day(date.fromisoformat(raw[:10]))
         except ValueError:
-            errors.append({"field": name, "message": f"{name}: expected a date YYYY-MM-DD, got {raw!r}"})
+            errors.append(
+                {"field": name, "message": f"{name}: expected a date YYYY-MM-DD from {EARLIEST_DAY} to {LATEST_DAY}"}
+            )
             return default
 
     interval = args.get("interval") or "month"
@@ -45,9 +49,12 @@ def parse(args: MultiDict, today: date) -> tuple[date, date, str, ReportFilter]:
     elif (end - start).days > MAX_DAYS:
         errors.append({"field": "from", "message": "from: the range may span at most three years"})
     survey = args.get("survey") or None
-    if survey is not None and not survey.isdigit():
-        errors.append({"field": "survey", "message": "survey: expected a survey id"})
-        survey = None
+    if survey is not None:
+        try:
+            whole_number(survey)
+        except ValueError:
+            errors.append({"field": "survey", "message": "survey: expected a survey id"})
+            survey = None
     locale = args.get("language") or args.get("locale") or None
     if locale not in (None, "de", "en"):
         errors.append({"field": "language", "message": "language: de or en"})

@@ -28,6 +28,7 @@ from kundenpuls import audit
 from kundenpuls.auth import role_required
 from kundenpuls.csvfile import csv_download
 from kundenpuls.extensions import db
+from kundenpuls.inputs import query_int
 from kundenpuls.models import User
 from kundenpuls.redirects import local_path
 from kundenpuls.timeutil import utcnow
@@ -172,9 +173,9 @@ PAGE_SIZE = 50
 @role_required("agent")
 def suggestion_list():
     """Open suggestions, newest first; filter by rule and by the role that owns the measure."""
-    rule_id = request.args.get("rule", type=int)
+    rule_id = request.args.get("rule", type=query_int)
     role = request.args.get("role") or None
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = max(1, request.args.get("page", 1, type=query_int) or 1)
     rows, total = suggestion_service.open_suggestions(db.session, rule_id, role, page, PAGE_SIZE)
     return render_template(
         "analytics/suggestions.html",
@@ -228,7 +229,7 @@ def _act(suggestion: Suggestion, action):
 @role_required("agent")
 def suggestion_accept(suggestion_id: int):
     suggestion = db.get_or_404(Suggestion, suggestion_id)
-    owner_id = request.form.get("owner_id", type=int)
+    owner_id = request.form.get("owner_id", type=query_int)
     owner = db.session.get(User, owner_id) if owner_id else current_user
     if owner is None or not owner.active:
         abort(422)

@@ -38,6 +38,7 @@ from kundenpuls.apiauth import require_api_key
 from kundenpuls.auth import role_required
 from kundenpuls.csvfile import csv_download
 from kundenpuls.extensions import csrf, db
+from kundenpuls.inputs import query_int
 from kundenpuls.problems import Problem
 from kundenpuls.timeutil import utcnow
 from surveys.models import ChurnReason, Survey
@@ -282,12 +283,11 @@ def cockpit_customers():
     value_class, phase = request.args.get("value_class") or None, request.args.get("phase") or None
     group = request.args.get("portfolio") or None
     satisfaction = request.args.get("satisfaction") or None
-    page = request.args.get("page", "1")
     cell = value_class in VALUE_CLASSES and phase in PHASES and group is None
     in_group = group in PORTFOLIO and value_class is None and phase is None
     if not (cell or in_group) or satisfaction not in (None, *SATISFACTION):
         return render_template("analytics/cockpit_cell.html", error=True, rows=[], total=0, args=request.args), 422
-    page = int(page) if page.isdigit() and int(page) > 0 else 1
+    page = max(request.args.get("page", 1, type=query_int), 1)
     settings = current_value_settings(db.session)
     portfolio_group = (group, settings.portfolio_value_min, settings.portfolio_potential_min) if group else None
     rows, total = cell_customers(db.session, value_class, phase, satisfaction, page, portfolio_group)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from customers.models import LOCALES
+from kundenpuls.timeutil import to_utc
 
 # A purchase may be stamped a little ahead of our clock (clock skew), never days ahead.
 FUTURE_TOLERANCE = timedelta(minutes=10)
@@ -38,7 +39,7 @@ def normalize_locale(value: str | None) -> str | None:
 
 def utc_not_in_future(value: datetime, info: ValidationInfo) -> datetime:
     """A moment as UTC (naive means UTC) that must not lie after the validation context's `now`."""
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    value = to_utc(value)
     now = (info.context or {}).get("now")
     if now is not None and value > now + FUTURE_TOLERANCE:
         raise ValueError(f"{info.field_name} lies in the future")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from customers.models import Customer, Purchase
 from feedback.models import CLOSED, OPEN, Case
+from kundenpuls.inputs import whole_number
 from kundenpuls.models import User
 from surveys.models import Response
 
@@ -41,8 +42,8 @@ def _where(filters: QueueFilter, user_id: int, now: datetime) -> list:
         conditions.append(Case.owner_id == user_id)
     elif filters.owner == "none":
         conditions.append(Case.owner_id.is_(None))
-    elif filters.owner.isdigit():
-        conditions.append(Case.owner_id == int(filters.owner))
+    elif (owner := _whole(filters.owner)) is not None:
+        conditions.append(Case.owner_id == owner)
     if filters.segment:
         conditions.append(Case.customer_id.in_(select(Customer.id).where(Customer.value_class == filters.segment)))
     if filters.survey:
@@ -261,3 +262,10 @@ def _csv_value(value):
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
         return "'" + value  # no formulas from customer text in spreadsheets
     return "" if value is None else value
+
+
+def _whole(text: str) -> int | None:
+    try:
+        return whole_number(text)
+    except ValueError:
+        return None

@@ -41,6 +41,7 @@ from kundenpuls import audit
 from kundenpuls.auth import role_required
 from kundenpuls.csvfile import csv_chunks
 from kundenpuls.extensions import db
+from kundenpuls.inputs import query_int
 from kundenpuls.models import User
 from kundenpuls.timeutil import utcnow
 from surveys.models import Survey
@@ -54,9 +55,9 @@ def _filters() -> QueueFilter:
         status=args.get("status", "open"),
         owner=args.get("owner", ""),
         segment=args.get("segment", "") if args.get("segment", "") in ("A", "B", "C") else "",
-        survey=args.get("survey", type=int),
+        survey=args.get("survey", type=query_int),
         overdue=args.get("overdue") == "1",
-        page=max(args.get("page", 1, type=int), 1),
+        page=max(args.get("page", 1, type=query_int), 1),
     )
 
 

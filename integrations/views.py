@@ -24,6 +24,7 @@ from integrations.outbound import AddressRefused, check_host
 from kundenpuls import audit
 from kundenpuls.auth import role_required
 from kundenpuls.extensions import db
+from kundenpuls.inputs import query_int
 from kundenpuls.timeutil import utcnow
 
 bp = Blueprint("integrations", __name__, url_prefix="/settings")
@@ -159,7 +160,7 @@ def _endpoint_page(endpoint: WebhookEndpoint, form: EndpointForm, code: int = 20
     status = request.args.get("status")
     if status not in DELIVERY_STATUSES:
         status = None
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = max(request.args.get("page", 1, type=query_int), 1)
     query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
     if status:
         query = query.where(WebhookDelivery.status == status)

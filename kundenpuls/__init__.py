@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from kundenpuls.config import ROOT, load_config
 from kundenpuls.dbpool import ping_idle_connections
 from kundenpuls.extensions import CookielessSessionInterface, babel, csrf, db, init_limiter, login_manager, migrate
+from kundenpuls.inputs import register_input_checks
 from kundenpuls.observability import configure_logging, register_request_hooks
 from kundenpuls.timeutil import render_migration_type
 
@@ -31,6 +32,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     if app.config["PROXY_HOPS"]:
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    register_input_checks(app)
     register_extensions(app)
     register_blueprints(app)
     register_signals()

@@ -72,6 +72,9 @@ class Config:
         # Webhook receivers must have public addresses (production default); named hosts may be private (on-premise).
         self.WEBHOOK_BLOCK_PRIVATE = _env("WEBHOOK_BLOCK_PRIVATE", "1" if self.production else "0") == "1"
         self.WEBHOOK_PRIVATE_HOSTS = _env("WEBHOOK_PRIVATE_HOSTS", "") or ""
+        # In production no log line carries a statement's bound values (names, emails, comments): erasure cannot
+        # reach log files.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": self.production}
         # Logs: JSON lines with request ids in production (text otherwise), one access line per request there.
         self.LOG_FORMAT = _env("LOG_FORMAT", "json" if self.production else "text")
         self.LOG_LEVEL = (_env("LOG_LEVEL", "INFO") or "INFO").upper()

@@ -6,10 +6,12 @@ import logging
 
 from flask import Flask, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from kundenpuls.dbpool import database_unreachable
 from kundenpuls.extensions import db
+from kundenpuls.observability import loggable_path
 from kundenpuls.problems import Problem, problem_response
 
 log = logging.getLogger(__name__)
@@ -62,10 +64,15 @@ def register_errorhandlers(app: Flask) -> None:
         """Every other error: 503 when the database could not be reached (refused, reset, killed mid-request),
         else a logged 500."""
         _rollback_quietly()
+        if isinstance(exc, DataError):  # a value the column cannot hold (an integer out of range, a bad encoding)
+            log.warning("refused a value on %s %s: %s", request.method, loggable_path(), type(exc.orig).__name__)
+            if _wants_problem():
+                return problem_response(400, "Bad Request", "A value is out of range or malformed.")
+            return _page(400, "400"), 400
         if database_unreachable(exc, db.engine.dialect.loaded_dbapi):
-            log.warning("database unreachable on %s %s: %s", request.method, request.path, type(exc).__name__)
+            log.warning("database unreachable on %s %s: %s", request.method, loggable_path(), type(exc).__name__)
             return _unavailable()
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, loggable_path())
         if _wants_problem():
             return problem_response(500, "Internal Server Error", "The error was logged.")
         return _page(500, "500"), 500

@@ -56,6 +56,18 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+# Lines of a database error that quote the data: PostgreSQL's DETAIL (`Key (email)=(anna@example.com) already
+# exists`) and SQLAlchemy's parameter list (hidden in production anyway by hide_parameters).
+_QUOTING_DATA = re.compile(r"^\s*(DETAIL:|\[parameters:).*$", re.MULTILINE)
+
+
+class _NoDataInTracebacks:
+    """A formatter mixin for production: tracebacks keep the statement and the error, not the values."""
+
+    def formatException(self, ei) -> str:  # noqa: N802 (logging's name)
+        return _QUOTING_DATA.sub(r"\1 [withheld]", super().formatException(ei))
+
+
 def configure_logging(app: Flask) -> None:
     """JSON lines (LOG_FORMAT=json, the production default) or readable text, both with the request id."""
     handler = StderrHandler()
@@ -63,8 +75,11 @@ def configure_logging(app: Flask) -> None:
     if app.config["LOG_FORMAT"] == "json":
         from pythonjsonlogger.json import JsonFormatter
 
+        class Formatter(_NoDataInTracebacks, JsonFormatter):
+            pass
+
         handler.setFormatter(
-            JsonFormatter(
+            Formatter(
                 "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             )
@@ -98,7 +113,7 @@ def register_request_hooks(app: Flask) -> None:
                 "request",
                 extra={
                     "method": request.method,
-                    "path": request.path,
+                    "path": loggable_path(),
                     "status": response.status_code,
                     "duration_ms": round(seconds * 1000, 1),
                     "remote": request.remote_addr,
@@ -181,3 +196,15 @@ def metrics_response() -> Response:
         db.session.rollback()
         body += b"# database unreachable: no database gauges\n"
     return Response(body, mimetype=CONTENT_TYPE_LATEST)
+
+
+_SECRET_PATH = re.compile(r"^/(s|u)/[^/]+")
+
+
+def loggable_path() -> str:
+    """The request's path with survey and unsubscribe tokens left out: a token in a log file is a working link to a
+    customer's survey, and erasure cannot reach log files."""
+    rule = request.url_rule.rule if request.url_rule is not None else ""
+    if "<token>" in rule:
+        return rule
+    return _SECRET_PATH.sub(r"/\1/<token>", request.path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Blueprint, jsonify, request, url_for
 from sqlalchemy import select
@@ -12,6 +12,7 @@ from customers.models import Customer
 from kundenpuls.apiauth import require_api_key
 from kundenpuls.extensions import csrf, db
 from kundenpuls.problems import Problem
+from kundenpuls.timeutil import parse_instant
 from surveys.models import Response, Survey, nps_class
 
 bp = Blueprint("surveys_api", __name__, url_prefix="/api/v1")
@@ -24,12 +25,10 @@ def _since(raw: str | None) -> datetime | None:
     if not raw:
         return None
     try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
-        raise Problem(
-            422, "Invalid parameters", "since: expected an ISO 8601 time", [{"field": "since", "message": raw}]
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return parse_instant(raw.replace(" ", "+"))
+    except ValueError as exc:
+        message = f"since: expected an ISO 8601 time ({exc})"
+        raise Problem(422, "Invalid parameters", message, [{"field": "since", "message": message}]) from None
 
 
 def _int(name: str, default: int, low: int, high: int) -> int:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from kundenpuls.dbpool import first_statement, is_disconnect
 from kundenpuls.extensions import csrf, db
+from kundenpuls.inputs import query_int
 from kundenpuls.timeutil import utcnow
 from surveys.forms import ChurnForm, NpsForm, answer_form_token, churn_form_token
 from surveys.models import DevMail, Invitation, OutboxMessage
@@ -37,6 +38,8 @@ from surveys.services import (
 )
 
 bp = Blueprint("surveys", __name__)
+# A score as the form sends it: 0 to 10 in ASCII digits (str.isdigit also takes "²" and "٣", which int() refuses).
+SCORE = re.compile(r"10|[0-9]")
 
 
 def _load(token: str) -> Invitation:
@@ -62,7 +65,7 @@ def survey(token: str):
         form = churn_form(invitation, formdata=None, csrf_token=churn_form_token(token))
         return _page("surveys/churn.html", form=form, invitation=invitation)
     form = NpsForm(csrf_token=answer_form_token(token))
-    preselect = request.args.get("score", type=int)
+    preselect = request.args.get("score", type=query_int)
     if preselect is not None and 0 <= preselect <= 10:
         form.score.data = preselect
     return _page("surveys/survey.html", form=form, invitation=invitation)
@@ -81,7 +84,7 @@ def answer(token: str):
             return _answer_churn(token)
         raise CSRFError(_("The form is missing its security token."))
     score, comment = request.form.get("score", ""), request.form.get("comment", "")
-    if not (score.isdigit() and int(score) <= 10 and len(comment) <= MAX_COMMENT):
+    if not (SCORE.fullmatch(score) and len(comment) <= MAX_COMMENT):
         form = NpsForm()
         form.validate()
         invitation = _load(token)

@@ -103,3 +103,39 @@ def test_production_logs_are_json_lines_with_the_request_id(production, capsys):
     access = [line for line in lines if line.get("logger") == "kundenpuls.access"]
     assert access and access[-1]["request_id"] == "trace-7"
     assert access[-1]["path"] == "/healthz" and access[-1]["status"] == 200 and "duration_ms" in access[-1]
+
+
+def test_production_logs_carry_no_survey_token_and_no_bound_values(production, capsys, session, buy):
+    """A token in a log is a working link to a customer's survey; a bound value is personal data that erasure
+    cannot reach."""
+    from sqlalchemy import text
+
+    from tests.test_claims import invite
+
+    production.config["LOG_FORMAT"] = "json"
+    from kundenpuls.observability import configure_logging
+
+    configure_logging(production)
+
+    @production.get("/boom-with-values")
+    def boom():
+        from flask import request
+
+        _db.session.execute(text("INSERT INTO api_keys (name) VALUES (:secret)"), {"secret": request.args["v"]})
+
+    invite(session, buy, 1)
+    token = session.scalar(text("SELECT token FROM invitations"))
+    client = production.test_client()
+    client.get(f"/s/{token}")
+    client.get("/s/no-such-token-123")
+    client.post(f"/u/{token}x")
+
+    with production.app_context():
+        assert _db.engine.hide_parameters
+    assert client.get("/boom-with-values?v=anna@example.com").status_code == 500
+    err = capsys.readouterr().err
+    assert token not in err and "no-such-token-123" not in err
+    assert "anna@example.com" not in err, [line for line in err.splitlines() if "anna@" in line]
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    paths = {line["path"] for line in lines if line.get("logger") == "kundenpuls.access"}
+    assert {"/s/<token>", "/u/<token>"} <= paths
