@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 PORT ?= 5000
 STAFF_EMAIL ?= admin@example.com
-STAFF_PASSWORD ?= kundenpuls-demo
+STAFF_PASSWORD ?= kundenpuls-demo-2026
 PG_CLUSTER = $(shell pg_lsclusters -h 2>/dev/null | awk 'NR==1{print $$1}')
 
 .PHONY: run prod test lint fmt bench translations services clean

@@ -245,10 +245,19 @@ def suggestion_accept(suggestion_id: int):
     return _act(suggestion, accept)
 
 
+def _settled_by_owner_role(suggestion_id: int) -> Suggestion:
+    """A measure is dismissed or marked done by someone with the role its rule gives it (a manager's measure
+    not by an agent)."""
+    suggestion = db.get_or_404(Suggestion, suggestion_id)
+    if not current_user.has_role(suggestion.rule.owner_role):
+        abort(403)
+    return suggestion
+
+
 @bp.post("/suggestions/<int:suggestion_id>/dismiss")
 @role_required("agent")
 def suggestion_dismiss(suggestion_id: int):
-    suggestion = db.get_or_404(Suggestion, suggestion_id)
+    suggestion = _settled_by_owner_role(suggestion_id)
     reason = request.form.get("reason", "")
 
     def dismiss() -> str:
@@ -261,7 +270,7 @@ def suggestion_dismiss(suggestion_id: int):
 @bp.post("/suggestions/<int:suggestion_id>/done")
 @role_required("agent")
 def suggestion_done(suggestion_id: int):
-    suggestion = db.get_or_404(Suggestion, suggestion_id)
+    suggestion = _settled_by_owner_role(suggestion_id)
 
     def done() -> str:
         suggestion_service.mark_done(db.session, suggestion, current_user, utcnow())

@@ -193,6 +193,9 @@ def register_headers(app: Flask) -> None:
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
         )
+        # Staff pages, exports, API answers and survey pages hold personal data: no browser or proxy keeps them.
+        if request.endpoint != "static":
+            response.headers.setdefault("Cache-Control", "no-store")
         if production:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

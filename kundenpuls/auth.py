@@ -70,7 +70,7 @@ def login():
         user = db.session.scalars(
             select(User).where(func.lower(User.email) == form.email.data.strip().lower())
         ).one_or_none()
-        if user is not None and user.active and user.check_password(form.password.data):
+        if User.password_matches(user, form.password.data) and user.active:
             login_user(user)
             return redirect(local_path(request.args.get("next")) or url_for("auth.home"))
         flash(_l("Email or password is wrong."), "error")

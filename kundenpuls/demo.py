@@ -255,7 +255,7 @@ DEMO_STAFF = (
     ("tom.becker@example.com", "Tom Becker", "agent"),
     ("lea.wagner@example.com", "Lea Wagner", "manager"),
 )
-DEMO_STAFF_PASSWORD = "kundenpuls-demo"
+DEMO_STAFF_PASSWORD = "kundenpuls-demo-2026"
 CASE_HISTORY_DAYS = 120
 
 

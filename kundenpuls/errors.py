@@ -43,7 +43,9 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(Problem)
     def handle_problem(exc: Problem):
         _rollback_quietly()
-        return problem_response(exc.status, exc.title, exc.detail, exc.errors)
+        response = problem_response(exc.status, exc.title, exc.detail, exc.errors)
+        response.headers.update(exc.headers)
+        return response
 
     @app.errorhandler(CSRFError)
     def handle_csrf(exc: CSRFError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime
@@ -43,6 +44,15 @@ class User(UserMixin, db.Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    @staticmethod
+    def password_matches(user: User | None, password: str) -> bool:
+        """Check the password, spending the same scrypt work when there is no such user: the sign-in's answer
+        time must not tell which addresses have an account."""
+        if user is None:
+            check_password_hash(_unknown_user_hash(), password)
+            return False
+        return user.check_password(password)
+
     def has_role(self, role: str) -> bool:
         """Roles are ordered: agent < manager < admin."""
         return ROLES.index(self.role) >= ROLES.index(role)
@@ -70,3 +80,8 @@ class ApiKey(db.Model):
     @staticmethod
     def generate() -> str:
         return "kp_" + secrets.token_urlsafe(32)
+
+
+@functools.cache
+def _unknown_user_hash() -> str:
+    return generate_password_hash(secrets.token_hex(16), method="scrypt")

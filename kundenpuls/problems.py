@@ -8,9 +8,17 @@ from flask import Response, jsonify
 class Problem(Exception):
     """Raise in API code; the error handler turns it into application/problem+json."""
 
-    def __init__(self, status: int, title: str, detail: str | None = None, errors: list | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        errors: list | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(title)
         self.status, self.title, self.detail, self.errors = status, title, detail, errors
+        self.headers = headers or {}
 
 
 def problem_response(status: int, title: str, detail: str | None = None, errors: list | None = None) -> Response:

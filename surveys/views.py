@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
+from kundenpuls.auth import role_required
 from kundenpuls.dbpool import first_statement, is_disconnect
 from kundenpuls.extensions import csrf, db
 from kundenpuls.inputs import query_int
@@ -211,19 +212,25 @@ def outbox_retry(message_id: int):
     return redirect(url_for("surveys.outbox"))
 
 
+def _dev_mailbox_open() -> bool:
+    """The dev mailbox holds live survey links: only without SMTP and never in production (admins only)."""
+    config = current_app.config
+    return not config.get("SMTP_URL") and config["KUNDENPULS_ENV"] != "production"
+
+
 @bp.route("/mailbox")
-@login_required
+@role_required("admin")
 def mailbox():
-    if current_app.config.get("SMTP_URL"):
+    if not _dev_mailbox_open():
         abort(404)
     mails = db.session.scalars(select(DevMail).order_by(DevMail.id.desc()).limit(200)).all()
     return render_template("staff/mailbox.html", mails=mails)
 
 
 @bp.route("/mailbox/<int:mail_id>")
-@login_required
+@role_required("admin")
 def mailbox_message(mail_id: int):
-    if current_app.config.get("SMTP_URL"):
+    if not _dev_mailbox_open():
         abort(404)
     mail = db.get_or_404(DevMail, mail_id)
     parsed = message_from_string(mail.raw, policy=policy.default)

@@ -53,6 +53,12 @@ def test_an_agent_accepts_a_suggestion_on_the_customer_page_and_it_lands_in_the_
     queue = client.get("/queue", headers=EN).text
     assert "Personal call by the account owner" in queue and "retention measure: High-value detractor" in queue
     assert "case" in client.get(f"/customers/{c.id}", headers=EN).text
+
+
+def test_a_dismissal_needs_a_reason_and_a_csrf_token(session, client):
+    c = a_detractor(session)
+    sign_in(client, make_user(session, "chef@example.com", "manager", "Chef"))
+    token = csrf_token(client.get(f"/customers/{c.id}", headers=EN).text)
     # Without a reason, a dismissal is refused with a message and changes nothing.
     price = session.scalars(select(Suggestion).where(Suggestion.status == "open")).first()
     client.post(f"/suggestions/{price.id}/dismiss", data={"csrf_token": token, "reason": " "})

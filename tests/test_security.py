@@ -147,3 +147,92 @@ def test_a_name_that_turns_private_after_it_was_saved_gets_nothing(admin_client,
     session.commit()
     assert deliver_due(session, datetime.now(UTC)).failed == 1
     assert receiver.requests == []
+
+
+def test_sign_in_spends_the_same_work_on_an_unknown_address(session, client, monkeypatch):
+    """The answer time must not tell which addresses have an account: an unknown address is checked against a
+    password hash too."""
+    from kundenpuls import models
+
+    checks = []
+    real = models.check_password_hash
+    monkeypatch.setattr(models, "check_password_hash", lambda h, p: checks.append(h) or real(h, p))
+    make_user(session, "agentin@example.com", "agent")
+    for email in ("agentin@example.com", "niemand@example.com"):
+        token = csrf_token(client.get("/login").text)
+        answer = client.post("/login", data={"email": email, "password": "falsch-falsch-falsch", "csrf_token": token})
+        assert answer.status_code == 401
+    assert len(checks) == 2 and all(h.startswith("scrypt:") for h in checks)
+
+
+def test_the_dev_mailbox_is_not_for_agents(session, client):
+    from tests.feedback_helpers import sign_in
+
+    sign_in(client, make_user(session, "agentin@example.com", "agent"))
+    assert client.get("/mailbox").status_code == 403
+    assert client.get("/mailbox/1").status_code == 403
+
+
+def test_the_dev_mailbox_is_for_admins_and_never_in_production(session, client, app):
+    from tests.feedback_helpers import sign_in
+
+    sign_in(client, make_user(session, "admin@example.com", "admin"))
+    assert client.get("/mailbox").status_code == 200
+    app.config["KUNDENPULS_ENV"] = "production"
+    assert client.get("/mailbox").status_code == 404
+
+
+def test_an_agent_cannot_settle_a_manager_s_measure(session, client, app):
+    from sqlalchemy import select
+
+    from analytics.models import RetentionRule, Suggestion
+    from tests.feedback_helpers import sign_in
+    from tests.test_retention_pages import a_detractor
+
+    a_detractor(session)
+    high = session.scalars(select(RetentionRule).where(RetentionRule.name == "High-value detractor")).one()
+    assert high.owner_role == "manager"
+    suggestion = session.scalars(select(Suggestion).where(Suggestion.rule_id == high.id)).one()
+    sign_in(client, make_user(session, "agentin@example.com", "agent"))
+    token = csrf_token(client.get(f"/customers/{suggestion.customer_id}").text)
+    assert client.post(f"/suggestions/{suggestion.id}/done", data={"csrf_token": token}).status_code == 403
+    dismissed = client.post(f"/suggestions/{suggestion.id}/dismiss", data={"csrf_token": token, "reason": "nö"})
+    assert dismissed.status_code == 403
+    session.expire_all()
+    assert session.get(Suggestion, suggestion.id).status == "open"
+
+
+def test_a_manager_settles_a_manager_s_measure(session, client):
+    from sqlalchemy import select
+
+    from analytics.models import RetentionRule, Suggestion
+    from tests.feedback_helpers import sign_in
+    from tests.test_retention_pages import a_detractor
+
+    a_detractor(session)
+    high = session.scalars(select(RetentionRule).where(RetentionRule.name == "High-value detractor")).one()
+    suggestion = session.scalars(select(Suggestion).where(Suggestion.rule_id == high.id)).one()
+    sign_in(client, make_user(session, "chefin@example.com", "manager"))
+    token = csrf_token(client.get(f"/customers/{suggestion.customer_id}").text)
+    answer = client.post(f"/suggestions/{suggestion.id}/dismiss", data={"csrf_token": token, "reason": "Erledigt"})
+    assert answer.status_code == 302
+    session.expire_all()
+    assert session.get(Suggestion, suggestion.id).status == "dismissed"
+
+
+def test_staff_pages_exports_and_api_answers_are_never_cached(session, client, api):
+    from tests.feedback_helpers import sign_in
+
+    sign_in(client, make_user(session, "chefin@example.com", "manager"))
+    for path in ("/queue", "/cases/export.csv", "/reports/nps", "/reports/nps.csv"):
+        assert client.get(path).headers.get("Cache-Control") == "no-store", path
+    assert api.get("/api/v1/customers/nobody").headers.get("Cache-Control") == "no-store"
+    with client.get("/static/app.css") as static:
+        assert "no-store" not in (static.headers.get("Cache-Control") or "")
+
+
+def test_a_401_names_the_bearer_scheme(client):
+    answer = client.get("/api/v1/customers/C-1")
+    assert answer.status_code == 401 and answer.headers["WWW-Authenticate"] == 'Bearer realm="kundenpuls"'
+    wrong = client.get("/api/v1/customers/C-1", headers={"Authorization": "Bearer kp_wrong"})
+    assert wrong.status_code == 401 and 'error="invalid_token"' in wrong.headers["WWW-Authenticate"]

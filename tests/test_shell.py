@@ -43,15 +43,17 @@ def test_csrf_is_on_in_the_real_configuration(app):
 
 def test_users_create_and_sign_in(runner, client, session):
     result = runner.invoke(
-        args=["users", "create", "Maria@Example.com", "--role", "manager", "--password", "s3cret-pass"]
+        args=["users", "create", "Maria@Example.com", "--role", "manager", "--password", "Maria plant den Herbst"]
     )
     assert result.exit_code == 0, result.output
     user = session.scalars(select(User)).one()
-    assert user.role == "manager" and "s3cret-pass" not in user.password_hash
+    assert user.role == "manager" and "Maria plant den Herbst" not in user.password_hash
     token = csrf_token(client.get("/login").text)
     wrong = client.post("/login", data={"email": "maria@example.com", "password": "nope", "csrf_token": token})
     assert wrong.status_code == 401 and "Email or password is wrong." in wrong.text
-    ok = client.post("/login", data={"email": "maria@example.com", "password": "s3cret-pass", "csrf_token": token})
+    ok = client.post(
+        "/login", data={"email": "maria@example.com", "password": "Maria plant den Herbst", "csrf_token": token}
+    )
     assert ok.status_code == 302
     assert client.get("/").status_code == 200
 
@@ -61,9 +63,42 @@ def test_staff_pages_need_a_login(client):
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-def test_short_password_is_refused(runner):
-    result = runner.invoke(args=["users", "create", "a@example.com", "--role", "agent", "--password", "short"])
-    assert result.exit_code == 1 and "at least 8" in result.output
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("short", "at least 12"),
+        ("12345678", "at least 12"),
+        ("123456789012", "too common"),
+        ("passwordpassword", "too common"),
+        ("qwertzuiopasdf", "too common"),
+        ("kundenpuls2026", "too common"),
+        ("lea.wagner@example.com", "too common"),
+    ],
+)
+def test_a_short_or_common_password_is_refused(runner, session, password, why):
+    """NIST SP 800-63B: at least 12 characters, and none from a list of common or guessable passwords."""
+    result = runner.invoke(
+        args=["users", "create", "lea.wagner@example.com", "--role", "agent", "--password", password]
+    )
+    assert result.exit_code == 1 and why in result.output, result.output
+    assert session.scalars(select(User)).all() == []
+
+
+def test_apikeys_revoke_ends_a_key_at_once(runner, session, client):
+    key = runner.invoke(args=["apikeys", "create", "Shopware"]).output.strip()
+    other = runner.invoke(args=["apikeys", "create", "ERP"]).output.strip()
+    bearer = {"Authorization": f"Bearer {key}"}
+    assert client.get("/api/v1/customers/nobody", headers=bearer).status_code == 404
+    listing = runner.invoke(args=["apikeys", "list"]).output
+    assert f"{key[:10]}..." in listing and key not in listing and "active" in listing
+    assert runner.invoke(args=["apikeys", "revoke", "kp_unknown"]).exit_code == 1
+    revoked = runner.invoke(args=["apikeys", "revoke", f"{key[:10]}..."])
+    assert revoked.exit_code == 0 and "revoked key" in revoked.output, revoked.output
+    refused = client.get("/api/v1/customers/nobody", headers=bearer)
+    assert refused.status_code == 401 and "invalid_token" in refused.headers["WWW-Authenticate"]
+    assert client.get("/api/v1/customers/nobody", headers={"Authorization": f"Bearer {other}"}).status_code == 404
+    assert "revoked" in runner.invoke(args=["apikeys", "list"]).output
+    assert runner.invoke(args=["apikeys", "revoke", key]).exit_code == 1  # revoked already
 
 
 def test_apikeys_create_prints_the_key_once_and_stores_a_hash(runner, session, client):
