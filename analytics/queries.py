@@ -9,11 +9,12 @@ from sqlalchemy import Integer, and_, cast, func, select
 from sqlalchemy.orm import Session
 
 from analytics.models import InvitationsDaily, NpsDaily
-from analytics.nps import Change, NpsFigure, change, figure
+from analytics.nps import MIN_ANSWERS, Change, NpsFigure, change, figure
 from customers.models import Customer, Purchase
 from surveys.models import Invitation, Response, Survey
 
 INTERVALS = ("week", "month")
+ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,22 @@ class ReportFilter:
 
 @dataclass
 class Period:
+    """One week or month of the report. A period the range cuts (it starts or ends inside it) counts only the days
+    in the range, `first_day` to `last_day`, and is `partial`."""
+
     start: date
     figure: NpsFigure
     sent: int = 0
     answered: int = 0
     change: Change | None = None
+    interval: str = "month"
+    first_day: date | None = None
+    last_day: date | None = None
+
+    @property
+    def partial(self) -> bool:
+        whole = (self.start, next_period(self.start, self.interval) - ONE_DAY)
+        return self.first_day is not None and (self.first_day, self.last_day) != whole
 
     @property
     def response_rate(self) -> float | None:
@@ -214,28 +226,38 @@ def rollup_sent(
 
 
 def nps_report(
-    session: Session, start: date, end: date, interval: str, filters: ReportFilter, source: str = "rollup"
+    session: Session,
+    start: date,
+    end: date,
+    interval: str,
+    filters: ReportFilter,
+    source: str = "rollup",
+    min_answers: int = MIN_ANSWERS,
 ) -> NpsReport:
-    """NPS, interval and response rate per period from `start` to `end` (inclusive), oldest first."""
+    """NPS, interval and response rate per period from `start` to `end` (inclusive, UTC days), oldest first.
+
+    Both ends cut the same way: the first and last periods count only the days inside the range (and are marked
+    partial when that is less than the whole period)."""
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {INTERVALS}")
     first, last = period_start(start, interval), period_start(end, interval)
     if source == "rollup":
         survey_ids = None if filters.survey_id else nps_survey_ids(session)
-        counts = rollup_counts(session, first, end, interval, filters, survey_ids)
-        mailed = rollup_sent(session, first, end, interval, filters, survey_ids)
+        counts = rollup_counts(session, start, end, interval, filters, survey_ids)
+        mailed = rollup_sent(session, start, end, interval, filters, survey_ids)
     else:
-        counts = raw_counts(session, first, end, interval, filters)
-        mailed = raw_sent(session, first, end, interval, filters)
+        counts = raw_counts(session, start, end, interval, filters)
+        mailed = raw_sent(session, start, end, interval, filters)
 
-    report = NpsReport(interval, first, end)
+    report = NpsReport(interval, start, end)
     moment, previous = first, None
     while moment <= last:
         key = moment.isoformat()
         promoters, passives, detractors = counts.get(key, (0, 0, 0))
         sent_count, answered = mailed.get(key, (0, 0))
-        current = figure(promoters, passives, detractors)
-        period = Period(moment, current, sent_count, answered)
+        current = figure(promoters, passives, detractors, min_answers=min_answers)
+        days = (max(moment, start), min(next_period(moment, interval) - ONE_DAY, end))
+        period = Period(moment, current, sent_count, answered, interval=interval, first_day=days[0], last_day=days[1])
         period.change = change(current, previous) if previous is not None else None
         report.periods.append(period)
         previous, moment = current, next_period(moment, interval)
@@ -243,6 +265,7 @@ def nps_report(
         sum(p.figure.promoters for p in report.periods),
         sum(p.figure.passives for p in report.periods),
         sum(p.figure.detractors for p in report.periods),
+        min_answers=min_answers,
     )
     return report
 

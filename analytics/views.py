@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from flask_babel import force_locale, get_locale
 from sqlalchemy import select
 
@@ -49,13 +49,14 @@ csrf.exempt(api)
 
 CSV_COLUMNS = (
     "period_start", "n", "promoters", "passives", "detractors", "nps", "ci_low", "ci_high", "too_few_answers",
-    "sent", "answered", "response_rate", "change", "p_value", "significant",
+    "sent", "answered", "response_rate", "change", "p_value", "significant", "partial", "first_day", "last_day",
 )  # fmt: skip
 
 
 def _report() -> tuple[NpsReport, object]:
     start, end, interval, filters = parse(request.args, utcnow().date())
-    return nps_report(db.session, start, end, interval, filters), filters
+    min_answers = current_app.config["NPS_MIN_ANSWERS"]
+    return nps_report(db.session, start, end, interval, filters, min_answers=min_answers), filters
 
 
 @bp.get("/reports/nps")
@@ -101,8 +102,11 @@ def _rows(report: NpsReport):
             period.answered,
             _blank(period.response_rate),
             _blank(c and c.delta),
-            _blank(c and round(c.p_value, 6)),
-            _blank(c and int(c.significant)),
+            _blank(c and c.p_value is not None and round(c.p_value, 6)),
+            _blank(c and c.p_value is not None and int(c.significant)),
+            int(period.partial),
+            period.first_day.isoformat(),
+            period.last_day.isoformat(),
         ]
 
 
@@ -162,11 +166,15 @@ def nps_api():
     for period in report.periods:
         entry = {"start": period.start.isoformat(), **period.figure.as_dict()}
         entry.update(sent=period.sent, answered=period.answered, response_rate=period.response_rate)
+        entry.update(
+            partial=period.partial, first_day=period.first_day.isoformat(), last_day=period.last_day.isoformat()
+        )
         if period.change is not None:
             entry["change"] = {
                 "delta": period.change.delta,
                 "p_value": period.change.p_value,
                 "significant": period.change.significant,
+                "too_few": period.change.too_few,
             }
         periods.append(entry)
     return jsonify(

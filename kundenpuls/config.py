@@ -72,6 +72,9 @@ class Config:
         # Webhook receivers must have public addresses (production default); named hosts may be private (on-premise).
         self.WEBHOOK_BLOCK_PRIVATE = _env("WEBHOOK_BLOCK_PRIVATE", "1" if self.production else "0") == "1"
         self.WEBHOOK_PRIVATE_HOSTS = _env("WEBHOOK_PRIVATE_HOSTS", "") or ""
+        # NPS periods with fewer answers are marked "too few answers", and a change between two periods is tested
+        # only when both have at least this many.
+        self.NPS_MIN_ANSWERS = int(_env("NPS_MIN_ANSWERS", "30") or 30)
         # In production no log line carries a statement's bound values (names, emails, comments): erasure cannot
         # reach log files.
         self.SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": self.production}

@@ -96,6 +96,20 @@ def document(base_url: str) -> dict:
             "nps": {"type": ["number", "null"]},
             "ci_low": {"type": ["number", "null"]},
             "ci_high": {"type": ["number", "null"]},
+            "too_few": {"type": "boolean", "description": "fewer answers than NPS_MIN_ANSWERS"},
+            "partial": {"type": "boolean", "description": "the range cuts the period: only first_day..last_day count"},
+            "first_day": {"type": "string", "format": "date"},
+            "last_day": {"type": "string", "format": "date"},
+            "change": {
+                "type": "object",
+                "description": "to the period before: the NPS difference and its unpooled two-sample z-test",
+                "properties": {
+                    "delta": {"type": "number"},
+                    "p_value": {"type": ["number", "null"], "description": "null: a period has too few answers"},
+                    "significant": {"type": "boolean"},
+                    "too_few": {"type": "boolean"},
+                },
+            },
         },
     }
     date_param = {"type": "string", "format": "date"}

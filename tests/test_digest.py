@@ -40,3 +40,17 @@ def test_digest_goes_to_managers_once_a_week(session, smtp):
     assert "2 open, 2 overdue" in text  # opened Wednesday, first contact was due by Friday
     html = mail.get_body(("html",)).get_content()
     assert "<table" in html and "2026-11-09" in html and "/reports/nps?interval=week" in html
+
+
+def test_a_week_against_a_small_week_says_too_few_answers_to_test(session, smtp):
+    """Both weeks have answers but fewer than NPS_MIN_ANSWERS: the change is shown without a p-value."""
+    make_user(session, "chefin@example.com", "manager")
+    answered(session, 1, 10, now=LAST_WEDNESDAY - timedelta(days=7))
+    answered(session, 2, 3, now=LAST_WEDNESDAY)
+    assert send_weekly_digest(session, MONDAY) == 1
+    dispatch_due(session, MONDAY)
+    [mail] = [m for m in smtp.by_recipient("chefin@example.com") if m["Subject"].startswith("Weekly")]
+    text = mail.get_body(("plain",)).get_content()
+    assert "Change against the week before: -200.0 (too few answers to test)" in text
+    assert "p = " not in text
+    assert "too few answers to test" in mail.get_body(("html",)).get_content()

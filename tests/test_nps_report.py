@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import numpy as np
 import pytest
 from scipy.stats import norm
 from sqlalchemy import select
@@ -53,22 +56,39 @@ def test_no_answers_gives_no_numbers():
     assert (result.n, result.nps, result.ci_low, result.ci_high) == (0, None, None, None)
 
 
-def test_change_is_a_two_sample_z_test():
+def scores(promoters: int, passives: int, detractors: int):
+    """One value per answer, as a respondent counts in NPS: +1, 0, -1."""
+    return np.array([1] * promoters + [0] * passives + [-1] * detractors, dtype=float)
+
+
+def test_the_change_p_value_tests_the_difference_it_is_shown_with():
+    """An unpooled two-sample z-test on the per-answer values +1/0/-1, computed here from the answers themselves."""
     before, after = figure(30, 30, 40), figure(55, 25, 20)
     result = change(after, before)
-
-    def parts(p, d, n):
-        n += 3
-        p, d = (p + 0.75) / n, (d + 0.75) / n
-        return p - d, (p + d - (p - d) ** 2) / n
-
-    (a, va), (b, vb) = parts(55, 20, 100), parts(30, 40, 100)
-    z = (a - b) / math.sqrt(va + vb)
-    assert result.delta == pytest.approx(45.0)
-    assert result.p_value == pytest.approx(2 * (1 - norm.cdf(abs(z))))
+    a, b = scores(55, 25, 20), scores(30, 30, 40)
+    difference = a.mean() - b.mean()
+    z = difference / math.sqrt(a.var() / a.size + b.var() / b.size)
+    assert result.delta == pytest.approx(100 * difference) == pytest.approx(after.nps - before.nps)
+    assert result.p_value == pytest.approx(2 * norm.sf(abs(z)), rel=1e-9)
     assert result.significant
-    assert change(figure(5, 3, 4), figure(4, 4, 4)).significant is False
+    assert change(figure(15, 10, 12), figure(14, 14, 12)).significant is False
     assert change(figure(1, 0, 0), figure(0, 0, 0)) is None
+
+
+def test_a_change_between_small_periods_is_not_tested():
+    """Below NPS_MIN_ANSWERS a p-value means little; before, +66.7 points between n = 1 and n = 9 showed p = 1.000."""
+    small = change(figure(1, 0, 0), figure(5, 2, 2))
+    assert small.delta == pytest.approx(66.67, abs=0.01) and small.p_value is None and small.too_few
+    assert not small.significant
+    assert change(figure(20, 8, 5), figure(1, 1, 2)).too_few  # n = 33 against n = 4
+    assert change(figure(3, 3, 3), figure(1, 0, 0)).too_few
+    tested = change(figure(2, 1, 1, min_answers=4), figure(1, 1, 2, min_answers=4))
+    assert tested.p_value is not None
+
+
+def test_all_answers_in_one_class_on_both_sides_is_an_exact_difference():
+    assert change(figure(40, 0, 0), figure(40, 0, 0)).p_value == 1.0
+    assert change(figure(40, 0, 0), figure(0, 0, 40)).p_value == 0.0
 
 
 @pytest.fixture
@@ -317,3 +337,42 @@ def test_phase_filter_counts_the_phase_at_answer_time(session, api):
     assert bad.get_json()["errors"] == [
         {"field": "phase", "message": "phase: one of potential, new, existing, inactive, churned"}
     ]
+
+
+@pytest.mark.parametrize("source", ["rollup", "raw"])
+def test_a_range_that_cuts_periods_counts_only_its_days_at_both_ends(session, answers, source):
+    """Before, from=2026-03-10 counted March 1 to 9 too, while the last period was cut at `to`."""
+    from analytics.queries import ReportFilter, nps_report
+
+    report = nps_report(session, date(2026, 3, 10), date(2026, 5, 25), "month", ReportFilter(), source=source)
+    march, april, may = report.periods
+    assert (march.figure.n, march.sent, march.partial, march.first_day) == (0, 0, True, date(2026, 3, 10))
+    assert (april.partial, april.first_day, april.last_day) == (False, date(2026, 4, 1), date(2026, 4, 30))
+    assert (may.figure.n, may.partial, may.last_day) == (5, True, date(2026, 5, 25))
+    assert report.total.n == 5
+    cut_before = nps_report(session, date(2026, 3, 1), date(2026, 5, 19), "month", ReportFilter(), source=source)
+    assert [p.figure.n for p in cut_before.periods] == [10, 0, 0]  # May 20 lies after `to`: cut the same way
+
+
+def test_partial_periods_and_untested_changes_on_the_page_in_csv_and_api(session, answers, client, staff, api):
+    sign_in(client, staff)
+    query = "from=2026-03-10&to=2026-05-25&interval=month"
+    page = client.get(f"/reports/nps?{query}", headers={"Accept-Language": "en"}).text
+    assert "partial: 2026-03-10 to 2026-03-31" in page and "partial: 2026-05-01 to 2026-05-25" in page
+    assert "Periods are UTC days" in page and "unpooled two-sample z-test" in page
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/reports/nps.csv?{query}").text)))
+    assert [(r["partial"], r["first_day"], r["last_day"]) for r in rows] == [
+        ("1", "2026-03-10", "2026-03-31"), ("0", "2026-04-01", "2026-04-30"), ("1", "2026-05-01", "2026-05-25")
+    ]  # fmt: skip
+    assert rows[2]["change"] == "" and rows[2]["p_value"] == ""  # April has no answers: no change at all
+    periods = api.get(f"/api/v1/nps?{query}").json["periods"]
+    assert [p["partial"] for p in periods] == [True, False, True]
+    full = api.get("/api/v1/nps?from=2026-03-01&to=2026-05-31&interval=month").json["periods"]
+    assert full[0]["n"] == 10 and not full[0]["partial"]
+
+
+def test_every_report_page_says_its_days_are_utc(session, client, staff):
+    sign_in(client, staff)
+    for path in ("/reports/nps", "/reports/drivers", "/reports/churn", "/cockpit/movements"):
+        page = client.get(path, headers={"Accept-Language": "en"})
+        assert page.status_code == 200 and "UTC" in page.text, path
