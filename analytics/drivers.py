@@ -278,12 +278,19 @@ def _categorical(counts: dict, attribute: str) -> list[Finding]:
         test, p_value = two_by_two_test(table)
         share_p, share_d = in_p / n_p, in_d / n_d
         label = CATEGORICAL[attribute]
-        if share_d >= share_p:
-            times = f"{share_d / share_p:.1f}x as often" if share_p else "only"
-            sentence = f"Detractors are {times} in {label} {value} ({share_d:.0%} vs {share_p:.0%})."
+        # A share against zero has no ratio: say it plainly instead of "∞ as often".
+        if share_d >= share_p and not share_p:
+            sentence = f"{share_d:.0%} of detractors are in {label} {value}, no promoter is."
+        elif share_d >= share_p:
+            sentence = (
+                f"Detractors are {share_d / share_p:.1f}x as often in {label} {value} ({share_d:.0%} vs {share_p:.0%})."
+            )
+        elif not share_d:
+            sentence = f"{share_p:.0%} of promoters are in {label} {value}, no detractor is."
         else:
-            times = f"{share_p / share_d:.1f}x as often" if share_d else "only"
-            sentence = f"Promoters are {times} in {label} {value} ({share_p:.0%} vs {share_d:.0%})."
+            sentence = (
+                f"Promoters are {share_p / share_d:.1f}x as often in {label} {value} ({share_p:.0%} vs {share_d:.0%})."
+            )
         findings.append(
             Finding(attribute, "categorical", str(value), test, p_value, 1.0, _phi(table), sentence, share_p, share_d)
         )
@@ -503,7 +510,8 @@ def driver_report(session: Session, start: date, end: date, filters: ReportFilte
         corrected = false_discovery_control([f.p_value for f in findings], method="bh")
         for finding, q_value in zip(findings, corrected, strict=True):
             finding.q_value = float(q_value)
-    findings.sort(key=lambda f: (-abs(f.effect), f.q_value))
+    # Significant findings first (a large effect on a handful of answers is not a finding), then by effect size.
+    findings.sort(key=lambda f: (not f.significant, -abs(f.effect), f.q_value))
     promoter = columns["promoter"]
     return DriverReport(
         promoters=int((promoter == 1).sum()),

@@ -145,7 +145,7 @@ def test_lifecycle_phase_and_churn_reason_separate_the_groups(session, answers, 
     # Only customers who gave a reason compare on it: 1 promoter (price), 3 detractors (delivery).
     delivery = by_key[("churn_reason", "delivery")]
     assert delivery.p_value == pytest.approx(fisher_exact([[0, 1], [3, 0]]).pvalue)
-    assert delivery.sentence == "Detractors are only in churn reason delivery (100% vs 0%)."
+    assert delivery.sentence == "100% of detractors are in churn reason delivery, no promoter is."
     churned = by_key[("phase", "churned")]
     assert churned.p_value == pytest.approx(fisher_exact([[1, 5], [3, 2]]).pvalue)
     assert (churned.promoters_value, churned.detractors_value) == (pytest.approx(1 / 6), pytest.approx(3 / 5))
@@ -185,3 +185,25 @@ def test_facts_are_recorded_when_answers_are_applied_and_nightly_for_the_rest(se
     assert loaded.id in facts and waiting not in facts
     report = driver_report(session, date(2026, 6, 1), date(2026, 6, 30), ReportFilter())
     assert (report.promoters, report.detractors) == (6, 5)
+
+
+def test_a_share_against_zero_is_worded_plainly_not_as_infinitely_often():
+    from analytics.drivers import _categorical
+
+    findings = {f.level: f for f in _categorical({"Werkstatt": (0, 2), "Küche": (6, 5)}, "category")}
+    assert findings["Werkstatt"].sentence == "29% of detractors are in category Werkstatt, no promoter is."
+    assert "∞" not in findings["Küche"].sentence and "as often" in findings["Küche"].sentence
+    only_promoters = {f.level: f for f in _categorical({"Web": (3, 0), "Laden": (3, 7)}, "category")}
+    assert only_promoters["Web"].sentence == "50% of promoters are in category Web, no detractor is."
+
+
+def test_significant_findings_come_first(session, answers, client):
+    report = driver_report(session, date(2026, 6, 1), date(2026, 6, 30), ReportFilter())
+    flags = [f.significant for f in report.findings]
+    assert True in flags and False in flags
+    assert flags == sorted(flags, reverse=True)  # every significant finding before every other
+    significant = [f for f in report.findings if f.significant]
+    assert [abs(f.effect) for f in significant] == sorted((abs(f.effect) for f in significant), reverse=True)
+    sign_in(client, make_user(session, "chefin@example.com", "manager"))
+    page = client.get("/reports/drivers?from=2026-06-01&to=2026-06-30", headers={"Accept-Language": "en"}).text
+    assert "∞" not in page and "Significant findings first" in page
