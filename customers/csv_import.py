@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from customers.history import replay_if_out_of_order
 from customers.lifecycle import recompute_phases
 from customers.schemas import CustomerIn, PurchaseIn, error_list
 from customers.services import record_purchase, upsert_customer
@@ -153,18 +154,20 @@ def import_purchases(
     """Import purchases (and their customers); an order id already known is left as it is."""
     check_header(reader, PURCHASE_COLUMNS, PURCHASE_OPTIONAL)
 
-    touched: set[int] = set()
+    touched: dict[int, datetime] = {}  # customer id: the earliest purchase of theirs this batch brought
 
     def store(row: dict) -> bool:
         data = PurchaseIn.model_validate(_purchase_payload(row), context={"now": now})
         purchase, created = record_purchase(session, data, now, recompute=False)
         if created:
-            touched.add(purchase.customer_id)
+            earlier = touched.get(purchase.customer_id)
+            touched[purchase.customer_id] = min(earlier, data.purchased_at) if earlier else data.purchased_at
         return created
 
     def recompute_touched() -> None:
-        """Phases move once per batch of rows, not once per row."""
+        """Phases move once per batch of rows, not once per row; histories that older rows rewrite are replayed."""
         recompute_phases(session, now, "purchase", sorted(touched))
+        replay_if_out_of_order(session, now, touched)
         touched.clear()
 
     return _import(session, reader, now, store, on_row, recompute_touched)

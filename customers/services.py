@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from customers.history import replay_if_out_of_order
 from customers.lifecycle import recompute_phases
 from customers.models import Cancellation, Customer, Purchase
 from customers.schemas import CancellationIn, CustomerIn, PurchaseIn
@@ -80,6 +81,7 @@ def record_purchase(session: Session, data: PurchaseIn, now: datetime, recompute
         return existing, False
     if recompute:
         recompute_phases(session, now, "purchase", [customer.id])
+        replay_if_out_of_order(session, now, {customer.id: data.purchased_at})
     return purchase, True
 
 
@@ -115,6 +117,7 @@ def record_cancellation(
         customer.cancelled_at = data.cancelled_at
     session.flush()
     recompute_phases(session, now, "cancellation", [customer.id])
+    replay_if_out_of_order(session, now, {customer.id: data.cancelled_at})
     if customer.lifecycle_phase == "churned":
         customer_churned.send(customer, session=session, now=now)
     return cancellation, True

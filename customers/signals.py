@@ -14,3 +14,6 @@ customer_export = _signals.signal("customer-export")
 # now. Each receiver removes personal data and free text from its own tables in the caller's transaction, keeps
 # what statistics need (scores, amounts, dates) and returns {what: rows changed}.
 customer_erasure = _signals.signal("customer-erasure")
+# sender: None; kwargs: session, change_ids. Lifecycle changes a history replay found wrong are about to be deleted
+# (customers/history.py): receivers drop their links to them in the caller's transaction.
+lifecycle_changes_removed = _signals.signal("lifecycle-changes-removed")

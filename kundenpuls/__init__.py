@@ -129,7 +129,7 @@ def register_signals() -> None:
     from analytics.rollup import on_response_submitted as count_in_rollup
     from analytics.segments import on_root_cause_set as reason_given
     from analytics.suggestions import on_case_closed as settle_measure
-    from customers.signals import customer_churned, customer_erasure, customer_export
+    from customers.signals import customer_churned, customer_erasure, customer_export, lifecycle_changes_removed
     from feedback import privacy as feedback_privacy
     from feedback.audience import due_resolved_cases, resolved_since_latest_answer
     from feedback.services import on_response_submitted as open_case
@@ -140,7 +140,7 @@ def register_signals() -> None:
     from surveys import privacy as survey_privacy
     from surveys.audience import register_condition
     from surveys.jobs import register_trigger
-    from surveys.services import add_answer_part, add_answer_writer, on_customer_churned
+    from surveys.services import add_answer_part, add_answer_writer, on_customer_churned, on_lifecycle_changes_removed
     from surveys.signals import invitations_sent, response_submitted
 
     register_condition("after_resolved_case", resolved_since_latest_answer)
@@ -155,6 +155,7 @@ def register_signals() -> None:
     case_closed.connect(settle_measure)
     root_cause_set.connect(reason_given)
     customer_churned.connect(on_customer_churned)
+    lifecycle_changes_removed.connect(on_lifecycle_changes_removed)
     response_submitted.connect(events.on_response_submitted)
     add_answer_writer(events.writes_for_answer)
     case_opened.connect(events.on_case_opened)

@@ -141,6 +141,8 @@ def _due_churn_changes(session: Session, survey: Survey, now: datetime, limit: i
             LifecycleChange.cause.in_(CHURN_TRIGGER_CAUSES),
             LifecycleChange.recorded_at <= newest,
             LifecycleChange.recorded_at > oldest,
+            # Noticed now but in effect long ago (a replayed history, an import): too late to ask why.
+            LifecycleChange.changed_at > oldest,
             Customer.lifecycle_phase == LifecycleChange.to_phase,  # a purchase since then: no need to ask
             *reachable(survey, now, LifecycleChange.customer_id),
             ~exists().where(same.survey_id == survey.id, same.lifecycle_change_id == LifecycleChange.id),

@@ -404,6 +404,16 @@ def unsubscribe(session: Session, invitation: Invitation, now: datetime) -> None
     session.flush()
 
 
+def on_lifecycle_changes_removed(_sender, session: Session, change_ids: list[int], **_: object) -> None:
+    """A history replay found these changes wrong: churn invitations sent for them keep everything but the link."""
+    session.execute(
+        update(Invitation)
+        .where(Invitation.lifecycle_change_id.in_(change_ids))
+        .values(lifecycle_change_id=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def on_customer_churned(customer, session: Session, now: datetime, **_: object) -> None:
     """A customer who cancelled gets no more NPS mail that has not gone out; the churn survey asks instead."""
     nps_invitations = (

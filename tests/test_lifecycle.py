@@ -163,3 +163,120 @@ def test_everyone_is_recomputed_slice_by_slice(session, monkeypatch):
     session.commit()
     phases = dict(session.execute(select(Customer.external_id, Customer.lifecycle_phase)).all())
     assert phases == {"C-0": "new", "C-1": "new", "C-2": "existing", "C-3": "existing", "C-4": "inactive"}
+
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+# Two years of one customer: new, a second purchase (existing), a year of silence (inactive), back (existing),
+# a cancellation (churned), a purchase after it (reactivated), and one purchase two weeks ago.
+STORY = [
+    datetime(2024, 3, 1, 9, tzinfo=UTC),
+    datetime(2024, 5, 20, 9, tzinfo=UTC),
+    datetime(2025, 7, 1, 9, tzinfo=UTC),
+    datetime(2025, 12, 1, 9, tzinfo=UTC),
+    datetime(2026, 11, 16, 9, tzinfo=UTC),
+]
+CANCELLED = datetime(2025, 10, 1, 9, tzinfo=UTC)
+
+
+def feed(session, order: list[int], customer: str = "C-1", cancel_after: int | None = None) -> None:
+    """The STORY's purchases in this order, each recorded as the API would at NOW; the cancellation after the
+    `cancel_after`-th of them."""
+    for step, n in enumerate(order):
+        payload = purchase_payload(f"O-{customer}-{n}", customer, f"{customer.lower()}@example.com", STORY[n])
+        record_purchase(session, PurchaseIn.model_validate(payload), NOW)
+        session.commit()
+        if cancel_after == step:
+            stored = session.scalars(select(Customer).where(Customer.external_id == customer)).one()
+            data = CancellationIn(customer_external_id=customer, cancelled_at=CANCELLED)
+            record_cancellation(session, stored, data, NOW)
+            session.commit()
+
+
+EXPECTED = [
+    ("potential", "new", STORY[0], "purchase"),
+    ("new", "existing", STORY[1], "purchase"),  # the second purchase
+    ("existing", "inactive", STORY[1] + timedelta(days=365), "time"),
+    ("inactive", "existing", STORY[2], "purchase"),  # back after a year
+    ("existing", "churned", CANCELLED, "cancellation"),
+    ("churned", "existing", STORY[3], "purchase"),
+]
+
+
+def sorted_history(session, customer: str = "C-1") -> list[tuple]:
+    return sorted(history(session, customer), key=lambda row: row[2])
+
+
+def test_purchases_in_any_order_give_the_same_history(session):
+    """Before, an import of old purchases recorded one jump (potential -> inactive), and a late purchase left
+    changes dated before those already recorded."""
+    import random
+
+    orders = [[0, 1, 2, 3, 4], [4, 3, 2, 1, 0]] + [random.Random(seed).sample(range(5), 5) for seed in range(4)]
+    results = []
+    for index, order in enumerate(orders):
+        customer = f"C-{index}"
+        feed(session, order, customer, cancel_after=index % 5)
+        rows = sorted_history(session, customer)
+        stored = session.scalars(select(Customer).where(Customer.external_id == customer)).one()
+        results.append((rows, stored.lifecycle_phase, stored.phase_since))
+    assert results[0][0] == EXPECTED
+    assert all(result == results[0] for result in results), [
+        order for order, r in zip(orders, results) if r != results[0]
+    ]
+    assert results[0][1:] == ("existing", STORY[3])
+
+
+def test_the_history_is_a_chain_in_time(session):
+    feed(session, [3, 0, 4, 1, 2], cancel_after=1)
+    rows = sorted_history(session)
+    assert [row[2] for row in rows] == sorted(row[2] for row in rows)
+    assert all(before[1] == after[0] for before, after in zip(rows, rows[1:]))
+    assert rows[0][0] == "potential"
+
+
+def test_a_first_purchase_from_last_year_is_a_new_customer_then(session):
+    bought = datetime(2025, 10, 1, 9, tzinfo=UTC)
+    payload = purchase_payload("O-1", "C-1", "c-1@example.com", bought)
+    record_purchase(session, PurchaseIn.model_validate(payload), NOW)
+    session.commit()
+    assert sorted_history(session) == [
+        ("potential", "new", bought, "purchase"),
+        ("new", "existing", bought + timedelta(days=180), "time"),
+        ("existing", "inactive", bought + timedelta(days=365), "time"),
+    ]
+
+
+def test_a_history_kept_live_by_the_scheduler_equals_the_replay(session):
+    """Purchases recorded as they happen and the scheduler's recompute every few days give the history a replay
+    of the same purchases gives: the two ways of computing it agree."""
+    from customers.history import replay
+    from customers.lifecycle import current_rules
+
+    moment, purchases = STORY[0] - DAY, iter(STORY)
+    upcoming = next(purchases)
+    while moment <= NOW:
+        while upcoming is not None and upcoming <= moment:
+            payload = purchase_payload(f"O-{upcoming:%Y%m%d}", "C-1", "c-1@example.com", upcoming)
+            record_purchase(session, PurchaseIn.model_validate(payload), upcoming + timedelta(hours=1))
+            upcoming = next(purchases, None)
+        recompute_phases(session, moment, "time")
+        session.commit()
+        moment += timedelta(days=3)
+    recompute_phases(session, NOW, "time")
+    session.commit()
+    live = [row[:3] for row in sorted_history(session)]
+    replayed = [step[:3] for step in replay(STORY, [], current_rules(session), NOW)]
+    assert live == replayed and len(live) >= 4
+
+
+def test_a_churn_survey_is_not_sent_for_a_change_long_past(session):
+    """A replay records past changes now; a survey about an inactivity that began a year ago would be absurd."""
+    from surveys.jobs import create_churn_invitations
+    from surveys.models import Survey
+
+    survey = session.scalars(select(Survey).where(Survey.kind == "churn")).one()
+    survey.trigger_inactive = True
+    session.commit()
+    feed(session, [2, 0, 1])  # last purchase 2025-07-01: inactive since 2026-07-01, recorded now
+    assert ("existing", "inactive", STORY[2] + timedelta(days=365), "time") in sorted_history(session)
+    assert create_churn_invitations(session, NOW + timedelta(days=3)) == 0
