@@ -13,7 +13,7 @@ from sqlalchemy import and_, bindparam, case, cast, delete, func, literal, selec
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
-from sqlalchemy.types import Date
+from sqlalchemy.types import Date, Integer
 
 from analytics.models import SHARDS, InvitationsDaily, NpsDaily
 from customers.models import Customer, Purchase
@@ -128,19 +128,31 @@ def count_answer(session: Session, response: Response) -> None:
     session.execute(mailed, params)
 
 
-def count_sent(session: Session, invitation_ids: list[int], now: datetime) -> None:
-    """Invitations whose first mail was just accepted: one more `sent` on their day's row."""
-    dialect = _dialect(session)
-    shard = invitation_ids[0] % SHARDS if dialect == "postgresql" else 0
-    source = _sent_source(dialect, Invitation.id.in_(invitation_ids), Invitation.sent_at == now, shard=shard)
-    source = source.subquery()
+@functools.cache
+def _count_sent_statement(dialect: str):
+    """Built once: the sender records a run of mail every few messages, and building this statement cost more
+    than running it."""
+    source = _sent_source(
+        dialect,
+        Invitation.id.in_(bindparam("sent_ids", expanding=True)),
+        Invitation.sent_at == bindparam("sent_now", type_=Invitation.sent_at.type),
+        shard=bindparam("sent_shard", type_=Integer()),
+    ).subquery()
     grouped = select(
         *(source.c[k] for k in KEY),
         source.c.shard,
         func.sum(source.c.sent).label("sent"),
         func.sum(source.c.answered).label("answered"),
     ).group_by(*(source.c[k] for k in KEY), source.c.shard)
-    session.execute(_upsert(dialect, InvitationsDaily.__table__, ("sent", "answered"), grouped))
+    return _upsert(dialect, InvitationsDaily.__table__, ("sent", "answered"), grouped)
+
+
+def count_sent(session: Session, invitation_ids: list[int], now: datetime) -> None:
+    """Invitations whose first mail was just accepted: one more `sent` on their day's row."""
+    dialect = _dialect(session)
+    shard = invitation_ids[0] % SHARDS if dialect == "postgresql" else 0
+    params = {"sent_ids": list(invitation_ids), "sent_now": now, "sent_shard": shard}
+    session.execute(_count_sent_statement(dialect), params)
 
 
 def on_invitations_sent(_sender, session: Session, invitation_ids: list[int], now: datetime, **_: object) -> None:

@@ -51,6 +51,8 @@ class Config:
         self.MAX_CONTENT_LENGTH = 2 * 1024 * 1024
         self.OUTBOX_BATCH_SIZE = int(_env("OUTBOX_BATCH_SIZE", "200") or 200)
         self.OUTBOX_CLAIM_TIMEOUT_SECONDS = int(_env("OUTBOX_CLAIM_TIMEOUT_SECONDS", "600") or 600)
+        # Accepted mail is recorded in runs of at most this many: what a killed sender may send a second time.
+        self.OUTBOX_RECORD_EVERY = max(1, int(_env("OUTBOX_RECORD_EVERY", "10") or 10))
         # Working days per priority until first contact and until resolution (feedback cases).
         self.SLA_FIRST_CONTACT_DAYS = _env("SLA_FIRST_CONTACT_DAYS", "high=1,normal=2,low=5")
         self.SLA_RESOLUTION_DAYS = _env("SLA_RESOLUTION_DAYS", "high=5,normal=10,low=20")

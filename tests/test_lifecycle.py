@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -221,7 +222,7 @@ def test_purchases_in_any_order_give_the_same_history(session):
         results.append((rows, stored.lifecycle_phase, stored.phase_since))
     assert results[0][0] == EXPECTED
     assert all(result == results[0] for result in results), [
-        order for order, r in zip(orders, results) if r != results[0]
+        order for order, r in zip(orders, results, strict=True) if r != results[0]
     ]
     assert results[0][1:] == ("existing", STORY[3])
 
@@ -230,7 +231,7 @@ def test_the_history_is_a_chain_in_time(session):
     feed(session, [3, 0, 4, 1, 2], cancel_after=1)
     rows = sorted_history(session)
     assert [row[2] for row in rows] == sorted(row[2] for row in rows)
-    assert all(before[1] == after[0] for before, after in zip(rows, rows[1:]))
+    assert all(before[1] == after[0] for before, after in itertools.pairwise(rows))
     assert rows[0][0] == "potential"
 
 
