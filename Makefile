@@ -62,6 +62,7 @@ test: $(BIN)/.dev translations services
 lint: $(BIN)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 fmt: $(BIN)/.dev
 	$(BIN)/ruff format .

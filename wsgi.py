@@ -1,5 +1,5 @@
 """Entry point for gunicorn ("wsgi:app") and the flask CLI ("flask --app wsgi")."""
 
-from kundenpuls import create_app
+from app import create_app
 
 app = create_app()

@@ -103,8 +103,8 @@ def main() -> None:
         from analytics.facts import record_facts
         from analytics.queries import ReportFilter, nps_report
         from analytics.rollup import rebuild
+        from app import create_app
         from customers.lifecycle import recompute_phases
-        from kundenpuls import create_app
         from kundenpuls.extensions import db
 
         app = create_app()

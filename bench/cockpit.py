@@ -96,9 +96,9 @@ def main() -> None:
         os.environ.update(env)
         from analytics.models import CustomerSegment
         from analytics.segments import refresh_all
+        from app import create_app
         from customers.lifecycle import recompute_phases
         from customers.values import refresh_values
-        from kundenpuls import create_app
         from kundenpuls.extensions import db
         from kundenpuls.models import User
 

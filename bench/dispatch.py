@@ -25,8 +25,8 @@ import psycopg
 from flask_migrate import upgrade
 from sqlalchemy import text
 
+from app import create_app
 from bench.common import ROOT, peak_rss_mb, psycopg_url, throwaway_database
-from kundenpuls import create_app
 from kundenpuls.extensions import db
 from surveys.jobs import create_due_invitations
 from surveys.mail import with_date

@@ -86,9 +86,9 @@ def main() -> None:
         os.environ.update(env)
         from sqlalchemy import func, select
 
+        from app import create_app
         from customers.lifecycle import current_rules, recompute_phases, update_rules
         from customers.models import Customer
-        from kundenpuls import create_app
         from kundenpuls.extensions import db
 
         with psycopg.connect(psycopg_url(url)) as conn:

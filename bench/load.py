@@ -51,7 +51,7 @@ def seed(url: str, cases: int, invitations: int) -> list[str]:
 def staff_cookie(env: dict) -> tuple[str, str]:
     """Sign an agent in through the app (same secret as the workers); the session cookie works on gunicorn."""
     os.environ.update(env)
-    from kundenpuls import create_app
+    from app import create_app
     from kundenpuls.extensions import db
     from kundenpuls.models import ApiKey
 

@@ -100,7 +100,7 @@ def main() -> None:
         from flask_login import login_required
         from sqlalchemy import text
 
-        from kundenpuls import create_app
+        from app import create_app
         from kundenpuls.extensions import db
 
         app = create_app({"LOGIN_RATE_LIMIT": "1000 per minute"})

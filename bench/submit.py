@@ -120,7 +120,7 @@ def apply_pending(env: dict) -> tuple[int, float]:
     left waiting; returns (answers, seconds)."""
     os.environ.update(env)
     from analytics.answers import apply_answers
-    from kundenpuls import create_app
+    from app import create_app
     from kundenpuls.extensions import db
 
     app = create_app()

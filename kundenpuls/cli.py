@@ -1,9 +1,9 @@
-"""Shell commands: staff users, API keys, the scheduler and demo data."""
+"""Shell commands of the core: staff accounts and API keys."""
 
 from __future__ import annotations
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
@@ -11,12 +11,10 @@ from kundenpuls import audit
 from kundenpuls.extensions import db
 from kundenpuls.models import ROLES, ApiKey, User
 from kundenpuls.passwords import password_problem
-from kundenpuls.timeutil import parse_instant, utcnow
+from kundenpuls.timeutil import utcnow
 
 users_cli = AppGroup("users", help="Staff accounts.")
 apikeys_cli = AppGroup("apikeys", help="API keys for shop and ERP integrations.")
-scheduler_cli = AppGroup("scheduler", help="Scheduled work: invitations, reminders, expiry, mail.")
-demo_cli = AppGroup("demo", help="Demo data.")
 
 
 @users_cli.command("create")
@@ -80,56 +78,7 @@ def revoke_apikey(key: str) -> None:
     click.echo(f"revoked key {matches[0].id} ({matches[0].name}); requests with it now get 401")
 
 
-@scheduler_cli.command("tick")
-@click.option("--now", "now_text", default=None, help="ISO-8601 instant to run as (default: the clock).")
-def scheduler_tick(now_text: str | None) -> None:
-    """Run every kind of due work once and print what was done."""
-    from kundenpuls.scheduler import tick
-
-    try:
-        now = parse_instant(now_text) if now_text else utcnow()
-    except ValueError:
-        raise click.BadParameter(f"{now_text!r} is not an ISO-8601 date and time", param_hint="--now") from None
-    results, failures = tick(now)
-    for name, result in results.items():
-        if isinstance(result, dict):
-            result = ", ".join(f"{k}={v}" for k, v in result.items())
-        click.echo(f"{name}: {result}")
-    if failures:
-        raise click.ClickException(f"failed: {', '.join(failures)} (see the log)")
-
-
-@scheduler_cli.command("run")
-@click.option("--interval", default=60, show_default=True, help="Seconds between ticks.")
-def scheduler_run(interval: int) -> None:
-    """Run the scheduler until stopped (one process; more are safe on PostgreSQL)."""
-    from kundenpuls.scheduler import run_forever
-
-    click.echo(f"Scheduler running, a tick every {interval}s. Ctrl+C stops it.")
-    run_forever(current_app._get_current_object(), interval)
-
-
-@demo_cli.command("seed")
-@click.option("--customers", "count", default=3000, show_default=True)
-@click.option("--seed", default=1, show_default=True)
-@click.option("--if-empty", is_flag=True, help="Do nothing when customers exist already.")
-def demo_seed(count: int, seed: int, if_empty: bool) -> None:
-    """Realistic demo data: customers, two years of purchases, answers with patterns."""
-    from customers.models import Customer
-    from kundenpuls.demo import seed_demo
-
-    if if_empty and db.session.scalar(select(func.count()).select_from(Customer)):
-        click.echo("Customers exist already: no demo data added.")
-        return
-    try:
-        summary = seed_demo(db.session, utcnow(), customers=count, seed=seed)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo("Demo data: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
-
-
 def register_commands(app: Flask) -> None:
-    from customers.cli import import_cli
-
-    for group in (users_cli, apikeys_cli, scheduler_cli, demo_cli, import_cli):
+    """The core's own commands: staff accounts and API keys."""
+    for group in (users_cli, apikeys_cli):
         app.cli.add_command(group)

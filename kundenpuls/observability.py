@@ -17,8 +17,6 @@ import uuid
 
 from flask import Flask, Response, current_app, g, has_request_context, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from kundenpuls.extensions import db
@@ -122,57 +120,14 @@ def register_request_hooks(app: Flask) -> None:
         return response
 
 
-class DatabaseCollector:
-    """Gauges read from the shared database at scrape time (one GROUP BY per table, on indexed columns)."""
-
-    def collect(self):
-        from analytics.answers import waiting
-        from feedback.models import OPEN, Case
-        from integrations.models import WebhookDelivery
-        from surveys.models import OutboxMessage
-
-        now = _now()
-        mail = GaugeMetricFamily("kundenpuls_mail_messages", "Mail in the outbox by status", labels=["status"])
-        for status, n in db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)):
-            mail.add_metric([status], n)
-        yield mail
-        oldest = db.session.scalar(
-            select(func.min(OutboxMessage.next_attempt_at)).where(
-                OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now
-            )
-        )
-        yield GaugeMetricFamily(
-            "kundenpuls_mail_queue_age_seconds",
-            "How long the oldest due mail has been waiting (0: none waiting)",
-            value=max((now - oldest).total_seconds(), 0) if oldest else 0,
-        )
-        hooks = GaugeMetricFamily("kundenpuls_webhook_deliveries", "Webhook deliveries by status", labels=["status"])
-        for status, n in db.session.execute(
-            select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
-        ):
-            hooks.add_metric([status], n)
-        yield hooks
-        yield GaugeMetricFamily(
-            "kundenpuls_answers_waiting",
-            "Answers stored but not yet applied to segments and retention rules by the scheduler",
-            value=waiting(db.session),
-        )
-        yield GaugeMetricFamily(
-            "kundenpuls_answers_failed",
-            "Answers the scheduler could not apply (kept with the error, tried again hourly; see the log)",
-            value=waiting(db.session, failed=True),
-        )
-        yield GaugeMetricFamily(
-            "kundenpuls_open_cases",
-            "Feedback cases not closed yet",
-            value=db.session.scalar(select(func.count()).select_from(Case).where(Case.status.in_(OPEN))),
-        )
+# Collectors of gauges read from the database at scrape time, added by the application (app/metrics.py): the core
+# knows no feature package's tables.
+_GAUGES: list = []
 
 
-def _now():
-    from kundenpuls.timeutil import utcnow
-
-    return utcnow()
+def add_gauges(collector) -> None:
+    if collector not in _GAUGES:
+        _GAUGES.append(collector)
 
 
 def metrics_response() -> Response:
@@ -189,7 +144,8 @@ def metrics_response() -> Response:
     else:
         body = generate_latest(REGISTRY)
     shared = CollectorRegistry()
-    shared.register(DatabaseCollector())
+    for collector in _GAUGES:
+        shared.register(collector)
     try:
         body += generate_latest(shared)
     except SQLAlchemyError:

@@ -17,7 +17,7 @@ from flask_migrate import upgrade
 from sqlalchemy import delete, insert, select
 from werkzeug.serving import make_server
 
-from kundenpuls import create_app
+from app import create_app
 from kundenpuls.extensions import db as _db
 from kundenpuls.models import ApiKey, User
 from tests.smtp import SmtpSink

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from kundenpuls.scheduler import tick
+from app.scheduler import tick
 from surveys.models import Response
 from tests.conftest import ARTIFACTS, next_business_morning
 from tests.feedback_helpers import make_user

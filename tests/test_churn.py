@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from app.scheduler import tick
 from customers.models import Cancellation, Customer
 from feedback.models import Case
-from kundenpuls.scheduler import tick
 from surveys.models import ChurnReason, Invitation, OutboxMessage, Response, Survey
 from surveys.reasons import set_retired, update_reason
 from tests.conftest import next_business_morning

@@ -6,8 +6,8 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
+from app import create_app
 from integrations.events import subscribers
-from kundenpuls import create_app
 from kundenpuls.extensions import db
 from surveys.jobs import create_due_invitations
 from surveys.models import Invitation, Response

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kundenpuls import create_app
+from app import create_app
 from kundenpuls.extensions import db as _db
 from surveys.mail import queue_mail
 from tests.conftest import csrf_token

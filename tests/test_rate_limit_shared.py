@@ -15,7 +15,7 @@ from tests.feedback_helpers import make_user
 
 WORKER = """
 import json, re, sys
-from kundenpuls import create_app
+from app import create_app
 app = create_app(json.loads(sys.argv[1]))
 client = app.test_client()
 token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/login").text).group(1)

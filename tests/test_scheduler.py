@@ -9,8 +9,8 @@ import psycopg.errors
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
+from app import scheduler
 from customers.models import Customer, LifecycleChange, LifecycleRules
-from kundenpuls import scheduler
 from kundenpuls.locks import LIFECYCLE_LOCK, VALUES_LOCK
 
 

@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from kundenpuls import create_app
+from app import create_app
 from kundenpuls.config import ConfigError
 from kundenpuls.models import ApiKey, User
 from surveys.models import Survey

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from analytics.facts import record_facts
 from analytics.rollup import rebuild as rebuild_rollup
 from analytics.segments import refresh_all
+from app.demo_churn import churn_answers, replay_lifecycle
 from customers.models import Customer, Purchase
 from customers.values import refresh_values
 from feedback.models import ROOT_CAUSES
 from feedback.services import add_note, change_status, open_case, set_root_cause, take
 from feedback.signals import case_opened
-from kundenpuls.demo_churn import churn_answers, replay_lifecycle
 from kundenpuls.models import User
 from surveys.models import Invitation, Response, Survey
 
