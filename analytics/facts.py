@@ -1,6 +1,6 @@
 """The attributes the drivers report compares, kept per NPS answer (analytics.models.AnswerFact).
 
-The scheduler records them for each batch of answers it applies (analytics.answers) and, nightly, for any scored
+The scheduler records them for each batch of answers it applies (retention.answers) and, nightly, for any scored
 answer that has none yet and is not waiting to be applied (answers loaded in bulk, say).
 """
 

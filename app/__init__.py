@@ -58,6 +58,7 @@ def register_extensions(app: Flask) -> None:
     from feedback import models as feedback_models  # noqa: F401
     from integrations import models as integration_models  # noqa: F401
     from kundenpuls import audit, models  # noqa: F401  (tables known to Alembic)
+    from retention import models as retention_models  # noqa: F401
     from surveys import models as survey_models  # noqa: F401
 
     db.init_app(app)
@@ -83,7 +84,6 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from analytics.retention_views import bp as retention
     from analytics.views import api as analytics_api
     from analytics.views import bp as analytics
     from app.openapi import bp as openapi
@@ -94,6 +94,8 @@ def register_blueprints(app: Flask) -> None:
     from integrations.views import bp as integrations
     from kundenpuls.auth import bp as auth
     from kundenpuls.health import bp as health
+    from retention.views import api as retention_api
+    from retention.views import bp as retention
     from surveys.admin import bp as survey_admin
     from surveys.api import bp as surveys_api
     from surveys.views import bp as surveys
@@ -110,6 +112,7 @@ def register_blueprints(app: Flask) -> None:
         analytics,
         analytics_api,
         retention,
+        retention_api,
         integrations,
         surveys_api,
         openapi,
@@ -124,14 +127,9 @@ def register_signals() -> None:
     on PostgreSQL an answer and its counting then cost one round trip. Receivers that write for some answers
     (a case, a webhook event) say which through add_answer_writer, so those answers share their transaction.
     """
-    from analytics import privacy as analytics_privacy
-    from analytics.answers import on_response_submitted as queue_for_segments
-    from analytics.answers import pending_part
     from analytics.rollup import ANSWER_PARTS
     from analytics.rollup import on_invitations_sent as count_sent
     from analytics.rollup import on_response_submitted as count_in_rollup
-    from analytics.segments import on_root_cause_set as reason_given
-    from analytics.suggestions import on_case_closed as settle_measure
     from customers.signals import customer_churned, customer_erasure, customer_export, lifecycle_changes_removed
     from feedback import privacy as feedback_privacy
     from feedback.audience import due_resolved_cases, resolved_since_latest_answer
@@ -140,6 +138,11 @@ def register_signals() -> None:
     from feedback.signals import case_closed, case_opened, root_cause_set
     from integrations import alerts, events
     from integrations import privacy as integration_privacy
+    from retention import privacy as retention_privacy
+    from retention.answers import on_response_submitted as queue_for_segments
+    from retention.answers import pending_part
+    from retention.segments import on_root_cause_set as reason_given
+    from retention.suggestions import on_case_closed as settle_measure
     from surveys import privacy as survey_privacy
     from surveys.audience import register_condition
     from surveys.jobs import register_trigger
@@ -165,9 +168,9 @@ def register_signals() -> None:
     case_opened.connect(alerts.on_case_opened)
     case_closed.connect(events.on_case_closed)
     customer_churned.connect(events.on_customer_churned)
-    for part in (survey_privacy, feedback_privacy, analytics_privacy):
+    for part in (survey_privacy, feedback_privacy, retention_privacy):
         customer_export.connect(part.on_customer_export)
-    for part in (survey_privacy, feedback_privacy, analytics_privacy, integration_privacy):
+    for part in (survey_privacy, feedback_privacy, retention_privacy, integration_privacy):
         customer_erasure.connect(part.on_customer_erasure)
 
 

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from analytics.facts import record_facts
 from analytics.rollup import rebuild as rebuild_rollup
-from analytics.segments import refresh_all
 from app.demo_churn import churn_answers, replay_lifecycle
 from customers.models import Customer, Purchase
 from customers.values import refresh_values
@@ -20,6 +19,7 @@ from feedback.models import ROOT_CAUSES
 from feedback.services import add_note, change_status, open_case, set_root_cause, take
 from feedback.signals import case_opened
 from kundenpuls.models import User
+from retention.segments import refresh_all
 from surveys.models import Invitation, Response, Survey
 
 FIRST = [
@@ -314,8 +314,8 @@ DISMISS_REASONS = (
 def _demo_suggestions(session: Session, now: datetime, rng: random.Random) -> int:
     """Work some of the suggestions the rules made: a few accepted into the queue, some dismissed, and some
     done months ago (their times moved back), so the rules page has outcomes to show."""
-    from analytics.models import Suggestion
-    from analytics.suggestions import accept, dismiss, mark_done
+    from retention.models import Suggestion
+    from retention.suggestions import accept, dismiss, mark_done
 
     manager = session.scalars(select(User).where(User.role == "manager")).first()
     agent = session.scalars(select(User).where(User.role == "agent")).first()

@@ -13,9 +13,9 @@ class DatabaseCollector:
     """Gauges read from the shared database at scrape time (one GROUP BY per table, on indexed columns)."""
 
     def collect(self):
-        from analytics.answers import waiting
         from feedback.models import OPEN, Case
         from integrations.models import WebhookDelivery
+        from retention.answers import waiting
         from surveys.models import OutboxMessage
 
         now = utcnow()

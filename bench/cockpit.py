@@ -94,13 +94,13 @@ def main() -> None:
             f"in {time.perf_counter() - begin:.0f} s"
         )
         os.environ.update(env)
-        from analytics.models import CustomerSegment
-        from analytics.segments import refresh_all
         from app import create_app
         from customers.lifecycle import recompute_phases
         from customers.values import refresh_values
         from kundenpuls.extensions import db
         from kundenpuls.models import User
+        from retention.models import CustomerSegment
+        from retention.segments import refresh_all
 
         app = create_app()
         with app.app_context():

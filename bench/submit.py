@@ -116,12 +116,12 @@ def form_request(path: str, body: bytes) -> bytes:
 
 
 def apply_pending(env: dict) -> tuple[int, float]:
-    """The share of the answers' work the scheduler does (analytics.answers.apply_answers), over what the load
+    """The share of the answers' work the scheduler does (retention.answers.apply_answers), over what the load
     left waiting; returns (answers, seconds)."""
     os.environ.update(env)
-    from analytics.answers import apply_answers
     from app import create_app
     from kundenpuls.extensions import db
+    from retention.answers import apply_answers
 
     app = create_app()
     with app.app_context():

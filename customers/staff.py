@@ -43,11 +43,11 @@ def potential(customer_id: int):
         for errors in form.errors.values():
             for error in errors:
                 flash(error, "error")
-        return redirect(url_for("analytics.customer_page", customer_id=customer.id))
+        return redirect(url_for("retention.customer_page", customer_id=customer.id))
     set_potential(db.session, customer, form.potential.data, current_user.id, utcnow())
     db.session.commit()
     flash(_("Potential saved."), "info")
-    return redirect(url_for("analytics.customer_page", customer_id=customer.id))
+    return redirect(url_for("retention.customer_page", customer_id=customer.id))
 
 
 class DescriptionForm(FlaskForm):
@@ -76,7 +76,7 @@ class ContactForm(FlaskForm):
 
 
 def _back(customer: Customer, anchor: str = "description"):
-    return redirect(url_for("analytics.customer_page", customer_id=customer.id, _anchor=anchor))
+    return redirect(url_for("retention.customer_page", customer_id=customer.id, _anchor=anchor))
 
 
 def _flash_errors(form: FlaskForm) -> None:
@@ -124,7 +124,7 @@ def contact_remove(customer_id: int, contact_id: int):
     remove_contact(db.session, contact, current_user.id, utcnow())
     db.session.commit()
     flash(_("Contact removed."), "info")
-    return redirect(url_for("analytics.customer_page", customer_id=customer_id, _anchor="description"))
+    return redirect(url_for("retention.customer_page", customer_id=customer_id, _anchor="description"))
 
 
 @bp.get("/customers/<int:customer_id>/export.json")
@@ -149,8 +149,8 @@ def erase(customer_id: int):
         abort(400)
     if (request.form.get("confirm") or "").strip() != customer.external_id:
         flash(_("Type the customer's external id exactly to confirm the erasure."), "error")
-        return redirect(url_for("analytics.customer_page", customer_id=customer.id))
+        return redirect(url_for("retention.customer_page", customer_id=customer.id))
     erase_customer(db.session, customer, current_user.id, utcnow())
     db.session.commit()
     flash(_("The customer's personal data is erased."), "info")
-    return redirect(url_for("analytics.customer_page", customer_id=customer_id))
+    return redirect(url_for("retention.customer_page", customer_id=customer_id))

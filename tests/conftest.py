@@ -72,8 +72,8 @@ def app(database_url):
         _db.engine.dispose()
 
 
-from analytics.rules import forget_rules  # noqa: E402
 from integrations.events import forget_endpoints  # noqa: E402
+from retention.rules import forget_rules  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

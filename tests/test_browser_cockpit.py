@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from analytics.answers import apply_answers
+from retention.answers import apply_answers
 from surveys.models import Invitation
 from tests.conftest import ARTIFACTS, next_business_morning
 from tests.feedback_helpers import make_user

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from analytics.cockpit import matrix
-from analytics.segments import refresh_segments
 from customers.models import Customer
+from retention.cockpit import matrix
+from retention.segments import refresh_segments
 from tests.conftest import csrf_token
 from tests.feedback_helpers import make_user, sign_in
 from tests.test_customer_api import nps_answer
@@ -73,7 +73,7 @@ def test_cockpit_page_and_cell_list(session, client):
 
 
 def test_portfolio_groups_by_value_and_potential(session, client):
-    from analytics.cockpit import portfolio
+    from retention.cockpit import portfolio
 
     star = customer(session, "P-1", "A", "existing", 5000, [(5, 10)])
     star.potential_value = Decimal(9000)

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from analytics.models import RetentionRule, SegmentStrategy, Suggestion
-from analytics.segments import refresh_all, refresh_segments
 from feedback.models import Case
+from retention.models import RetentionRule, SegmentStrategy, Suggestion
+from retention.segments import refresh_all, refresh_segments
 from tests.conftest import csrf_token
 from tests.feedback_helpers import make_user, sign_in
 from tests.test_rules import make

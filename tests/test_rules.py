@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from analytics.models import RetentionRule, Suggestion
-from analytics.rules import InvalidRule, save_rule, sentence
-from analytics.segments import refresh_all
 from feedback.models import Case
+from retention.models import RetentionRule, Suggestion
+from retention.rules import InvalidRule, save_rule, sentence
+from retention.segments import refresh_all
 from tests.test_churn_reports import churn_answer
 from tests.test_segments import NOW, bought, customer
 
@@ -180,8 +180,8 @@ def test_an_invalid_rule_is_refused_with_a_clear_message(session, staff, change,
 
 
 def test_accept_dismiss_done_and_the_outcome_per_rule(session, staff, app):
-    from analytics.suggestions import accept, dismiss, mark_done, rule_outcomes
     from feedback.services import change_status
+    from retention.suggestions import accept, dismiss, mark_done, rule_outcomes
 
     made = [make(session, f"O-{n}", {"value_class": "A", "scores": [3]}) for n in range(3)]
     bought(session, made[0], 150, 130)  # two purchases in the 90 days before the suggestion
@@ -244,7 +244,7 @@ def test_the_same_suggestion_statement_runs_again_and_again(session):
     parameter values; the live-suggestion upsert must still find its partial index."""
     from sqlalchemy import text
 
-    from analytics.suggestions import suggest
+    from retention.suggestions import suggest
 
     customers = [make(session, f"P-{n}", {"value_class": "A", "scores": [3]}) for n in range(8)]
     session.commit()
@@ -261,9 +261,9 @@ def test_the_same_suggestion_statement_runs_again_and_again(session):
 
 def test_the_rules_checked_row_by_row_agree_with_the_sql_form(session):
     """An answer checks one customer in Python, the nightly refresh everyone in SQL: same suggestions."""
-    from analytics.models import CustomerSegment
-    from analytics.rules import active_rules
-    from analytics.suggestions import suggest, suggest_one
+    from retention.models import CustomerSegment
+    from retention.rules import active_rules
+    from retention.suggestions import suggest, suggest_one
 
     made = [make(session, f"Q-{name}-{n}", spec) for name, (target, others) in CASES.items()
             for n, spec in enumerate([target, *others])]  # fmt: skip
@@ -288,8 +288,8 @@ def test_the_answer_path_reads_earlier_suggestions_with_the_segment_move(session
     holds the rule back for its repeat period, an open one lapses when the rule stops matching."""
     from types import SimpleNamespace
 
-    from analytics.segments import apply_answer
-    from analytics.suggestions import dismiss
+    from retention.segments import apply_answer
+    from retention.suggestions import dismiss
 
     c = make(session, "E-1", {"value_class": "A", "revenue": 5000, "scores": [10]})
     session.commit()

@@ -185,7 +185,7 @@ def test_the_dev_mailbox_is_for_admins_and_never_in_production(session, client, 
 def test_an_agent_cannot_settle_a_manager_s_measure(session, client, app):
     from sqlalchemy import select
 
-    from analytics.models import RetentionRule, Suggestion
+    from retention.models import RetentionRule, Suggestion
     from tests.feedback_helpers import sign_in
     from tests.test_retention_pages import a_detractor
 
@@ -205,7 +205,7 @@ def test_an_agent_cannot_settle_a_manager_s_measure(session, client, app):
 def test_a_manager_settles_a_manager_s_measure(session, client):
     from sqlalchemy import select
 
-    from analytics.models import RetentionRule, Suggestion
+    from retention.models import RetentionRule, Suggestion
     from tests.feedback_helpers import sign_in
     from tests.test_retention_pages import a_detractor
 

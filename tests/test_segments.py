@@ -9,10 +9,10 @@ from decimal import Decimal
 
 from sqlalchemy import delete, func, select
 
-from analytics.answers import apply_answers, waiting
-from analytics.models import CustomerSegment, SegmentCell, SegmentChange, SegmentRun
-from analytics.segments import FACTS, nightly_refresh, refresh_segments
 from customers.models import Customer, Purchase
+from retention.answers import apply_answers, waiting
+from retention.models import CustomerSegment, SegmentCell, SegmentChange, SegmentRun
+from retention.segments import FACTS, nightly_refresh, refresh_segments
 from surveys.models import Invitation, Response
 from surveys.services import submit_answer
 from tests.feedback_helpers import answered
@@ -170,9 +170,9 @@ def test_the_nightly_refresh_runs_once_a_night(session):
 
 def test_the_full_refresh_in_parallel_slices_gives_the_same_result(session, postgresql_only, monkeypatch):
     """PostgreSQL runs the slices after the first in several connections: same segments, cells, suggestions."""
-    from analytics import segments
-    from analytics.models import Suggestion
-    from analytics.segments import refresh_all
+    from retention import segments
+    from retention.models import Suggestion
+    from retention.segments import refresh_all
 
     for n, (klass, phase, scores) in enumerate(
         [("A", "existing", [(9, 3)]), ("B", "new", [(9, 10)]), ("C", "inactive", []), ("A", "existing", [(9, 2)]),
@@ -200,8 +200,8 @@ def test_the_full_refresh_in_parallel_slices_gives_the_same_result(session, post
 
 
 def test_an_answer_that_cannot_be_applied_is_kept_and_the_others_go_on(session, monkeypatch):
-    from analytics import answers
     from analytics.models import AnswerFact, PendingAnswer
+    from retention import answers
 
     now = datetime.now(UTC)
     for n, score in ((1, 2), (2, 9), (3, 7)):

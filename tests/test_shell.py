@@ -127,7 +127,7 @@ def test_demo_seed_makes_data_with_patterns(runner, session):
     assert f"{len(statuses)} cases" in result.output
     # Everyone is placed in a segment, the rules made suggestions, and some were worked (accepted ones are
     # measure cases in the queue; done ones have an outcome on the rules page).
-    from analytics.models import CustomerSegment, Suggestion
+    from retention.models import CustomerSegment, Suggestion
 
     assert session.query(CustomerSegment).count() == 300
     worked = session.scalars(select(Suggestion.status).where(Suggestion.status != "open")).all()

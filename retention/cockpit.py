@@ -1,6 +1,6 @@
 """The customer cockpit: value class x lifecycle phase x satisfaction, counted in SQL from the segments.
 
-Satisfaction is the class of each customer's latest NPS answer (analytics.segments keeps it); customers never
+Satisfaction is the class of each customer's latest NPS answer (retention.segments keeps it); customers never
 asked are "unknown" and do not enter the cell's NPS.
 """
 
@@ -12,9 +12,9 @@ from decimal import Decimal
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from analytics.cells import built
-from analytics.models import CustomerSegment, SegmentCell
 from customers.models import PHASES, Customer
+from retention.cells import built
+from retention.models import CustomerSegment, SegmentCell
 
 VALUE_CLASSES = ("A", "B", "C")
 SATISFACTION = ("promoter", "passive", "detractor", "unknown")

@@ -21,16 +21,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from analytics import cells
-from analytics.cockpit import portfolio_column
 from analytics.facts import record_facts
-from analytics.models import SHARDS, CustomerSegment, SegmentChange, SegmentRun
-from analytics.suggestions import earlier_suggestion
+from analytics.models import SHARDS
 from customers.models import Customer, Purchase
 from customers.values import current_value_settings
 from feedback.models import Case
 from kundenpuls.locks import SEGMENT_LOCK, try_job_lock
 from kundenpuls.timeutil import UTCDateTime, utcnow
+from retention import cells
+from retention.cockpit import portfolio_column
+from retention.models import CustomerSegment, SegmentChange, SegmentRun
+from retention.suggestions import earlier_suggestion
 from surveys.models import ChurnReason, Response, ResponseReason, nps_class
 
 CHUNK = 50_000
@@ -254,12 +255,12 @@ def _expire(session: Session, customer_ids: list[int] | None) -> None:
 
 
 def apply_answer(session: Session, response, now: datetime) -> None:
-    """An answer moves its customer's segment and the rules fire for the customer (analytics.answers runs this
+    """An answer moves its customer's segment and the rules fire for the customer (retention.answers runs this
     for each stored answer in order, in the scheduler). `response` needs customer_id, score and created_at.
     An answer the segment already holds (the nightly refresh read it first) recomputes the customer from the
     raw rows, which changes nothing twice."""
-    from analytics.rules import rule_specs
-    from analytics.suggestions import suggest_one
+    from retention.rules import rule_specs
+    from retention.suggestions import suggest_one
 
     if response.customer_id is None:
         return
@@ -281,7 +282,7 @@ _CELL_UPSERT = (
 )
 # The whole move of an NPS answer in one round trip on PostgreSQL: lock and read the segment row, move the score,
 # and when the satisfaction changes write the history row and shift the customer between cockpit cells (the
-# same sums as analytics.cells.move); the customer's earlier suggestions come along for the rules. Data-modifying
+# same sums as retention.cells.move); the customer's earlier suggestions come along for the rules. Data-modifying
 # CTEs run whether or not the main query reads them.
 _MOVE_SCORE = (
     text(
@@ -379,7 +380,7 @@ def on_root_cause_set(case, session: Session, now: datetime, **_: object) -> Non
 
 def _refresh_one(session: Session, now: datetime, cause: str, customer_id: int) -> None:
     """One customer's whole segment from the raw rows, then the rules on them."""
-    from analytics.suggestions import suggest
+    from retention.suggestions import suggest
 
     refresh_segments(session, now, cause, [customer_id])
     suggest(session, now, [customer_id])
@@ -398,7 +399,7 @@ def _due(session: Session, now: datetime, hour: int) -> bool:
 
 def _slice(session: Session, now: datetime, id_range: tuple[int, int]) -> tuple[int, int]:
     """One slice of the full refresh: segments, then the rules; returns (moves, suggestions)."""
-    from analytics.suggestions import suggest
+    from retention.suggestions import suggest
 
     written = _refresh(session, now, "nightly", None, id_range)
     return written.moves, suggest(session, now, id_range=id_range)

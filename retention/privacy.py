@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from analytics.models import CustomerSegment, RetentionRule, SegmentChange, Suggestion
 from customers.models import Customer
 from customers.privacy import row_dict
 from kundenpuls.audit import AuditEvent
+from retention.models import CustomerSegment, RetentionRule, SegmentChange, Suggestion
 
 
 def on_customer_export(customer: Customer, session: Session, **_: object) -> dict:

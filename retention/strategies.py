@@ -8,8 +8,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from analytics.models import SegmentStrategy
 from kundenpuls import audit
+from retention.models import SegmentStrategy
 
 DIRECTIONS = {
     "grow": _l("grow"),

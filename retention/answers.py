@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from analytics.facts import record_facts
 from analytics.models import PendingAnswer
-from analytics.segments import apply_answer
 from kundenpuls.locks import ANSWERS_LOCK, is_transient, try_job_lock
+from retention.segments import apply_answer
 from surveys.models import Response
 
 log = logging.getLogger(__name__)

@@ -33,8 +33,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from analytics.models import LIVE_SQL, SUGGESTION_OPEN, CustomerSegment, RetentionRule, Suggestion
-from analytics.rules import active_rules, condition, matches, sentence
 from customers.models import Customer, Purchase
 from feedback.models import Case
 from feedback.priority import add_working_days
@@ -42,6 +40,8 @@ from feedback.services import open_measure
 from kundenpuls import audit
 from kundenpuls.models import User
 from kundenpuls.timeutil import plus_days
+from retention.models import LIVE_SQL, SUGGESTION_OPEN, CustomerSegment, RetentionRule, Suggestion
+from retention.rules import active_rules, condition, matches, sentence
 from surveys.models import Response
 
 MAX_DISMISS_REASON = 500
@@ -197,7 +197,7 @@ def _utc(value: str | None) -> datetime | None:
 def suggest_one(session: Session, now: datetime, customer_id: int, rules: list, facts=None) -> int:
     """The rules on one customer (an answer, a root cause): the segment row (unless its `facts` are given) and
     the customer's suggestions are read once (unless `facts.earlier` brings them), the rules checked with
-    `matches`, and only what fires is written. `rules` are RetentionRule rows or analytics.rules.RuleSpec."""
+    `matches`, and only what fires is written. `rules` are RetentionRule rows or retention.rules.RuleSpec."""
     segment = facts if facts is not None else session.get(CustomerSegment, customer_id, populate_existing=True)
     if segment is None:
         return 0
@@ -241,7 +241,7 @@ def suggest_one(session: Session, now: datetime, customer_id: int, rules: list, 
     return sum(session.execute(_SUGGEST, row).rowcount for row in rows)
 
 
-# Plain SQL for both databases (see analytics.cells._MOVE): one suggestion, unless one is live already.
+# Plain SQL for both databases (see retention.cells._MOVE): one suggestion, unless one is live already.
 _SUGGEST_COLUMNS = ("customer_id", "rule_id", "status", "created_at", "conditions", "reason", *FACT_COLUMNS)
 _SUGGEST = text(
     f"INSERT INTO suggestions ({', '.join(_SUGGEST_COLUMNS)}) "

@@ -9,15 +9,15 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from analytics.models import CustomerSegment, SegmentChange, SegmentStrategy, Suggestion
-from analytics.rules import sentence
-from analytics.suggestions import customer_suggestions
 from customers.description import contacts_of, description_of, revenue_by_offer
 from customers.models import Cancellation, Customer, CustomerContact, CustomerDescription, LifecycleChange, Purchase
 from customers.values import clv, current_value_settings
 from feedback.models import OPEN, Case
 from feedback.services import NOTE_KINDS
 from kundenpuls.audit import AuditEvent
+from retention.models import CustomerSegment, SegmentChange, SegmentStrategy, Suggestion
+from retention.rules import sentence
+from retention.suggestions import customer_suggestions
 from surveys.models import ChurnReason, Response, ResponseReason, nps_class
 
 LATEST = 20

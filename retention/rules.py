@@ -16,12 +16,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from analytics.cockpit import PORTFOLIO, SATISFACTION, VALUE_CLASSES
 from analytics.labels import NPS_LABELS, PORTFOLIO_LABELS
-from analytics.models import RetentionRule, Suggestion
 from customers.models import PHASES, phase_label
 from feedback.models import ROOT_CAUSES
 from kundenpuls import audit
+from retention.cockpit import PORTFOLIO, SATISFACTION, VALUE_CLASSES
+from retention.models import RetentionRule, Suggestion
 from surveys.models import ChurnReason
 
 TRENDS = ("falling", "rising", "steady")

@@ -8,8 +8,8 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from analytics.models import SegmentChange
 from analytics.queries import day_bounds, period_bucket
+from retention.models import SegmentChange
 
 SATISFACTION_RANK = {"detractor": 0, "passive": 1, "promoter": 2}
 VALUE_RANK = {"C": 0, "B": 1, "A": 2}

@@ -14,8 +14,9 @@ from decimal import Decimal
 from sqlalchemy import delete, func, insert, literal, select, text
 from sqlalchemy.orm import Session
 
-from analytics.models import SHARDS, CustomerSegment, SegmentCell, SegmentCellBuild
+from analytics.models import SHARDS
 from customers.values import current_value_settings
+from retention.models import CustomerSegment, SegmentCell, SegmentCellBuild
 
 CellKey = tuple[str, str, str, str]  # value class, phase, satisfaction, portfolio
 _COLUMNS = (
