@@ -19,8 +19,8 @@ from analytics.drivers import recent_comments, themes
 from analytics.queries import ReportFilter, nps_report
 from feedback.models import OPEN, Case
 from kundenpuls.models import User
-from surveys.mail import queue_mail
-from surveys.models import OutboxMessage
+from messaging.mail import queue_mail
+from messaging.models import OutboxMessage
 
 SEND_HOUR_UTC = 7
 WEEKS = 8

@@ -58,6 +58,7 @@ def register_extensions(app: Flask) -> None:
     from feedback import models as feedback_models  # noqa: F401
     from integrations import models as integration_models  # noqa: F401
     from kundenpuls import audit, models  # noqa: F401  (tables known to Alembic)
+    from messaging import models as messaging_models  # noqa: F401
     from retention import models as retention_models  # noqa: F401
     from surveys import models as survey_models  # noqa: F401
 
@@ -94,6 +95,7 @@ def register_blueprints(app: Flask) -> None:
     from integrations.views import bp as integrations
     from kundenpuls.auth import bp as auth
     from kundenpuls.health import bp as health
+    from messaging.views import bp as messaging
     from retention.views import api as retention_api
     from retention.views import bp as retention
     from surveys.admin import bp as survey_admin
@@ -108,6 +110,7 @@ def register_blueprints(app: Flask) -> None:
         customer_staff,
         surveys,
         survey_admin,
+        messaging,
         feedback,
         analytics,
         analytics_api,
@@ -138,6 +141,8 @@ def register_signals() -> None:
     from feedback.signals import case_closed, case_opened, root_cause_set
     from integrations import alerts, events
     from integrations import privacy as integration_privacy
+    from messaging.outbox import add_withdrawal_check
+    from messaging.signals import messages_sent
     from retention import privacy as retention_privacy
     from retention.answers import on_response_submitted as queue_for_segments
     from retention.answers import pending_part
@@ -146,6 +151,7 @@ def register_signals() -> None:
     from surveys import privacy as survey_privacy
     from surveys.audience import register_condition
     from surveys.jobs import register_trigger
+    from surveys.mail import SURVEY_MAIL_KINDS, on_messages_sent, withdrawn_survey_mail
     from surveys.services import add_answer_part, add_answer_writer, on_customer_churned, on_lifecycle_changes_removed
     from surveys.signals import invitations_sent, response_submitted
 
@@ -153,6 +159,8 @@ def register_signals() -> None:
     register_trigger("case_resolved", due_resolved_cases)
     for part in (*ANSWER_PARTS, pending_part):
         add_answer_part(part)
+    add_withdrawal_check(SURVEY_MAIL_KINDS, withdrawn_survey_mail)
+    messages_sent.connect(on_messages_sent)
     invitations_sent.connect(count_sent)
     response_submitted.connect(count_in_rollup)
     response_submitted.connect(open_case)

@@ -15,8 +15,8 @@ class DatabaseCollector:
     def collect(self):
         from feedback.models import OPEN, Case
         from integrations.models import WebhookDelivery
+        from messaging.models import OutboxMessage
         from retention.answers import waiting
-        from surveys.models import OutboxMessage
 
         now = utcnow()
         mail = GaugeMetricFamily("kundenpuls_mail_messages", "Mail in the outbox by status", labels=["status"])

@@ -23,13 +23,15 @@ def all_jobs() -> Sequence[Job]:
     from customers.jobs import JOBS as customer_jobs
     from feedback.jobs import JOBS as feedback_jobs
     from integrations.jobs import JOBS as integration_jobs
+    from messaging.jobs import JOBS as messaging_jobs
     from retention.jobs import JOBS as retention_jobs
     from surveys.jobs import JOBS as survey_jobs
 
-    # Escalation mail is queued before the sender runs, so it goes out in the same tick.
-    sending = tuple(job for job in survey_jobs if job[0] == "send_mail")
-    preparing = tuple(job for job in survey_jobs if job[0] != "send_mail")
-    return (*customer_jobs, *preparing, *feedback_jobs, *retention_jobs, *analytics_jobs, *integration_jobs, *sending)
+    # Mail queued by any job (invitations, escalations, the digest) goes out in the same tick: sending comes last.
+    return (
+        *customer_jobs, *survey_jobs, *feedback_jobs, *retention_jobs, *analytics_jobs, *integration_jobs,
+        *messaging_jobs,
+    )  # fmt: skip
 
 
 # A job that lost a race with another process (deadlock, serialization failure) runs again this often at once.

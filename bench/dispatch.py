@@ -28,9 +28,9 @@ from sqlalchemy import text
 from app import create_app
 from bench.common import ROOT, peak_rss_mb, psycopg_url, throwaway_database
 from kundenpuls.extensions import db
+from messaging.mail import with_date
+from messaging.outbox import dispatch_due
 from surveys.jobs import create_due_invitations
-from surveys.mail import with_date
-from surveys.outbox import dispatch_due
 from tests.smtp import free_port
 
 NOW = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)  # a Wednesday, 10:00 in Berlin

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from feedback.models import OPEN, Case
 from kundenpuls import audit
 from kundenpuls.models import User
-from surveys.mail import queue_mail
+from messaging.mail import queue_mail
 
 BATCH = 500
 

@@ -16,8 +16,9 @@ from feedback.priority import HIGH_FROM, NORMAL_FROM, add_working_days, assess, 
 from feedback.signals import case_closed, case_opened, root_cause_set
 from kundenpuls import audit
 from kundenpuls.models import User
-from surveys.mail import queue_mail
-from surveys.models import OutboxMessage, Response, Survey
+from messaging.mail import queue_mail
+from messaging.models import OutboxMessage
+from surveys.models import Response, Survey
 
 MAX_NOTE = 5000
 NOTE_KINDS = ("note", "contact", "customer_reply")

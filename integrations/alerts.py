@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from feedback.models import Case
 from integrations.models import AlertSettings
 from kundenpuls.models import User
-from surveys.mail import queue_mail
+from messaging.mail import queue_mail
 
 
 def alert_settings(session: Session) -> AlertSettings:

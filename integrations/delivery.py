@@ -26,7 +26,7 @@ from integrations.models import WebhookDelivery, WebhookEndpoint
 from integrations.outbound import AddressRefused, check_host, guarded_pool_manager
 from kundenpuls.claims import Claim, claim_batch
 from kundenpuls.dbpool import record_with_retry
-from surveys.outbox import backoff
+from messaging.outbox import backoff
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import calendar
-import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -13,11 +12,11 @@ from sqlalchemy.orm import Session, aliased
 
 from customers.models import Customer, LifecycleChange, Purchase
 from kundenpuls.locks import INVITE_LOCK, try_job_lock
+from messaging.models import DevMail, OutboxMessage
 from surveys.audience import conditions as audience_conditions
 from surveys.audience import due_window, reachable
 from surveys.mail import queue_survey_mail
-from surveys.models import DevMail, Invitation, OutboxMessage, Response, Survey, new_token
-from surveys.outbox import dispatch_due
+from surveys.models import Invitation, Response, Survey, new_token
 
 CHUNK = 500
 
@@ -255,16 +254,10 @@ def purge_old_comments(session: Session, now: datetime) -> dict[str, int] | None
     return {"comments": comments, "mail_texts": mails, "mailbox": mailbox}
 
 
-def send_mail(session: Session, now: datetime) -> dict[str, int]:
-    counts = dispatch_due(session, now)
-    return dataclasses.asdict(counts)
-
-
 JOBS = (
     ("expire_invitations", expire_invitations),
     ("create_invitations", create_due_invitations),
     ("create_churn_invitations", create_churn_invitations),
     ("queue_reminders", queue_reminders),
     ("purge_old_comments", purge_old_comments),
-    ("send_mail", send_mail),
 )

@@ -1,33 +1,23 @@
-"""Composing survey mail into the outbox, as finished MIME messages."""
+"""Survey mail: invitations and reminders rendered in the customer's language and queued in the outbox."""
 
 from __future__ import annotations
 
-import hashlib
+import functools
 from datetime import datetime
-from email.charset import QP, Charset
-from email.header import Header
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.utils import format_datetime, formataddr, parseaddr
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from surveys.models import Invitation, OutboxMessage
-from surveys.sendwindow import next_window_start
+from customers.models import Customer
+from messaging.mail import compose, mail_domain
+from messaging.models import OutboxMessage
+from messaging.sendwindow import next_window_start
+from surveys.models import Invitation
+from surveys.signals import invitations_sent
 
 SURVEY_MAIL_KINDS = ("invitation", "reminder")
-
-
-def mail_domain() -> str:
-    address = parseaddr(current_app.config["MAIL_FROM"])[1]
-    return address.rpartition("@")[2] or "localhost"
-
-
-def envelope_sender() -> str:
-    return parseaddr(current_app.config["MAIL_FROM"])[1]
 
 
 def survey_links(invitation: Invitation) -> dict:
@@ -37,44 +27,6 @@ def survey_links(invitation: Invitation) -> dict:
         "scores": [(n, f"{base}/s/{invitation.token}?score={n}") for n in range(11)],
         "unsubscribe": f"{base}/u/{invitation.token}",
     }
-
-
-def _utf8_qp() -> Charset:
-    charset = Charset("utf-8")
-    charset.header_encoding = charset.body_encoding = QP
-    return charset
-
-
-def _header(value: str) -> str:
-    """Header values never carry line breaks (no header injection from texts or data)."""
-    return " ".join(value.split())
-
-
-def compose(recipient: str, subject: str, text: str, html: str | None, message_id: str, headers: dict[str, str]) -> str:
-    """A multipart (text + HTML) message as ASCII text, ready for SMTP; Date is added when sent.
-
-    Built with the stdlib's email.mime classes: three times faster than EmailMessage's header registry,
-    which matters when a job renders a hundred thousand invitations.
-    """
-    charset = _utf8_qp()
-    message = MIMEMultipart("alternative") if html else MIMEText(text, "plain", charset)
-    if html:
-        message.attach(MIMEText(text, "plain", charset))
-        message.attach(MIMEText(html, "html", charset))
-    message["From"] = formataddr(parseaddr(_header(current_app.config["MAIL_FROM"])), charset="utf-8")
-    message["To"] = _header(recipient)
-    subject = _header(subject)
-    message["Subject"] = subject if subject.isascii() else Header(subject, charset).encode()
-    message["Message-ID"] = _header(message_id)
-    message["Auto-Submitted"] = "auto-generated"
-    for name, value in headers.items():
-        message[name] = _header(value)
-    return message.as_string()
-
-
-def with_date(raw: str, now: datetime) -> bytes:
-    """The stored message with its Date header, as sent."""
-    return f"Date: {format_datetime(now)}\n{raw}".replace("\r\n", "\n").replace("\n", "\r\n").encode("ascii")
 
 
 def render_survey_mail(survey, customer, invitation, locale: str, kind: str) -> tuple[str, str, str, dict]:
@@ -144,39 +96,6 @@ def queue_survey_mail(session: Session, invitation: Invitation, kind: str, seq: 
     return message
 
 
-def queue_mail(
-    session: Session,
-    key: str,
-    kind: str,
-    recipient: str,
-    subject: str,
-    text: str,
-    now: datetime,
-    html: str | None = None,
-    headers: dict[str, str] | None = None,
-    customer_id: int | None = None,
-) -> OutboxMessage:
-    """Queue a mail that is not a survey (a reply, an escalation, a digest): due at once, no send window.
-
-    The unique `key` keeps it from being queued twice; its Message-ID is derived from the key, so it is stable.
-    """
-    message_id = f"<kp.{kind}.{hashlib.sha256(key.encode()).hexdigest()[:16]}@{mail_domain()}>"
-    message = OutboxMessage(
-        key=key,
-        kind=kind,
-        customer_id=customer_id,
-        recipient=recipient,
-        subject=subject,
-        raw=compose(recipient, subject, text, html, message_id, headers or {}),
-        message_id=message_id,
-        next_attempt_at=now,
-        status="pending",
-        created_at=now,
-    )
-    session.add(message)
-    return message
-
-
 def rerender_pending(session: Session, survey_id: int, now: datetime) -> int:
     """Survey edits reach mail not yet sent: pending invitations and reminders are rendered again.
 
@@ -205,3 +124,54 @@ def rerender_pending(session: Session, survey_id: int, now: datetime) -> int:
         count += 1
     session.flush()
     return count
+
+
+def withdrawn_survey_mail(session: Session, rows: list) -> dict[int, str]:
+    """Outbox check (messaging.outbox.add_withdrawal_check): survey mail is not sent once its invitation was
+    answered, expired or cancelled, or its customer unsubscribed."""
+    ids = {row.invitation_id for row in rows if row.invitation_id is not None}
+    states = {
+        invitation_id: (status, unsubscribed)
+        for invitation_id, status, unsubscribed in session.execute(
+            select(Invitation.id, Invitation.status, Customer.unsubscribed_at)
+            .join(Customer, Customer.id == Invitation.customer_id)
+            .where(Invitation.id.in_(ids))
+        )
+    }
+    withdrawn = {}
+    for row in rows:
+        status, unsubscribed = states.get(row.invitation_id, ("missing", None))
+        if unsubscribed is not None:
+            withdrawn[row.id] = "unsubscribed"
+        elif status not in ("pending", "sent"):
+            withdrawn[row.id] = f"invitation {status}"
+    return withdrawn
+
+
+@functools.cache
+def _record_mailed():
+    """One UPDATE per run of sent survey mail, built once (a run is a few messages). Each row updated twice (a first
+    mail) left two new row versions and their index entries."""
+    now = bindparam("sent_now", type_=Invitation.sent_at.type)
+    first_mail = Invitation.id.in_(bindparam("first_ids", expanding=True)) & Invitation.sent_at.is_(None)
+    return (
+        update(Invitation)
+        .where(Invitation.id.in_(bindparam("mailed_ids", expanding=True)))
+        .values(
+            last_mailed_at=now,
+            status=case((first_mail & (Invitation.status == "pending"), "sent"), else_=Invitation.status),
+            sent_at=case((first_mail, now), else_=Invitation.sent_at),
+        )
+    )
+
+
+def on_messages_sent(_sender, session: Session, rows: list, now: datetime, **_: object) -> None:
+    """Sent survey mail marks its invitation mailed, in the transaction that records the sending. An invitation
+    answered before its first mail was recorded still gets its `sent_at` (and counts as mailed in the rollup)."""
+    mailed = [row.invitation_id for row in rows if row.invitation_id is not None]
+    if not mailed:
+        return
+    first = [row.invitation_id for row in rows if row.invitation_id is not None and row.kind == "invitation"]
+    session.execute(_record_mailed(), {"mailed_ids": mailed, "first_ids": first or [-1], "sent_now": now})
+    if first:
+        invitations_sent.send(None, session=session, invitation_ids=first, now=now)

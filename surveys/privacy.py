@@ -9,16 +9,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from customers.models import Customer
 from customers.privacy import plain, row_dict
-from surveys.models import (
-    ERASED_STATUS,
-    OPEN_STATUSES,
-    DevMail,
-    Invitation,
-    OutboxMessage,
-    Response,
-    Survey,
-    new_token,
-)
+from messaging.models import DevMail, OutboxMessage
+from surveys.models import ERASED_STATUS, OPEN_STATUSES, Invitation, Response, Survey, new_token
 
 ERASED = "[erased]"
 

@@ -14,16 +14,9 @@ from sqlalchemy.orm import Session, joinedload, scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import PoolProxiedConnection
 
+from messaging.models import OutboxMessage
 from surveys.mail import SURVEY_MAIL_KINDS
-from surveys.models import (
-    OPEN_STATUSES,
-    ChurnReason,
-    Invitation,
-    OutboxMessage,
-    Response,
-    ResponseReason,
-    Survey,
-)
+from surveys.models import OPEN_STATUSES, ChurnReason, Invitation, Response, ResponseReason, Survey
 from surveys.signals import response_submitted
 
 MAX_COMMENT = 5000
@@ -437,12 +430,3 @@ def _cancel_pending(session: Session, condition, reason: str) -> None:
         .values(status="cancelled", last_error=reason)
         .execution_options(synchronize_session=False)
     )
-
-
-def retry_failed(session: Session, message: OutboxMessage, now: datetime) -> bool:
-    """Staff send a failed mail again, unchanged, e.g. after the receiving side fixed a mailbox."""
-    if message.status != "failed":
-        return False
-    message.status, message.next_attempt_at = "pending", now
-    session.flush()
-    return True

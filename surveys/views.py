@@ -1,27 +1,22 @@
-"""Public survey and unsubscribe pages (no login), and the staff dev mailbox."""
+"""Public survey and unsubscribe pages (no login)."""
 
 from __future__ import annotations
 
 import functools
 import hmac
 import re
-from email import message_from_string, policy
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, render_template, request
 from flask_babel import gettext as _
-from flask_login import login_required
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from kundenpuls.auth import role_required
 from kundenpuls.dbpool import first_statement, is_disconnect
 from kundenpuls.extensions import csrf, db
 from kundenpuls.inputs import query_int
 from kundenpuls.timeutil import utcnow
 from surveys.forms import ChurnForm, NpsForm, answer_form_token, churn_form_token
-from surveys.models import DevMail, Invitation, OutboxMessage
-from surveys.queries import outbox_counts, outbox_problems
+from surveys.models import Invitation
 from surveys.services import (
     MAX_COMMENT,
     AlreadyAnswered,
@@ -32,7 +27,6 @@ from surveys.services import (
     active_reasons,
     invitation_by_token,
     is_expired,
-    retry_failed,
     submit_answer,
     submit_churn_answer,
     unsubscribe,
@@ -194,49 +188,3 @@ def unsubscribe_post(token: str):
     unsubscribe(db.session, invitation, utcnow())
     db.session.commit()
     return _page("surveys/unsubscribe.html", invitation=invitation, done=True)
-
-
-@bp.route("/outbox")
-@login_required
-def outbox():
-    return render_template("staff/outbox.html", counts=outbox_counts(db.session), problems=outbox_problems(db.session))
-
-
-@bp.route("/outbox/<int:message_id>/retry", methods=["POST"])
-@login_required
-def outbox_retry(message_id: int):
-    message = db.get_or_404(OutboxMessage, message_id)
-    if retry_failed(db.session, message, utcnow()):
-        db.session.commit()
-        flash(_("The mail is queued again."), "info")
-    return redirect(url_for("surveys.outbox"))
-
-
-def _dev_mailbox_open() -> bool:
-    """The dev mailbox holds live survey links: only without SMTP and never in production (admins only)."""
-    config = current_app.config
-    return not config.get("SMTP_URL") and config["KUNDENPULS_ENV"] != "production"
-
-
-@bp.route("/mailbox")
-@role_required("admin")
-def mailbox():
-    if not _dev_mailbox_open():
-        abort(404)
-    mails = db.session.scalars(select(DevMail).order_by(DevMail.id.desc()).limit(200)).all()
-    return render_template("staff/mailbox.html", mails=mails)
-
-
-@bp.route("/mailbox/<int:mail_id>")
-@role_required("admin")
-def mailbox_message(mail_id: int):
-    if not _dev_mailbox_open():
-        abort(404)
-    mail = db.get_or_404(DevMail, mail_id)
-    parsed = message_from_string(mail.raw, policy=policy.default)
-    plain = parsed.get_body(("plain",))
-    text = plain.get_content() if plain is not None else ""
-    headers = [(name, parsed[name]) for name in ("From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe")]
-    return render_template(
-        "staff/mailbox_message.html", mail=mail, headers=headers, text=text, links=re.findall(r"https?://\S+", text)
-    )

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from messaging.outbox import dispatch_due
 from surveys.jobs import create_due_invitations
 from surveys.models import Response
-from surveys.outbox import dispatch_due
 from tests.conftest import ARTIFACTS, next_business_morning
 
 pytestmark = pytest.mark.browser

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from playwright.sync_api import expect
 
-from surveys.outbox import dispatch_due
+from messaging.outbox import dispatch_due
 from tests.conftest import ARTIFACTS
 from tests.feedback_helpers import PASSWORD, answered, make_user
 

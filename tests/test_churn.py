@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from app.scheduler import tick
 from customers.models import Cancellation, Customer
 from feedback.models import Case
-from surveys.models import ChurnReason, Invitation, OutboxMessage, Response, Survey
+from messaging.models import OutboxMessage
+from surveys.models import ChurnReason, Invitation, Response, Survey
 from surveys.reasons import set_retired, update_reason
 from tests.conftest import next_business_morning
 

@@ -11,9 +11,10 @@ from sqlalchemy import func, select, update
 from analytics.models import InvitationsDaily
 from kundenpuls.claims import claim_batch
 from kundenpuls.extensions import db
+from messaging.models import OutboxMessage
+from messaging.outbox import dispatch_due
 from surveys.jobs import create_due_invitations
-from surveys.models import Invitation, OutboxMessage
-from surveys.outbox import dispatch_due
+from surveys.models import Invitation
 from surveys.services import record_response
 from tests.processes import last_weekday_morning, seed_due_purchases, tick
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from analytics.digest import send_weekly_digest
-from surveys.outbox import dispatch_due
+from messaging.outbox import dispatch_due
 from tests.feedback_helpers import answered, make_user
 
 MONDAY = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import func, select
 
 from kundenpuls.extensions import db as _db
-from surveys.models import OutboxMessage
+from messaging.models import OutboxMessage
 from tests.conftest import purchase_payload
 from tests.processes import gunicorn, last_weekday_morning, seed_due_purchases, stop, tick
 

@@ -14,8 +14,8 @@ from feedback import services, wording
 from feedback.jobs import escalate_overdue
 from feedback.models import Case
 from kundenpuls.audit import AuditEvent
+from messaging.outbox import dispatch_due
 from surveys.models import Survey
-from surveys.outbox import dispatch_due
 from tests.conftest import csrf_token
 from tests.feedback_helpers import answered, make_user, sign_in
 

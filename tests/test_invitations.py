@@ -6,8 +6,9 @@ from email import message_from_string, policy
 from sqlalchemy import func, select
 
 from customers.models import Customer
+from messaging.models import OutboxMessage
 from surveys.jobs import create_due_invitations
-from surveys.models import Invitation, OutboxMessage, Survey
+from surveys.models import Invitation, Survey
 
 BOUGHT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)  # a Monday
 THREE_DAYS_LATER = BOUGHT + timedelta(days=3)

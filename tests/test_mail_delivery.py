@@ -7,9 +7,10 @@ from urllib.parse import urlparse
 from sqlalchemy import func, select
 
 from customers.models import Customer
+from messaging.models import DevMail, OutboxMessage
+from messaging.outbox import dispatch_due
 from surveys.jobs import create_due_invitations
-from surveys.models import DevMail, Invitation, OutboxMessage
-from surveys.outbox import dispatch_due
+from surveys.models import Invitation
 
 BOUGHT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 SEND = BOUGHT + timedelta(days=3)  # Thursday 10:30 Berlin

@@ -260,8 +260,8 @@ def test_response_rate_rollup_follows_mailing_and_answers(session):
     from analytics.queries import ReportFilter, nps_report
     from customers.schemas import PurchaseIn
     from customers.services import record_purchase
+    from messaging.outbox import dispatch_due
     from surveys.jobs import create_due_invitations
-    from surveys.outbox import dispatch_due
     from surveys.services import submit_answer
     from tests.conftest import next_business_morning, purchase_payload
 

@@ -15,9 +15,10 @@ from integrations.models import WebhookEndpoint
 from kundenpuls.audit import AuditEvent
 from kundenpuls.extensions import db as _db
 from kundenpuls.models import User
+from messaging.models import OutboxMessage
+from messaging.outbox import dispatch_due
 from surveys.jobs import create_due_invitations, purge_old_comments, queue_reminders
-from surveys.models import Invitation, OutboxMessage, Response
-from surveys.outbox import dispatch_due
+from surveys.models import Invitation, Response
 from surveys.services import submit_answer
 from tests.conftest import csrf_token, purchase_payload
 from tests.feedback_helpers import make_user, sign_in

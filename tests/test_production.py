@@ -11,7 +11,7 @@ import pytest
 
 from app import create_app
 from kundenpuls.extensions import db as _db
-from surveys.mail import queue_mail
+from messaging.mail import queue_mail
 from tests.conftest import csrf_token
 from tests.feedback_helpers import answered
 

@@ -4,9 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from messaging.models import OutboxMessage
+from messaging.outbox import dispatch_due
 from surveys.jobs import create_due_invitations, expire_invitations, queue_reminders
-from surveys.models import Invitation, OutboxMessage, Survey
-from surveys.outbox import dispatch_due
+from surveys.models import Invitation, Survey
 from surveys.services import record_response, unsubscribe
 
 BOUGHT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)  # Monday

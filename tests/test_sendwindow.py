@@ -4,7 +4,7 @@ from datetime import UTC, datetime, time
 
 import pytest
 
-from surveys.sendwindow import is_open, next_window_start
+from messaging.sendwindow import is_open, next_window_start
 
 WEEKDAYS = {0, 1, 2, 3, 4}
 

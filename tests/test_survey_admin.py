@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from kundenpuls.audit import AuditEvent
+from messaging.models import OutboxMessage
 from surveys.jobs import create_due_invitations
-from surveys.models import Invitation, OutboxMessage, Survey
+from surveys.models import Invitation, Survey
 from tests.conftest import csrf_token
 from tests.feedback_helpers import make_user, sign_in
 

@@ -9,10 +9,11 @@ from analytics.models import NpsDaily, PendingAnswer
 from feedback.models import Case
 from integrations.events import forget_endpoints, subscribers
 from integrations.models import WebhookDelivery, WebhookEndpoint
+from messaging.models import OutboxMessage
+from messaging.outbox import dispatch_due
 from surveys.forms import answer_form_token
 from surveys.jobs import create_due_invitations
-from surveys.models import Invitation, OutboxMessage, Response
-from surveys.outbox import dispatch_due
+from surveys.models import Invitation, Response
 from surveys.signals import response_submitted
 from tests.conftest import csrf_token, next_business_morning
 

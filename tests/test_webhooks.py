@@ -14,7 +14,7 @@ from integrations.delivery import deliver_due
 from integrations.events import forget_endpoints
 from integrations.models import AlertSettings, WebhookDelivery, WebhookEndpoint
 from kundenpuls.audit import AuditEvent
-from surveys.outbox import dispatch_due
+from messaging.outbox import dispatch_due
 from tests.conftest import csrf_token
 from tests.feedback_helpers import answered, make_user, sign_in
 from tests.webhook_receiver import Receiver, signature_ok

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from sqlalchemy.orm import Session
 
-from surveys.models import DevMail
+from messaging.models import DevMail
 
 
 class SmtpTransport:

@@ -6,21 +6,22 @@ import functools
 import logging
 import smtplib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, case, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from customers.models import Customer
 from kundenpuls.claims import Claim, claim_batch
 from kundenpuls.dbpool import record_with_retry
-from surveys.mail import SURVEY_MAIL_KINDS, envelope_sender, with_date
-from surveys.models import Invitation, OutboxMessage
-from surveys.sendwindow import next_window_start
-from surveys.signals import invitations_sent
-from surveys.transport import DevMailboxTransport, SmtpTransport
+from messaging.mail import envelope_sender, with_date
+from messaging.models import OutboxMessage
+from messaging.sendwindow import next_window_start
+from messaging.signals import messages_sent
+from messaging.transport import DevMailboxTransport, SmtpTransport
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +89,7 @@ def _send_batch(session: Session, transport, claim: Claim, now: datetime, counts
             OutboxMessage.window_weekdays,
             OutboxMessage.window_start,
             OutboxMessage.window_end,
-            Customer.unsubscribed_at,
-            Invitation.status.label("invitation_status"),
         )
-        .outerjoin(Customer, Customer.id == OutboxMessage.customer_id)
-        .outerjoin(Invitation, Invitation.id == OutboxMessage.invitation_id)
         .where(OutboxMessage.id.in_(claim.ids))
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
     ).all()
@@ -101,15 +98,18 @@ def _send_batch(session: Session, transport, claim: Claim, now: datetime, counts
     except (OSError, smtplib.SMTPException) as exc:
         _release(session, claim, rows, now, f"cannot connect: {exc}", counts)
         return False
+    withdrawn = _withdrawn(session, rows)
     sent = _Recorder(session, now, counts)
     try:
-        return _send_rows(session, transport, sender, claim, rows, sent, now, counts)
+        return _send_rows(session, transport, sender, claim, rows, withdrawn, sent, now, counts)
     finally:
         sent.close()
         session.commit()
 
 
-def _send_rows(session: Session, transport, sender: str, claim: Claim, rows, sent, now: datetime, counts) -> bool:
+def _send_rows(
+    session: Session, transport, sender: str, claim: Claim, rows, withdrawn: dict, sent, now: datetime, counts
+) -> bool:
     lost: set[int] = set()
     for index, row in enumerate(rows):
         if claim.due_for_renewal():
@@ -119,11 +119,8 @@ def _send_rows(session: Session, transport, sender: str, claim: Claim, rows, sen
         if row.id in lost:
             log.warning("outbox message %s was taken over by another sender; not sending it", row.id)
             continue
-        if row.kind in SURVEY_MAIL_KINDS and (
-            row.unsubscribed_at is not None or row.invitation_status not in ("pending", "sent")
-        ):
-            reason = "unsubscribed" if row.unsubscribed_at else f"invitation {row.invitation_status}"
-            _set(session, claim, row.id, status="cancelled", last_error=reason)
+        if row.id in withdrawn:
+            _set(session, claim, row.id, status="cancelled", last_error=withdrawn[row.id])
             counts.cancelled += 1
             continue
         opens = _window_opens(row, now)
@@ -172,27 +169,43 @@ def _set(session: Session, claim: Claim, message_id: int, **values) -> None:
 
 
 @functools.cache
-def _record_statements() -> tuple:
-    """The two UPDATEs that record a run of accepted mail, built once: a run is a few messages, and
-    building the statements anew cost more Python time than the database took to run them (bench/dispatch)."""
-    now = bindparam("sent_now", type_=OutboxMessage.sent_at.type)
-    record_sent = (
+def _record_sent():
+    """The UPDATE that records a run of accepted messages, built once: a run is a few messages, and building the
+    statement anew cost more Python time than the database took to run it (bench/dispatch)."""
+    return (
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(bindparam("sent_ids", expanding=True)), OutboxMessage.status != "sent")
-        .values(status="sent", sent_at=now, attempts=OutboxMessage.attempts + 1, last_error=None)
-    )
-    # One UPDATE: each row updated twice (a first mail) left two new row versions and their index entries.
-    first_mail = Invitation.id.in_(bindparam("first_ids", expanding=True)) & Invitation.sent_at.is_(None)
-    record_mailed = (
-        update(Invitation)
-        .where(Invitation.id.in_(bindparam("mailed_ids", expanding=True)))
         .values(
-            last_mailed_at=now,
-            status=case((first_mail & (Invitation.status == "pending"), "sent"), else_=Invitation.status),
-            sent_at=case((first_mail, now), else_=Invitation.sent_at),
+            status="sent",
+            sent_at=bindparam("sent_now", type_=OutboxMessage.sent_at.type),
+            attempts=OutboxMessage.attempts + 1,
+            last_error=None,
         )
     )
-    return record_sent, record_mailed
+
+
+WithdrawalCheck = Callable[[Session, list], dict[int, str]]
+_WITHDRAWAL_CHECKS: dict[str, WithdrawalCheck] = {}
+
+
+def add_withdrawal_check(kinds: tuple[str, ...], check: WithdrawalCheck) -> None:
+    """Messages of these kinds are offered to `check(session, rows)` before they go out; it returns {row id:
+    reason} for those that must not be sent any more (surveys: the invitation was answered, the customer
+    unsubscribed). One query per batch, not per message."""
+    for kind in kinds:
+        _WITHDRAWAL_CHECKS[kind] = check
+
+
+def _withdrawn(session: Session, rows) -> dict[int, str]:
+    by_check: dict[WithdrawalCheck, list] = {}
+    for row in rows:
+        check = _WITHDRAWAL_CHECKS.get(row.kind)
+        if check is not None:
+            by_check.setdefault(check, []).append(row)
+    withdrawn: dict[int, str] = {}
+    for check, checked in by_check.items():
+        withdrawn.update(check(session, checked))
+    return withdrawn
 
 
 class _Recorder:
@@ -225,27 +238,20 @@ class _Recorder:
 
 
 def _mark_sent(session: Session, rows: list, now: datetime, counts: DispatchCounts) -> None:
-    """Record a run of accepted messages (and the rollup's count) and commit.
+    """Record a run of accepted messages, let packages above record what it means to them, and commit.
 
     The SMTP server has these messages, so the record is a fact: it is retried while the database is unreachable
     (a restart), and it is the one write not fenced by the claim token: a message another sender took over
-    meanwhile was still delivered, so it is recorded `sent`, never left `cancelled`. An invitation answered before
-    its first mail was recorded still gets its `sent_at` (and counts as sent in the rollup).
+    meanwhile was still delivered, so it is recorded `sent`, never left `cancelled`.
     """
     if not rows:
         session.commit()
         return
     sent_ids = [row.id for row in rows]
-    mailed = [row.invitation_id for row in rows if row.invitation_id is not None]
-    first = [row.invitation_id for row in rows if row.invitation_id is not None and row.kind == "invitation"]
-    record_sent, record_mailed = _record_statements()
 
     def record(session: Session) -> None:
-        session.execute(record_sent, {"sent_ids": sent_ids, "sent_now": now})
-        if mailed:
-            session.execute(record_mailed, {"mailed_ids": mailed, "first_ids": first or [-1], "sent_now": now})
-        if first:
-            invitations_sent.send(None, session=session, invitation_ids=first, now=now)
+        session.execute(_record_sent(), {"sent_ids": sent_ids, "sent_now": now})
+        messages_sent.send(None, session=session, rows=rows, now=now)
 
     record_with_retry(session, record)
     counts.sent += len(rows)

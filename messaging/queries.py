@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from surveys.models import OutboxMessage
+from messaging.models import OutboxMessage
 
 STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 
