@@ -16,8 +16,9 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from analytics.drivers import two_by_two_test
-from analytics.queries import day_bounds, next_period, period_bucket
+from analytics.queries import day_bounds, next_period
 from customers.models import Customer, LifecycleChange
+from kundenpuls.dialect import period_start_text
 from surveys.models import ChurnReason, Invitation, Response, ResponseReason, Survey
 
 ACTIVE = ("new", "existing", "inactive")  # customers who count in the base of the churn rate
@@ -84,7 +85,7 @@ def churn_rates(session: Session, first: date, end: date, segment: str | None = 
             .group_by(value_class)
         ).all()
     )
-    bucket = period_bucket(session, LifecycleChange.changed_at, "month")
+    bucket = period_start_text(session, LifecycleChange.changed_at, "month")
     reactivated = and_(
         LifecycleChange.cause == "purchase",
         LifecycleChange.from_phase.in_(("inactive", "churned")),
@@ -244,7 +245,7 @@ def _reason_table(session: Session, start: date, end: date, segment: str | None,
 
 def reasons_by_month(session: Session, start: date, end: date, segment: str | None = None) -> ReasonTable:
     """Share of each reason per month: how the reasons move over time."""
-    bucket = period_bucket(session, Response.created_at, "month").label("bucket")
+    bucket = period_start_text(session, Response.created_at, "month").label("bucket")
     rows = [m.isoformat() for m in months(start, end)]
     return _reason_table(session, start, end, segment, bucket, rows)
 
@@ -318,7 +319,7 @@ PHASE_ORDER = {"": 0, "potential": 1, "new": 2, "existing": 3, "inactive": 4, "c
 def lifecycle_flow(session: Session, start: date, end: date, segment: str | None = None) -> Flow:
     """How many customers moved between which phases per month (effective dates, every cause)."""
     since, until = day_bounds(start.replace(day=1), end)
-    bucket = period_bucket(session, LifecycleChange.changed_at, "month")
+    bucket = period_start_text(session, LifecycleChange.changed_at, "month")
     source = func.coalesce(LifecycleChange.from_phase, "")
     statement = _segment(
         select(bucket, source, LifecycleChange.to_phase, func.count()).where(

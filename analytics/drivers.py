@@ -17,13 +17,14 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 from scipy.stats import chi2_contingency, false_discovery_control, fisher_exact, mannwhitneyu
-from sqlalchemy import Float, and_, case, cast, func, literal_column, select, text
+from sqlalchemy import Float, and_, case, cast, func, literal_column, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
 from analytics.models import AnswerFact
 from analytics.queries import ReportFilter, _answer_filters, _customer_filters, survey_filters
 from customers.models import Customer, Purchase
+from kundenpuls.dialect import POSTGRESQL, is_postgresql, set_local
 from surveys.models import ChurnReason, Invitation, Response, ResponseReason
 
 ALPHA = 0.05
@@ -117,7 +118,7 @@ def numeric_columns(session: Session, start: date, end: date, filters: ReportFil
         *(getattr(AnswerFact, name) for name in NUMERIC),
     )
     names = ("promoter", *NUMERIC)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         return _fetch_floats(session, statement, names)
     columns: dict[str, array] = {name: array("d") for name in names}
     for chunk in session.execute(statement.execution_options(yield_per=50_000)).partitions():
@@ -208,7 +209,7 @@ def all_category_counts(session: Session, start: date, end: date, filters: Repor
     PostgreSQL counts the customer and answer attributes in one scan with GROUPING SETS (one query per
     attribute read the answers four times); SQLite has no grouping sets and counts them one by one.
     """
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgresql(session):
         return {attribute: category_counts(session, start, end, filters, attribute) for attribute in CATEGORICAL}
     columns = _COLUMNS
     promoter = Response.score >= 9
@@ -477,22 +478,22 @@ THEME_COMMENTS = 5000  # the latest comments per group feed the themes
 def _category_counts_aside(engine: Engine, start: date, end: date, filters: ReportFilter) -> dict | None:
     """all_category_counts in a connection of its own (PostgreSQL), which sees committed answers only, as any
     report request does; None on SQLite, which counts in the report's own session."""
-    if engine.dialect.name != "postgresql":
+    if engine.dialect.name != POSTGRESQL:
         return None
     with Session(engine) as own:
-        own.execute(text("SET LOCAL work_mem = '128MB'"))
-        own.execute(text("SET LOCAL jit = off"))
+        set_local(own, "work_mem", "128MB")
+        set_local(own, "jit", "off")
         counts = all_category_counts(own, start, end, filters)
         own.rollback()
         return counts
 
 
 def driver_report(session: Session, start: date, end: date, filters: ReportFilter) -> DriverReport:
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         # Hash aggregates over a million answers spill to disk with the default 4 MB; compiling the expressions
         # (JIT) costs more than it saves on these scans. This transaction only.
-        session.execute(text("SET LOCAL work_mem = '128MB'"))
-        session.execute(text("SET LOCAL jit = off"))
+        set_local(session, "work_mem", "128MB")
+        set_local(session, "jit", "off")
     with ThreadPoolExecutor(max_workers=len(NUMERIC)) as pool:
         # PostgreSQL counts the categories in a second connection meanwhile: the database works while numpy
         # ranks the numeric attributes.

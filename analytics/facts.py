@@ -6,27 +6,19 @@ answer that has none yet and is not waiting to be applied (answers loaded in bul
 
 from __future__ import annotations
 
-from sqlalchemy import Float, case, cast, exists, func, insert, select
+from sqlalchemy import Float, case, cast, exists, insert, select
 from sqlalchemy.orm import Session
 
 from analytics.models import AnswerFact, PendingAnswer
 from customers.models import Customer, Purchase
+from kundenpuls.dialect import days_between, greatest
 from surveys.models import Invitation, Response
-
-
-def days_between(session: Session, later, earlier):
-    """Days from `earlier` to `later` as a float, in SQL."""
-    if session.get_bind().dialect.name == "postgresql":
-        # date_part is float arithmetic; EXTRACT returns numeric since PostgreSQL 14, several times slower here.
-        return func.date_part("epoch", later - earlier) / 86400.0
-    return func.julianday(later) - func.julianday(earlier)
 
 
 def _source(session: Session):
     """Per scored answer: its filter columns and the attributes, from purchase and customer."""
     tenure = days_between(session, Response.created_at, Customer.first_purchase_at)
-    greatest = func.max if session.get_bind().dialect.name == "sqlite" else func.greatest
-    years = greatest(tenure / 365.0, 1.0)
+    years = greatest(session, tenure / 365.0, 1.0)
     purchases = cast(case((Customer.purchase_count > 0, Customer.purchase_count), else_=None), Float)
     return (
         select(

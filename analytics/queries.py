@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Integer, and_, cast, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from analytics.models import InvitationsDaily, NpsDaily
 from analytics.nps import MIN_ANSWERS, Change, NpsFigure, change, figure
 from customers.models import Customer, Purchase
+from kundenpuls.dialect import period_start_day, period_start_text
 from surveys.models import Invitation, Response, Survey
 
 INTERVALS = ("week", "month")
@@ -70,24 +71,6 @@ def next_period(start: date, interval: str) -> date:
     if interval == "week":
         return start + timedelta(days=7)
     return date(start.year + (start.month == 12), start.month % 12 + 1, 1)
-
-
-def _day_bucket(session: Session, column, interval: str):
-    """The period's first day for a DATE column: plain date arithmetic, no time-zone-aware truncation."""
-    if session.get_bind().dialect.name == "postgresql":
-        part = "isodow" if interval == "week" else "day"
-        # date_part gives a float; EXTRACT gives numeric since PostgreSQL 14, a fifth slower over the rollup.
-        return column - cast(func.date_part(part, column), Integer) + 1
-    return period_bucket(session, column, interval)
-
-
-def period_bucket(session: Session, column, interval: str):
-    """The period's first day as text 'YYYY-MM-DD' on both databases (UTC periods, weeks start on Monday)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.date_trunc(interval, column), "YYYY-MM-DD")
-    if interval == "week":
-        return func.date(column, "weekday 0", "-6 days")
-    return func.strftime("%Y-%m-01", column)
 
 
 def _nps_surveys_select():
@@ -151,7 +134,7 @@ def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
 def raw_counts(session: Session, first: date, end: date, interval: str, filters: ReportFilter) -> dict:
     """Promoters, passives, detractors per period straight from the answers (the rollup's reference)."""
     since, until = day_bounds(first, end)
-    bucket = period_bucket(session, Response.created_at, interval)
+    bucket = period_start_text(session, Response.created_at, interval)
     answers = _answer_filters(
         select(
             bucket.label("bucket"),
@@ -175,7 +158,7 @@ def _rollup(
 
     Without a chosen survey, `survey_ids` are the NPS surveys (looked up once per report, or here if None).
     """
-    bucket = _day_bucket(session, model.day, interval)
+    bucket = period_start_day(session, model.day, interval)
     statement = select(bucket, *(func.sum(column) for column in columns)).where(model.day >= first, model.day <= end)
     for name, value in (
         ("survey_id", filters.survey_id),
@@ -208,7 +191,7 @@ def _key(bucket) -> str:
 
 def raw_sent(session: Session, first: date, end: date, interval: str, filters: ReportFilter) -> dict:
     since, until = day_bounds(first, end)
-    sent_bucket = period_bucket(session, Invitation.sent_at, interval)
+    sent_bucket = period_start_text(session, Invitation.sent_at, interval)
     sent = _sent_filters(
         select(sent_bucket, func.count(), func.count().filter(Invitation.status == "answered")).where(
             Invitation.sent_at >= since, Invitation.sent_at < until

@@ -11,30 +11,16 @@ from datetime import datetime
 
 from sqlalchemy import and_, bindparam, case, cast, delete, func, literal, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Date, Integer
 
 from analytics.models import SHARDS, InvitationsDaily, NpsDaily
 from customers.models import Customer, Purchase
+from kundenpuls.dialect import POSTGRESQL, day_of, is_postgresql, name_of, upsert_insert
 from surveys.models import Invitation, Response
 
 KEY = ("day", "survey_id", "locale", "category", "segment", "phase")
 COUNTS = ("promoters", "passives", "detractors")
-
-
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
-
-
-def _insert(dialect: str):
-    return pg_insert if dialect == "postgresql" else sqlite_insert
-
-
-def _day(dialect: str, column):
-    if dialect == "postgresql":
-        return cast(column, Date)
-    return func.date(column)
 
 
 def _classes(score):
@@ -50,7 +36,7 @@ def _source(dialect: str, *where, shard=0):
     promoters, passives, detractors = _classes(Response.score)
     return (
         select(
-            _day(dialect, Response.created_at).label("day"),
+            day_of(dialect, Response.created_at).label("day"),
             Response.survey_id,
             Response.locale,
             func.coalesce(Purchase.category, "").label("category"),
@@ -74,7 +60,7 @@ def _shard(value):
 
 
 def _upsert(dialect: str, table, columns: tuple[str, ...], source):
-    statement = _insert(dialect)(table).from_select([*KEY, "shard", *columns], source)
+    statement = upsert_insert(dialect)(table).from_select([*KEY, "shard", *columns], source)
     return statement.on_conflict_do_update(
         index_elements=[*KEY, "shard"],
         set_={name: table.c[name] + statement.excluded[name] for name in columns},
@@ -85,7 +71,7 @@ def _sent_source(dialect: str, *where, answered_only: bool = False, shard=0):
     """Mailed invitations with their rollup key (day of the first mail); `answered_only` counts one answer."""
     return (
         select(
-            _day(dialect, Invitation.sent_at).label("day"),
+            day_of(dialect, Invitation.sent_at).label("day"),
             Invitation.survey_id,
             Invitation.locale,
             func.coalesce(Purchase.category, "").label("category"),
@@ -122,7 +108,7 @@ def count_answer(session: Session, response: Response) -> None:
     Shard 0: SQLite has one writer, and on PostgreSQL only churn answers come here.
     """
     params = {"rollup_response_id": response.id, "rollup_invitation_id": response.invitation_id}
-    answer, mailed = _answer_statements(_dialect(session))
+    answer, mailed = _answer_statements(name_of(session))
     if response.score is not None:
         session.execute(answer, params)
     session.execute(mailed, params)
@@ -149,8 +135,8 @@ def _count_sent_statement(dialect: str):
 
 def count_sent(session: Session, invitation_ids: list[int], now: datetime) -> None:
     """Invitations whose first mail was just accepted: one more `sent` on their day's row."""
-    dialect = _dialect(session)
-    shard = invitation_ids[0] % SHARDS if dialect == "postgresql" else 0
+    dialect = name_of(session)
+    shard = invitation_ids[0] % SHARDS if dialect == POSTGRESQL else 0
     params = {"sent_ids": list(invitation_ids), "sent_now": now, "sent_shard": shard}
     session.execute(_count_sent_statement(dialect), params)
 
@@ -162,7 +148,7 @@ def on_invitations_sent(_sender, session: Session, invitation_ids: list[int], no
 def on_response_submitted(response: Response, session: Session, now: datetime, **_: object) -> None:
     """Count an answer. NPS answers on PostgreSQL are counted inside their own statement (ANSWER_PARTS);
     churn answers (no score) are stored by the ORM and only add to their mailing day's answered count."""
-    if _dialect(session) == "postgresql" and response.score is not None:
+    if is_postgresql(session) and response.score is not None:
         return
     count_answer(session, response)
 
@@ -223,7 +209,7 @@ ANSWER_PARTS = (nps_part, mailed_part)
 
 def rebuild(session: Session) -> int:
     """Recount everything from the raw rows (after bulk loads that bypass the signals); returns rows."""
-    dialect = _dialect(session)
+    dialect = name_of(session)
     for model, columns, source in (
         (NpsDaily, COUNTS, _source(dialect).subquery()),
         (InvitationsDaily, ("sent", "answered"), _sent_source(dialect).subquery()),
@@ -234,8 +220,8 @@ def rebuild(session: Session) -> int:
             literal(0).label("shard"),
             *(func.sum(source.c[name]).label(name) for name in columns),
         ).group_by(*(source.c[name] for name in KEY))
-        session.execute(_insert(dialect)(model.__table__).from_select([*KEY, "shard", *columns], grouped))
-        if dialect == "postgresql":
+        session.execute(upsert_insert(dialect)(model.__table__).from_select([*KEY, "shard", *columns], grouped))
+        if dialect == POSTGRESQL:
             # Fresh statistics after the bulk load: with none, the planner expects one row and walks the index
             # for every one of the tens of thousands the reports read.
             session.execute(text(f"ANALYZE {model.__tablename__}"))
@@ -250,7 +236,7 @@ def disagreements(session: Session) -> int:
     phase an answer had when it came in, while the raw rows only know today's.
     """
     keys = [k for k in KEY if k not in ("segment", "phase")]
-    source = _source(_dialect(session)).subquery()
+    source = _source(name_of(session)).subquery()
     raw = (
         select(*(source.c[k] for k in keys), *(func.sum(source.c[c]).label(c) for c in COUNTS))
         .group_by(*(source.c[k] for k in keys))
@@ -277,7 +263,7 @@ def compact(session: Session, now: datetime) -> int:
     in the same statement: an answer counted meanwhile waits for the lock and then writes a fresh shard row,
     so nothing is lost. Only PostgreSQL shards; SQLite has one writer and always uses shard 0.
     """
-    if _dialect(session) != "postgresql":
+    if not is_postgresql(session):
         return 0
     today = now.date()
     folded = 0

@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import and_, bindparam, case, func, insert, literal, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from customers.models import Customer, LifecycleChange, LifecycleRules, Purchase
 from kundenpuls import audit
+from kundenpuls.dialect import is_postgresql, least, plus_days, set_local
 from kundenpuls.locks import LIFECYCLE_LOCK, try_job_lock
-from kundenpuls.timeutil import UTCDateTime, plus_days
+from kundenpuls.timeutil import UTCDateTime
 
 # The scheduler recomputes all phases this often (phases move by days, not minutes).
 RECOMPUTE_EVERY = timedelta(hours=1)
@@ -31,10 +32,6 @@ def current_rules(session: Session) -> LifecycleRules:
         session.add(rules)
         session.flush()
     return rules
-
-
-def _least(session: Session, *values):
-    return (func.least if session.get_bind().dialect.name == "postgresql" else func.min)(*values)
 
 
 class Moment(NamedTuple):
@@ -101,7 +98,7 @@ def _computed(
         (phase == "inactive", plus_days(session, last, rules.inactive_after_days)),
         (reactivated, last),  # a purchase after churn or inactivity starts the phase anew
         (phase == "new", first),
-        (count >= rules.new_until_purchases, _least(session, nth_purchase, new_days_over)),
+        (count >= rules.new_until_purchases, least(session, nth_purchase, new_days_over)),
         else_=new_days_over,
     )
     query = (
@@ -162,15 +159,14 @@ def recompute_phases(session: Session, now: datetime, cause: str, customer_ids: 
     if customer_ids is not None and not customer_ids:
         return 0
     rules = current_rules(session)
-    if customer_ids is not None and session.get_bind().dialect.name == "postgresql":
+    if customer_ids is not None and is_postgresql(session):
         statement = _for_customers(session, rules, cause)
         recorded = session.execute(statement, {"ids": list(customer_ids), **moment(rules, now)._asdict()}).scalar_one()
     elif customer_ids is not None:
         recorded = _recompute(session, rules, now, cause, customer_ids, None)
     else:
-        if session.get_bind().dialect.name == "postgresql":
-            # JIT compiling the statement costs more than it saves (two thirds of a slice). This transaction only.
-            session.execute(text("SET LOCAL jit = off"))
+        # JIT compiling the statement costs more than it saves (two thirds of a slice). This transaction only.
+        set_local(session, "jit", "off")
         low, high = session.execute(select(func.min(Customer.id), func.max(Customer.id))).one()
         recorded = 0
         for start in range(low or 0, (high or -1) + 1, CHUNK):
@@ -202,7 +198,7 @@ def _recompute(
     if id_range is not None:
         target.append(Customer.id.between(*id_range))
     recorded_at = literal(now, LifecycleChange.recorded_at.type)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         return session.execute(_counted_changes(computed, target, recorded_at, cause)).scalar_one()
     recorded = len(
         session.execute(

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from customers.models import Customer, Purchase
 from feedback.models import CLOSED, OPEN, Case
+from kundenpuls.dialect import POSTGRESQL, hours_between, name_of, period_start_text
 from kundenpuls.inputs import whole_number
 from kundenpuls.models import User
 from surveys.models import Response
@@ -136,12 +137,6 @@ def customer_picture(session: Session, case: Case, now: datetime) -> CustomerPic
     return CustomerPicture(customer, purchases, count, revenue, answers, cases)
 
 
-def _hours_between(later, earlier, dialect: str):
-    if dialect == "postgresql":
-        return func.extract("epoch", later - earlier) / 3600.0
-    return (func.julianday(later) - func.julianday(earlier)) * 24.0
-
-
 def _median(values: list[float]) -> float | None:
     if not values:
         return None
@@ -156,22 +151,18 @@ def queue_health(session: Session, now: datetime, weeks: int = 8) -> dict:
     PostgreSQL computes the medians itself (percentile_cont); SQLite has no median, so there the grouped
     durations come back and the median is taken per group.
     """
-    dialect = session.get_bind().dialect.name
+    dialect = name_of(session)
     open_total, overdue = session.execute(
         select(
             func.count().filter(Case.status.in_(OPEN)),
             func.count().filter(and_(Case.status.in_(OPEN), Case.next_due_at < now)),
         ).select_from(Case)
     ).one()
-    to_contact = _hours_between(Case.first_contact_at, Case.created_at, dialect)
-    to_resolve = _hours_between(Case.resolved_at, Case.created_at, dialect)
+    to_contact = hours_between(session, Case.first_contact_at, Case.created_at)
+    to_resolve = hours_between(session, Case.resolved_at, Case.created_at)
     since = now - timedelta(weeks=weeks)
     owner_label = func.coalesce(User.email, literal_column("''"))
-    week = (
-        func.date_trunc("week", Case.created_at)
-        if dialect == "postgresql"
-        else func.date(Case.created_at, "weekday 0", "-6 days")
-    )
+    week = period_start_text(session, Case.created_at, "week")
     per_owner = _grouped(session, dialect, owner_label, to_contact, to_resolve, since, now, outer_user=True)
     per_week = _grouped(session, dialect, week, to_contact, to_resolve, since, now)
     return {"open": open_total, "overdue": overdue, "per_owner": per_owner, "per_week": per_week}
@@ -187,7 +178,7 @@ def _grouped(session, dialect, key, to_contact, to_resolve, since, now, outer_us
         "overdue": func.count().filter(and_(Case.status.in_(OPEN), Case.next_due_at < now)),
         "resolved": func.count().filter(Case.status.in_(CLOSED)),
     }
-    if dialect == "postgresql":
+    if dialect == POSTGRESQL:
         rows = session.execute(
             base.add_columns(
                 *counts.values(),

@@ -12,12 +12,12 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from customers.models import Customer
 from feedback.models import Case
 from integrations.models import WebhookDelivery, WebhookEndpoint
+from kundenpuls.dialect import name_of, upsert_insert
 from surveys.models import Response, Survey, nps_class
 
 SUBSCRIPTIONS_TTL = 10.0
@@ -61,7 +61,7 @@ def emit(session: Session, event: str, event_id: str, data, now: datetime, endpo
     if not targets:
         return 0
     payload = envelope(event_id, event, data() if callable(data) else data, now)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert(name_of(session))
     session.execute(
         insert(WebhookDelivery).on_conflict_do_nothing(index_elements=["endpoint_id", "event_id"]),
         [

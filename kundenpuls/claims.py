@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from kundenpuls.dialect import is_postgresql
 from kundenpuls.timeutil import utcnow
 
 _claims = itertools.count(1)
@@ -36,7 +37,7 @@ def worker_id() -> str:
 def database_clock(session: Session) -> datetime:
     """The database server's wall clock (PostgreSQL), so claims compare on one clock across hosts; SQLite runs on
     this host, whose clock it is."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         value = session.scalar(select(func.clock_timestamp()))
         return value
     return utcnow()

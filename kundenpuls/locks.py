@@ -6,6 +6,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from kundenpuls.dialect import is_postgresql
+
 # Arbitrary constants naming jobs among PostgreSQL advisory locks.
 INVITE_LOCK = 4_262_001
 LIFECYCLE_LOCK = 4_262_005
@@ -22,7 +24,7 @@ def try_job_lock(session: Session, key: int) -> bool:
     by commit or rollback, so a second scheduler skips the job instead of redoing it on the same rows (and
     deadlocking with the first). Check whether the job is due only after taking it: the other scheduler may have
     just committed the same run. SQLite has one writer at a time anyway."""
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgresql(session):
         return True
     return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar())
 

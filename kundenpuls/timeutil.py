@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
-from sqlalchemy import func, literal
-from sqlalchemy.orm import Session
 from sqlalchemy.types import DateTime, TypeDecorator
 
 # The moments and days any input may name: wide enough for every real purchase and report, narrow enough that
@@ -54,13 +52,6 @@ class UTCDateTime(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else value.replace(tzinfo=UTC)
-
-
-def plus_days(session: Session, column, days: int):
-    """`column` + `days` days in SQL: an interval on PostgreSQL, SQLite's datetime() modifier there."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column + literal(timedelta(days=days))
-    return func.datetime(column, f"{int(days):+d} days")
 
 
 def render_migration_type(type_, obj, autogen_context):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from analytics.facts import record_facts
 from analytics.models import PendingAnswer
+from kundenpuls.dialect import is_postgresql
 from kundenpuls.locks import ANSWERS_LOCK, is_transient, try_job_lock
 from retention.segments import apply_answer
 from surveys.models import Response
@@ -36,7 +37,7 @@ def on_response_submitted(response: Response, session: Session, now: datetime, *
     SQLite, churn answers (stored by the ORM) on PostgreSQL."""
     if response.customer_id is None:
         return
-    if session.get_bind().dialect.name == "postgresql" and response.score is not None:
+    if is_postgresql(session) and response.score is not None:
         return
     session.execute(insert(PendingAnswer).values(response_id=response.id))
 

@@ -8,7 +8,8 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from analytics.queries import day_bounds, period_bucket
+from analytics.queries import day_bounds
+from kundenpuls.dialect import period_start_text
 from retention.models import SegmentChange
 
 SATISFACTION_RANK = {"detractor": 0, "passive": 1, "promoter": 2}
@@ -35,7 +36,7 @@ class Movement:
 def movements(session: Session, start: date, end: date) -> list[Movement]:
     """Moves per month and (from, to) segment, counted in SQL; most frequent first within each month."""
     since, until = day_bounds(start, end)
-    month = period_bucket(session, SegmentChange.changed_at, "month")
+    month = period_start_text(session, SegmentChange.changed_at, "month")
     c = SegmentChange
     keys = (c.from_value_class, c.from_phase, c.from_satisfaction, c.to_value_class, c.to_phase, c.to_satisfaction)
     rows = session.execute(

@@ -17,7 +17,6 @@ from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import JSON, String, bindparam, case, column, func, insert, literal, or_, select, text, union, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
@@ -26,6 +25,7 @@ from analytics.models import SHARDS
 from customers.models import Customer, Purchase
 from customers.values import current_value_settings
 from feedback.models import Case
+from kundenpuls.dialect import POSTGRESQL, is_postgresql, name_of, set_local, upsert_insert
 from kundenpuls.locks import SEGMENT_LOCK, try_job_lock
 from kundenpuls.timeutil import UTCDateTime, utcnow
 from retention import cells
@@ -142,7 +142,7 @@ def _reasons(session: Session, now: datetime, customer_ids, id_range):
         Case.created_at > since, Case.root_cause.is_not(None), *_scope(Case.customer_id, customer_ids, id_range)
     )
     distinct = union(churn, cases).subquery("given")  # UNION: each reason once per customer
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         joined = func.string_agg(distinct.c.reason, aggregate_order_by(literal(","), distinct.c.reason))
     else:
         ordered = select(distinct).order_by(distinct.c.customer_id, distinct.c.reason).subquery("given")
@@ -159,7 +159,7 @@ def _refresh(session: Session, now: datetime, cause: str, customer_ids, id_range
 
     PostgreSQL runs both in one statement (the history INSERT is a data-modifying CTE and sees the rows as
     they were before the upsert); SQLite runs the same two statements in turn."""
-    dialect = session.get_bind().dialect.name
+    dialect = name_of(session)
     computed = _computed(session, now, customer_ids, id_range).cte("computed")
     old = CustomerSegment.__table__.alias("old")
     # A first placement is not a move: the history holds moves only (the segment row says where one stands).
@@ -194,7 +194,7 @@ def _refresh(session: Session, now: datetime, cause: str, customer_ids, id_range
         )
         .returning(SegmentChange.id)
     )
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     table = CustomerSegment.__table__
     # "WHERE true": SQLite would otherwise read the upsert's ON CONFLICT as a join condition.
     base = insert(table).from_select(["customer_id", *FACTS, "refreshed_at"], select(computed).where(text("true")))
@@ -203,7 +203,7 @@ def _refresh(session: Session, now: datetime, cause: str, customer_ids, id_range
         set_={name: base.excluded[name] for name in (*FACTS, "refreshed_at")},
         where=or_(*(table.c[name].is_distinct_from(base.excluded[name]) for name in FACTS)),
     )
-    if dialect == "postgresql":
+    if dialect == POSTGRESQL:
         moves = history.cte("moves")
         upserted = upsert.returning(table.c.customer_id).cte("upserted")
         counts = select(
@@ -235,8 +235,7 @@ def refresh_segments(
         moved = _refresh(session, now, cause, customer_ids, None).moves
         cells.move(session, before, cells.cells_of(session, customer_ids))
     else:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SET LOCAL jit = off"))
+        set_local(session, "jit", "off")
         low, high = session.execute(select(func.min(Customer.id), func.max(Customer.id))).one()
         moved = 0
         for start in range(low or 0, (high or -1) + 1, CHUNK):
@@ -316,7 +315,7 @@ def _score_moves(session: Session, response, now: datetime) -> SimpleNamespace |
     now_class = nps_class(response.score)
     params = {"cid": response.customer_id, "score": response.score, "cls": now_class,
               "answered": response.created_at, "now": now}  # fmt: skip
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         # One round trip: lock and read the row, move the score, and write the history row when the
         # satisfaction changes (data-modifying CTEs run whether or not the main query reads them).
         row = session.execute(_MOVE_SCORE, {**params, "shard": response.customer_id % SHARDS}).one_or_none()
@@ -418,16 +417,15 @@ def refresh_all(session: Session, now: datetime, workers: int = 1) -> SegmentRun
     On PostgreSQL with `workers` > 1, the slices after the first run in that many connections at once, each
     slice its own transaction (customers are independent; memory stays one slice per worker). The cells are
     rebuilt at the end, in the caller's transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL jit = off"))
+    set_local(session, "jit", "off")
     run = SegmentRun(started_at=now)
     session.add(run)
     low, high = session.execute(select(func.min(Customer.id), func.max(Customer.id))).one()
     ranges = [(start, start + CHUNK - 1) for start in range(low or 0, (high or -1) + 1, CHUNK)]
-    if session.get_bind().dialect.name != "postgresql" or workers <= 1 or len(ranges) <= 1:
+    if not is_postgresql(session) or workers <= 1 or len(ranges) <= 1:
         for id_range in ranges:
             moved, made = _slice(session, now, id_range)
-            if session.get_bind().dialect.name == "postgresql" and id_range == ranges[0]:
+            if is_postgresql(session) and id_range == ranges[0]:
                 _analyze(session)  # ANALYZE sees this transaction's own rows
             run.changes += moved
             run.suggestions += made
@@ -436,7 +434,7 @@ def refresh_all(session: Session, now: datetime, workers: int = 1) -> SegmentRun
 
         def work(id_range: tuple[int, int]) -> tuple[int, int]:
             with Session(engine) as own:
-                own.execute(text("SET LOCAL jit = off"))
+                set_local(own, "jit", "off")
                 result = _slice(own, now, id_range)
                 own.commit()
                 return result

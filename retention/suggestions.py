@@ -30,7 +30,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from customers.models import Customer, Purchase
@@ -38,8 +37,8 @@ from feedback.models import Case
 from feedback.priority import add_working_days
 from feedback.services import open_measure
 from kundenpuls import audit
+from kundenpuls.dialect import name_of, plus_days, upsert_insert
 from kundenpuls.models import User
-from kundenpuls.timeutil import plus_days
 from retention.models import LIVE_SQL, SUGGESTION_OPEN, CustomerSegment, RetentionRule, Suggestion
 from retention.rules import active_rules, condition, matches, sentence
 from surveys.models import Response
@@ -86,7 +85,7 @@ _STATEMENTS: dict[tuple, tuple] = {}
 
 def _statements(session: Session, by_ids: bool, rules: list[RetentionRule]) -> tuple:
     """(lapse UPDATE, suggestion INSERT) for these rules, with the scope and times as bound parameters."""
-    dialect = session.get_bind().dialect.name
+    dialect = name_of(session)
     signature = tuple((r.id, json.dumps(r.conditions, sort_keys=True), r.repeat_after_days) for r in rules)
     key = (dialect, by_ids, signature)
     if key in _STATEMENTS:
@@ -129,7 +128,7 @@ def _statements(session: Session, by_ids: bool, rules: list[RetentionRule]) -> t
     columns = ["customer_id", "rule_id", "status", "created_at", "conditions", *FACT_COLUMNS, "reason"]
     source = selects[0] if len(selects) == 1 else selects[0].union_all(*selects[1:])
     insert = (
-        (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Suggestion.__table__)
+        upsert_insert(dialect)(Suggestion.__table__)
         .from_select(columns, select(source.subquery()).where(true()))
         .on_conflict_do_nothing(
             # The partial index's predicate as literal SQL: with bound values PostgreSQL cannot match it to the

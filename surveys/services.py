@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, joinedload, scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import PoolProxiedConnection
 
+from kundenpuls.dialect import POSTGRESQL
 from messaging.models import OutboxMessage
 from surveys.mail import SURVEY_MAIL_KINDS
 from surveys.models import OPEN_STATUSES, ChurnReason, Invitation, Response, ResponseReason, Survey
@@ -253,7 +254,7 @@ def submit_answer(session: Session, token: str, score: int, comment: str | None,
     params = {"by_token": token, "at_now": now, "new_score": score, "new_comment": comment, "new_created_at": now}
     bind = session.get_bind()
     try:
-        if bind.dialect.name != "postgresql":
+        if bind.dialect.name != POSTGRESQL:
             row = _claim_then_insert(session, params)
         elif _stands_alone(session, score, comment):
             row = _claim_and_insert_alone(bind, params)

@@ -1,0 +1,82 @@
+"""Each SQL idiom of kundenpuls/dialect.py against Python's answer, on the database this run uses (the suite
+runs on SQLite and on PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Date, func, literal, select
+
+from kundenpuls import dialect
+from kundenpuls.timeutil import UTCDateTime
+
+LATER = datetime(2026, 3, 4, 18, 30, tzinfo=UTC)
+EARLIER = datetime(2026, 2, 26, 6, 0, tzinfo=UTC)
+
+
+def value(session, expression):
+    return session.scalar(select(expression))
+
+
+def at(moment: datetime):
+    return literal(moment, UTCDateTime())
+
+
+def test_days_and_hours_between(session):
+    expected = (LATER - EARLIER).total_seconds() / 86400
+    assert value(session, dialect.days_between(session, at(LATER), at(EARLIER))) == pytest.approx(expected)
+    assert value(session, dialect.hours_between(session, at(LATER), at(EARLIER))) == pytest.approx(expected * 24)
+
+
+def test_least_and_greatest(session):
+    assert value(session, dialect.least(session, literal(3), literal(1), literal(2))) == 1
+    assert value(session, dialect.greatest(session, literal(3.5), literal(1.0))) == 3.5
+
+
+def test_plus_days(session):
+    shifted = value(session, dialect.plus_days(session, at(EARLIER), 7))
+    if isinstance(shifted, str):  # SQLite's datetime() gives text
+        shifted = datetime.fromisoformat(shifted)
+    assert shifted.replace(tzinfo=None) == (EARLIER + timedelta(days=7)).replace(tzinfo=None)
+
+
+@pytest.mark.parametrize(
+    ("moment", "interval", "expected"),
+    [
+        (LATER, "week", "2026-03-02"),  # a Wednesday: its Monday
+        (datetime(2026, 3, 2, 0, 0, tzinfo=UTC), "week", "2026-03-02"),  # the Monday itself
+        (datetime(2026, 3, 1, 23, 59, tzinfo=UTC), "week", "2026-02-23"),  # a Sunday: the Monday before
+        (LATER, "month", "2026-03-01"),
+        (datetime(2025, 12, 31, 23, 59, tzinfo=UTC), "month", "2025-12-01"),
+    ],
+)
+def test_period_start_of_a_timestamp_and_of_a_date(session, moment, interval, expected):
+    assert value(session, dialect.period_start_text(session, at(moment), interval)) == expected
+    day = value(session, dialect.period_start_day(session, literal(moment.date(), Date()), interval))
+    assert str(day)[:10] == expected
+
+
+def test_day_of_a_timestamp(session):
+    day = value(session, dialect.day_of(dialect.name_of(session), at(LATER)))
+    assert str(day)[:10] == "2026-03-04"
+
+
+def test_upsert_insert_does_nothing_on_conflict(session):
+    from kundenpuls.models import ApiKey
+
+    row = {"name": "shop", "prefix": "kp_x", "key_hash": "h" * 64, "created_at": LATER}
+    upsert = dialect.upsert_insert(dialect.name_of(session))(ApiKey.__table__)
+    session.execute(upsert.on_conflict_do_nothing(index_elements=["key_hash"]), [row, row])
+    assert session.scalar(select(func.count()).select_from(ApiKey.__table__)) == 1
+    session.rollback()
+
+
+def test_set_local_refuses_anything_but_a_plain_setting(session):
+    dialect.set_local(session, "work_mem", "64MB")
+    if dialect.is_postgresql(session):
+        assert session.scalar(select(func.current_setting("work_mem"))) == "64MB"
+    with pytest.raises(ValueError):
+        dialect.set_local(session, "work_mem", "1'; DROP TABLE customers; --")
+    session.rollback()
+    assert session.scalar(select(literal(1))) == 1  # nothing was sent: the session goes on
