@@ -96,7 +96,7 @@ def register_blueprints(app: Flask) -> None:
     from kundenpuls.auth import bp as auth
     from kundenpuls.health import bp as health
     from messaging.views import bp as messaging
-    from retention.views import api as retention_api
+    from retention.cockpit_views import api as retention_api
     from retention.views import bp as retention
     from surveys.admin import bp as survey_admin
     from surveys.api import bp as surveys_api
