@@ -126,7 +126,7 @@ def register_blueprints(app: Flask) -> None:
 def register_signals() -> None:
     """Packages further down the chain listen to events from those they build on, never the other way.
 
-    The rollup also adds its two upserts to the answer statement through surveys' add_answer_part hook:
+    The rollup also adds its two upserts to the answer statement through surveys.answer_path.add_answer_part:
     on PostgreSQL an answer and its counting then cost one round trip. Receivers that write for some answers
     (a case, a webhook event) say which through add_answer_writer, so those answers share their transaction.
     """
@@ -149,10 +149,11 @@ def register_signals() -> None:
     from retention.segments import on_root_cause_set as reason_given
     from retention.suggestions import on_case_closed as settle_measure
     from surveys import privacy as survey_privacy
+    from surveys.answer_path import add_answer_part, add_answer_writer
     from surveys.audience import register_condition
     from surveys.jobs import register_trigger
     from surveys.mail import SURVEY_MAIL_KINDS, on_messages_sent, withdrawn_survey_mail
-    from surveys.services import add_answer_part, add_answer_writer, on_customer_churned, on_lifecycle_changes_removed
+    from surveys.services import on_customer_churned, on_lifecycle_changes_removed
     from surveys.signals import invitations_sent, response_submitted
 
     register_condition("after_resolved_case", resolved_since_latest_answer)

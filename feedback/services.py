@@ -60,7 +60,7 @@ def may_need_case(score: int | None, comment: str | None) -> bool:
 
 
 def writes_for_answer(session: Session, score: int | None, comment: str | None) -> bool:
-    """surveys' add_answer_writer check: an answer that may need a case is stored in the case's transaction."""
+    """surveys.answer_path.add_answer_writer check: an answer that may need a case is stored with the case."""
     return may_need_case(score, comment)
 
 

@@ -126,7 +126,7 @@ def _answer_endpoints(session: Session, score: int | None) -> tuple[list[int], l
 
 
 def writes_for_answer(session: Session, score: int | None, comment: str | None) -> bool:
-    """surveys' add_answer_writer check: an answer with subscribers is stored in its events' transaction."""
+    """surveys.answer_path.add_answer_writer check: an answer with subscribers is stored in its events' transaction."""
     return any(_answer_endpoints(session, score))
 
 

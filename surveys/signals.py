@@ -5,7 +5,7 @@ from blinker import Namespace
 _signals = Namespace()
 
 # sender: the stored Response (a detached copy of the row); kwargs: session, now. A receiver that writes registers
-# a check with surveys.services.add_answer_writer: on PostgreSQL an answer no check claims is already committed.
+# a check with surveys.answer_path.add_answer_writer: on PostgreSQL an answer no check claims is already committed.
 response_submitted = _signals.signal("response-submitted")
 # sender: None; kwargs: session, invitation_ids (first mails just accepted by SMTP, now marked sent), now
 invitations_sent = _signals.signal("invitations-sent")
