@@ -2,7 +2,7 @@
 
 Every package writes its queries once with these helpers instead of branching on the database itself: an upsert
 insert, least/greatest, differences between timestamps, adding days, the first day of a week or month, and
-settings for one transaction. `tests/test_dialect.py` runs each on both databases against Python's answer.
+settings for one transaction. `tests/core/test_dialect.py` runs each on both databases against Python's answer.
 Larger strategies that differ by database (one data-modifying statement on PostgreSQL, two on SQLite) stay with
 their package and ask `is_postgresql`.
 """

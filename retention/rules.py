@@ -199,7 +199,7 @@ def matches(rule_conditions: dict[str, list[str]], facts) -> tuple[bool, str | N
     """The same test as `condition`, on one loaded segment row: (fires, matched reason).
 
     The answer path checks one customer this way (a statement with every rule cost more to plan than to run);
-    the nightly refresh uses the SQL form. tests/test_rules.py holds both to the same results."""
+    the nightly refresh uses the SQL form. tests/retention/test_rules.py holds both to the same results."""
     reason = None
     for dimension, chosen in rule_conditions.items():
         if dimension == "score_trend":

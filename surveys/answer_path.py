@@ -8,7 +8,7 @@ in the same transaction. Two extension points, both registered by the applicatio
 
 - `add_answer_part(builder)`: `builder(claimed, inserted)` returns an INSERT or UPDATE built from the two CTEs
   (the rollup's counts, the queue of answers for the scheduler). Its receiver of `response_submitted` must do the
-  same work on SQLite and skip it on PostgreSQL; `tests/test_answer_path.py` proves both leave the same rows.
+  same work on SQLite and skip it on PostgreSQL; `tests/surveys/test_answer_path.py` proves both leave the same rows.
 - `add_answer_writer(check)`: `check(session, score, comment)` is True when a receiver of `response_submitted`
   may write for such an answer (a case, a webhook event). On PostgreSQL an answer no check claims, in a session
   with nothing under way, commits by its own statement in autocommit mode (no BEGIN and COMMIT round trips);

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from app.scheduler import tick
 from surveys.models import Response
 from tests.conftest import ARTIFACTS, next_business_morning
+from tests.feedback.test_browser_queue import sign_in
 from tests.feedback_helpers import make_user
-from tests.test_browser_queue import sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -19,7 +19,7 @@ from surveys.forms import answer_form_token
 from surveys.jobs import create_due_invitations
 from surveys.models import Invitation, Response
 from tests.conftest import PG_ADMIN, csrf_token, purchase_payload
-from tests.test_db_resilience import allow_connections, kill_pool_connections, second_app
+from tests.core.test_db_resilience import allow_connections, kill_pool_connections, second_app
 
 
 @pytest.fixture

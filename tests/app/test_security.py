@@ -187,7 +187,7 @@ def test_an_agent_cannot_settle_a_manager_s_measure(session, client, app):
 
     from retention.models import RetentionRule, Suggestion
     from tests.feedback_helpers import sign_in
-    from tests.test_retention_pages import a_detractor
+    from tests.retention.test_retention_pages import a_detractor
 
     a_detractor(session)
     high = session.scalars(select(RetentionRule).where(RetentionRule.name == "High-value detractor")).one()
@@ -207,7 +207,7 @@ def test_a_manager_settles_a_manager_s_measure(session, client):
 
     from retention.models import RetentionRule, Suggestion
     from tests.feedback_helpers import sign_in
-    from tests.test_retention_pages import a_detractor
+    from tests.retention.test_retention_pages import a_detractor
 
     a_detractor(session)
     high = session.scalars(select(RetentionRule).where(RetentionRule.name == "High-value detractor")).one()

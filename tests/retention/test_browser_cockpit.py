@@ -12,9 +12,9 @@ from sqlalchemy import select
 from retention.answers import apply_answers
 from surveys.models import Invitation
 from tests.conftest import ARTIFACTS, next_business_morning
+from tests.feedback.test_browser_queue import sign_in
 from tests.feedback_helpers import make_user
-from tests.test_browser_queue import sign_in
-from tests.test_cockpit import customer, placed
+from tests.retention.test_cockpit import customer, placed
 
 pytestmark = pytest.mark.browser
 

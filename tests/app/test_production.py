@@ -15,7 +15,7 @@ from messaging.mail import queue_mail
 from tests.conftest import csrf_token
 from tests.feedback_helpers import answered
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_production_logs_carry_no_survey_token_and_no_bound_values(production, c
     cannot reach."""
     from sqlalchemy import text
 
-    from tests.test_claims import invite
+    from tests.messaging.test_claims import invite
 
     production.config["LOG_FORMAT"] = "json"
     from kundenpuls.observability import configure_logging

@@ -16,7 +16,7 @@ from retention.segments import FACTS, nightly_refresh, refresh_segments
 from surveys.models import Invitation, Response
 from surveys.services import submit_answer
 from tests.feedback_helpers import answered
-from tests.test_customer_api import nps_answer
+from tests.retention.test_customer_api import nps_answer
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

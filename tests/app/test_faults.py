@@ -1,8 +1,8 @@
 """Faults on PostgreSQL: the database restarted in the middle of a mail batch, and stopped under a running web
 app. Nothing is lost or sent twice; the app answers 503 while the database is away and recovers by itself.
 
-(SMTP stopped mid-batch: tests/test_mail_delivery.py; a webhook receiver answering 500 then 200:
-tests/test_webhooks.py.)"""
+(SMTP stopped mid-batch: tests/messaging/test_mail_delivery.py; a webhook receiver answering 500 then 200:
+tests/integrations/test_webhooks.py.)"""
 
 from __future__ import annotations
 

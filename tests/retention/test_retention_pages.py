@@ -15,8 +15,8 @@ from retention.models import RetentionRule, SegmentStrategy, Suggestion
 from retention.segments import refresh_all, refresh_segments
 from tests.conftest import csrf_token
 from tests.feedback_helpers import make_user, sign_in
-from tests.test_rules import make
-from tests.test_segments import NOW
+from tests.retention.test_rules import make
+from tests.retention.test_segments import NOW
 
 EN = {"Accept-Language": "en"}
 
@@ -133,7 +133,7 @@ def test_an_admin_sets_a_segment_strategy_and_the_customer_page_shows_it(session
 
 
 def test_segment_movements_month_by_month(session, client):
-    from tests.test_customer_api import nps_answer
+    from tests.retention.test_customer_api import nps_answer
 
     c = make(session, "M-1", {"value_class": "B", "scores": [9]})
     session.commit()

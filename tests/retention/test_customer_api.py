@@ -9,8 +9,8 @@ from sqlalchemy import select
 from customers.lifecycle import recompute_phases
 from customers.models import Customer
 from surveys.models import Invitation, Response, Survey
+from tests.analytics.test_churn_reports import churn_answer
 from tests.feedback_helpers import make_user, sign_in
-from tests.test_churn_reports import churn_answer
 
 
 def nps_answer(session, customer: Customer, score: int, at: datetime) -> None:

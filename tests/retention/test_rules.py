@@ -12,8 +12,8 @@ from feedback.models import Case
 from retention.models import RetentionRule, Suggestion
 from retention.rules import InvalidRule, save_rule, sentence
 from retention.segments import refresh_all
-from tests.test_churn_reports import churn_answer
-from tests.test_segments import NOW, bought, customer
+from tests.analytics.test_churn_reports import churn_answer
+from tests.retention.test_segments import NOW, bought, customer
 
 
 def rule(session, name: str) -> RetentionRule:
@@ -210,7 +210,7 @@ def test_accept_dismiss_done_and_the_outcome_per_rule(session, staff, app):
     session.commit()
     assert session.get(Suggestion, s0.id).status == "done"
     # After the measures: customer 0 answers 9 and buys three times, customer 2 answers 6.
-    from tests.test_customer_api import nps_answer
+    from tests.retention.test_customer_api import nps_answer
 
     nps_answer(session, made[0], 9, NOW - timedelta(days=50))
     nps_answer(session, made[2], 6, NOW - timedelta(days=40))

@@ -10,7 +10,7 @@ from retention.cockpit import matrix
 from retention.segments import refresh_segments
 from tests.conftest import csrf_token
 from tests.feedback_helpers import make_user, sign_in
-from tests.test_customer_api import nps_answer
+from tests.retention.test_customer_api import nps_answer
 
 
 def customer(session, external_id, value_class, phase, revenue, scores=()):
