@@ -141,6 +141,7 @@ def register_signals() -> None:
     from feedback.signals import case_closed, case_opened, root_cause_set
     from integrations import alerts, events
     from integrations import privacy as integration_privacy
+    from messaging import privacy as messaging_privacy
     from messaging.outbox import add_withdrawal_check
     from messaging.signals import messages_sent
     from retention import privacy as retention_privacy
@@ -177,9 +178,9 @@ def register_signals() -> None:
     case_opened.connect(alerts.on_case_opened)
     case_closed.connect(events.on_case_closed)
     customer_churned.connect(events.on_customer_churned)
-    for part in (survey_privacy, feedback_privacy, retention_privacy):
+    for part in (survey_privacy, messaging_privacy, feedback_privacy, retention_privacy):
         customer_export.connect(part.on_customer_export)
-    for part in (survey_privacy, feedback_privacy, retention_privacy, integration_privacy):
+    for part in (survey_privacy, messaging_privacy, feedback_privacy, retention_privacy, integration_privacy):
         customer_erasure.connect(part.on_customer_erasure)
 
 

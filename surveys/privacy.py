@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from customers.models import Customer
-from customers.privacy import plain, row_dict
-from messaging.models import DevMail, OutboxMessage
+from customers.privacy import row_dict
 from surveys.models import ERASED_STATUS, OPEN_STATUSES, Invitation, Response, Survey, new_token
-
-ERASED = "[erased]"
 
 
 def on_customer_export(customer: Customer, session: Session, **_: object) -> dict:
@@ -28,9 +25,6 @@ def on_customer_export(customer: Customer, session: Session, **_: object) -> dic
         .options(selectinload(Response.reasons))
         .order_by(Response.created_at, Response.id)
     ).all()
-    mails = session.scalars(
-        select(OutboxMessage).where(OutboxMessage.customer_id == customer.id).order_by(OutboxMessage.id)
-    ).all()
     return {
         # The token is left out: it is a key to the survey page, not data about the customer.
         "invitations": [
@@ -44,23 +38,11 @@ def on_customer_export(customer: Customer, session: Session, **_: object) -> dic
             }
             for response in responses
         ],
-        "mails": [
-            {
-                "kind": mail.kind,
-                "recipient": mail.recipient,
-                "subject": mail.subject,
-                "status": mail.status,
-                "created_at": plain(mail.created_at),
-                "sent_at": plain(mail.sent_at),
-            }
-            for mail in mails
-        ],
     }
 
 
 def on_customer_erasure(customer: Customer, session: Session, now: datetime, **_: object) -> dict[str, int]:
-    """Comments go, scores stay; survey links stop working; mail not sent is cancelled and every stored copy of a
-    message to or about the customer loses its text."""
+    """Comments go, scores stay; survey links stop working (the mail itself is messaging's part)."""
     responses = session.execute(
         update(Response)
         .where(Response.customer_id == customer.id, or_(Response.comment.is_not(None), Response.comeback.is_not(None)))
@@ -77,22 +59,4 @@ def on_customer_erasure(customer: Customer, session: Session, now: datetime, **_
     # and a fresh secret nobody knows replaces it (`erased` is no open status either, so nothing can answer).
     for invitation_id in session.scalars(select(Invitation.id).where(Invitation.customer_id == customer.id)):
         session.execute(update(Invitation).where(Invitation.id == invitation_id).values(token=new_token()))
-    own = OutboxMessage.customer_id == customer.id
-    message_ids = select(OutboxMessage.message_id).where(own)
-    dev_mail = [DevMail.message_id.in_(message_ids)]
-    if customer.email:
-        dev_mail.append(DevMail.recipient == customer.email)
-    mailbox = session.execute(delete(DevMail).where(or_(*dev_mail)).execution_options(synchronize_session=False))
-    session.execute(
-        update(OutboxMessage)
-        .where(own, OutboxMessage.status.in_(("pending", "failed")))
-        .values(status="cancelled")
-        .execution_options(synchronize_session=False)
-    )
-    mails = session.execute(
-        update(OutboxMessage)
-        .where(own)
-        .values(recipient=ERASED, subject=ERASED, raw="", last_error="customer erased")
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    return {"comments": responses, "invitations_cancelled": invitations, "mails": mails, "mailbox": mailbox.rowcount}
+    return {"comments": responses, "invitations_cancelled": invitations}
