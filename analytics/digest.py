@@ -15,8 +15,9 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from analytics.drivers import recent_comments, themes
+from analytics.drivers import recent_comments
 from analytics.queries import ReportFilter, nps_report
+from analytics.themes import themes
 from feedback.models import OPEN, Case
 from kundenpuls.models import User
 from messaging.mail import queue_mail

@@ -8,9 +8,7 @@ corrected with Benjamini-Hochberg (SciPy's false_discovery_control). Passives ar
 
 from __future__ import annotations
 
-import re
 from array import array
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -23,6 +21,7 @@ from sqlalchemy.orm import Session, aliased
 
 from analytics.models import AnswerFact
 from analytics.queries import ReportFilter, _answer_filters, _customer_filters, survey_filters
+from analytics.themes import themes
 from customers.models import Customer, Purchase
 from kundenpuls.dialect import POSTGRESQL, is_postgresql, set_local
 from surveys.models import ChurnReason, Invitation, Response, ResponseReason
@@ -302,174 +301,6 @@ def _phi(table: np.ndarray) -> float:
     (a, b), (c, d) = table.astype(float)
     denominator = np.sqrt((a + b) * (c + d) * (a + c) * (b + d))
     return float((a * d - b * c) / denominator) if denominator else 0.0
-
-
-STOP_WORDS = frozenset(
-    [
-        "aber",
-        "alle",
-        "als",
-        "also",
-        "am",
-        "an",
-        "auch",
-        "auf",
-        "aus",
-        "bei",
-        "bin",
-        "bis",
-        "bitte",
-        "da",
-        "das",
-        "dass",
-        "dem",
-        "den",
-        "der",
-        "des",
-        "die",
-        "doch",
-        "dort",
-        "du",
-        "durch",
-        "ein",
-        "eine",
-        "einem",
-        "einen",
-        "einer",
-        "es",
-        "etwas",
-        "für",
-        "gar",
-        "habe",
-        "haben",
-        "hat",
-        "hatte",
-        "ich",
-        "ihr",
-        "im",
-        "in",
-        "ist",
-        "ja",
-        "jetzt",
-        "kann",
-        "kein",
-        "keine",
-        "man",
-        "mehr",
-        "mein",
-        "mich",
-        "mir",
-        "mit",
-        "nach",
-        "nicht",
-        "noch",
-        "nur",
-        "oder",
-        "schon",
-        "sehr",
-        "sich",
-        "sie",
-        "sind",
-        "so",
-        "und",
-        "uns",
-        "unser",
-        "von",
-        "vor",
-        "war",
-        "waren",
-        "was",
-        "wie",
-        "wir",
-        "wird",
-        "wurde",
-        "zu",
-        "zum",
-        "zur",
-        "über",
-        "a",
-        "about",
-        "after",
-        "all",
-        "also",
-        "am",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "for",
-        "from",
-        "get",
-        "got",
-        "had",
-        "has",
-        "have",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "just",
-        "me",
-        "more",
-        "my",
-        "no",
-        "not",
-        "of",
-        "on",
-        "or",
-        "our",
-        "so",
-        "than",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "they",
-        "this",
-        "to",
-        "too",
-        "us",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "which",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-    ]
-)
-WORD = re.compile(r"[a-zäöüß]{3,}")
-
-
-def themes(comments: list[str], top: int = 10) -> list[tuple[str, int]]:
-    """The most frequent words and two-word phrases, counted once per comment, stop words removed."""
-    counts: Counter = Counter()
-    for comment in comments:
-        words = [w for w in WORD.findall(comment.lower()) if w not in STOP_WORDS]
-        counts.update(set(words))
-        counts.update({f"{a} {b}" for a, b in zip(words, words[1:], strict=False)})
-    phrases = [(term, n) for term, n in counts.most_common() if n >= 2]
-    return phrases[:top]
 
 
 THEME_COMMENTS = 5000  # the latest comments per group feed the themes

@@ -11,9 +11,10 @@ import pytest
 from scipy.stats import false_discovery_control, fisher_exact, mannwhitneyu
 from sqlalchemy import delete, select
 
-from analytics.drivers import driver_report, themes
+from analytics.drivers import driver_report
 from analytics.facts import record_facts
 from analytics.queries import ReportFilter
+from analytics.themes import themes
 from customers.lifecycle import recompute_phases
 from customers.models import Customer, Purchase
 from surveys.models import Invitation, Response, Survey
