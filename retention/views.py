@@ -33,6 +33,7 @@ from retention.cockpit import PAGE_SIZE as CELL_PAGE_SIZE
 from retention.cockpit import SATISFACTION, VALUE_CLASSES
 from retention.models import RetentionRule, Suggestion
 from retention.movements import movements
+from retention.outcomes import rule_outcomes
 from surveys.models import ChurnReason
 
 bp = Blueprint("retention", __name__)  # cockpit_views.py adds the cockpit and the customer page
@@ -113,7 +114,7 @@ def rules():
     now = utcnow()
     locale = str(get_locale())
     labels = reason_labels()
-    outcomes = suggestion_service.rule_outcomes(db.session, now)
+    outcomes = rule_outcomes(db.session, now)
     sentences = {o.rule.id: rule_service.sentence(o.rule, locale, reason_labels=labels) for o in outcomes}
     return render_template(
         "retention/rules.html", outcomes=outcomes, sentences=sentences, outcome_days=suggestion_service.OUTCOME_DAYS

@@ -181,7 +181,8 @@ def test_an_invalid_rule_is_refused_with_a_clear_message(session, staff, change,
 
 def test_accept_dismiss_done_and_the_outcome_per_rule(session, staff, app):
     from feedback.services import change_status
-    from retention.suggestions import accept, dismiss, mark_done, rule_outcomes
+    from retention.outcomes import rule_outcomes
+    from retention.suggestions import accept, dismiss, mark_done
 
     made = [make(session, f"O-{n}", {"value_class": "A", "scores": [3]}) for n in range(3)]
     bought(session, made[0], 150, 130)  # two purchases in the 90 days before the suggestion
