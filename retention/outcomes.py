@@ -6,14 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import (
-    Float,
-    and_,
-    case,
-    cast,
-    func,
-    select,
-)
+from sqlalchemy import Float, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from customers.models import Purchase
