@@ -9,16 +9,9 @@ from flask_babel import get_locale
 from sqlalchemy import select
 
 from analytics.chart import nps_chart
-from analytics.churn import (
-    churn_csv_rows,
-    churn_mailing,
-    churn_rates,
-    lifecycle_flow,
-    open_texts,
-    reason_ranking,
-    reasons_by_class,
-    reasons_by_month,
-)
+from analytics.churn import churn_mailing, churn_rates, lifecycle_flow
+from analytics.churn_csv import churn_csv_rows
+from analytics.churn_reasons import open_texts, reason_ranking, reasons_by_class, reasons_by_month
 from analytics.drivers import driver_report
 from analytics.params import BadParameters, parse
 from analytics.queries import NpsReport, categories, nps_report

@@ -19,7 +19,7 @@ from feedback.models import ROOT_CAUSES
 from feedback.services import add_note, change_status, open_case, set_root_cause, take
 from feedback.signals import case_opened
 from kundenpuls.models import User
-from retention.segments import refresh_all
+from retention.refresh import refresh_all
 from surveys.models import Invitation, Response, Survey
 
 FIRST = [

@@ -100,7 +100,7 @@ def main() -> None:
         from kundenpuls.extensions import db
         from kundenpuls.models import User
         from retention.models import CustomerSegment
-        from retention.segments import refresh_all
+        from retention.refresh import refresh_all
 
         app = create_app()
         with app.app_context():

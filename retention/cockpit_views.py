@@ -23,7 +23,7 @@ from retention.cockpit import PAGE_SIZE as CELL_PAGE_SIZE
 from retention.cockpit import PORTFOLIO, SATISFACTION, VALUE_CLASSES, cell_customers, portfolio
 from retention.cockpit import matrix as cockpit_matrix
 from retention.customer import customer_json, customer_profile
-from retention.segments import last_run
+from retention.refresh import last_run
 from retention.strategies import DIRECTIONS, SERVICE_LEVELS, strategy_for
 from retention.views import bp, suggestion_context
 

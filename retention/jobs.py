@@ -1,7 +1,7 @@
 """Scheduled work of retention: answers into segments, cells and rules, and the nightly segment refresh."""
 
 from retention.answers import apply_answers
-from retention.segments import nightly_refresh
+from retention.refresh import nightly_refresh
 
 JOBS = (
     ("apply_answers", apply_answers),

@@ -9,28 +9,24 @@ arrives. An NPS answer of a placed customer takes a shorter path: the score move
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import NamedTuple
 
-from flask import current_app
 from sqlalchemy import JSON, String, bindparam, case, column, func, insert, literal, or_, select, text, union, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from analytics.facts import record_facts
 from analytics.models import SHARDS
 from customers.models import Customer, Purchase
 from customers.values import current_value_settings
 from feedback.models import Case
 from kundenpuls.dialect import POSTGRESQL, is_postgresql, name_of, set_local, upsert_insert
-from kundenpuls.locks import SEGMENT_LOCK, try_job_lock
-from kundenpuls.timeutil import UTCDateTime, utcnow
+from kundenpuls.timeutil import UTCDateTime
 from retention import cells
 from retention.cockpit import portfolio_column
-from retention.models import CustomerSegment, SegmentChange, SegmentRun
+from retention.models import CustomerSegment, SegmentChange
 from retention.suggestions import earlier_suggestion
 from surveys.models import ChurnReason, Response, ResponseReason, nps_class
 
@@ -154,7 +150,7 @@ def _reasons(session: Session, now: datetime, customer_ids, id_range):
     )
 
 
-def _refresh(session: Session, now: datetime, cause: str, customer_ids, id_range) -> Written:
+def refresh_scope(session: Session, now: datetime, cause: str, customer_ids, id_range) -> Written:
     """History rows for every moved segment, then the upsert of every changed row.
 
     PostgreSQL runs both in one statement (the history INSERT is a data-modifying CTE and sees the rows as
@@ -232,20 +228,20 @@ def refresh_segments(
         if not customer_ids:
             return 0
         before = cells.cells_of(session, customer_ids, lock=True)
-        moved = _refresh(session, now, cause, customer_ids, None).moves
+        moved = refresh_scope(session, now, cause, customer_ids, None).moves
         cells.move(session, before, cells.cells_of(session, customer_ids))
     else:
         set_local(session, "jit", "off")
         low, high = session.execute(select(func.min(Customer.id), func.max(Customer.id))).one()
         moved = 0
         for start in range(low or 0, (high or -1) + 1, CHUNK):
-            moved += _refresh(session, now, cause, None, (start, start + CHUNK - 1)).moves
+            moved += refresh_scope(session, now, cause, None, (start, start + CHUNK - 1)).moves
         cells.rebuild(session, now)
-    _expire(session, customer_ids)
+    expire_segments(session, customer_ids)
     return moved
 
 
-def _expire(session: Session, customer_ids: list[int] | None) -> None:
+def expire_segments(session: Session, customer_ids: list[int] | None) -> None:
     """Loaded segment rows show what the upsert wrote past the identity map."""
     wanted = None if customer_ids is None else set(customer_ids)
     for obj in list(session.identity_map.values()):
@@ -326,7 +322,7 @@ def _score_moves(session: Session, response, now: datetime) -> SimpleNamespace |
         after = SimpleNamespace(**{**vars(before), "previous_score": before.score, "score": response.score,
                                    "satisfaction": now_class, "answered_at": response.created_at})  # fmt: skip
         after.earlier = [earlier_suggestion(*item) for item in earlier]
-        _expire(session, [response.customer_id])
+        expire_segments(session, [response.customer_id])
         return after
     else:
         row = session.execute(
@@ -366,7 +362,7 @@ def _score_moves(session: Session, response, now: datetime) -> SimpleNamespace |
             {response.customer_id: ((*cell, before.satisfaction, before.portfolio), revenue)},
             {response.customer_id: ((*cell, now_class, before.portfolio), revenue)},
         )
-    _expire(session, [response.customer_id])
+    expire_segments(session, [response.customer_id])
     return after
 
 
@@ -383,93 +379,3 @@ def _refresh_one(session: Session, now: datetime, cause: str, customer_id: int) 
 
     refresh_segments(session, now, cause, [customer_id])
     suggest(session, now, [customer_id])
-
-
-def _due(session: Session, now: datetime, hour: int) -> bool:
-    """Once a day after `hour` UTC; the first run after install at once (the backfill)."""
-    last = session.scalar(select(func.max(SegmentRun.started_at)).where(SegmentRun.finished_at.is_not(None)))
-    if last is None:
-        return True
-    boundary = now.replace(hour=hour, minute=0, second=0, microsecond=0)
-    if now < boundary:
-        boundary -= timedelta(days=1)
-    return last < boundary
-
-
-def _slice(session: Session, now: datetime, id_range: tuple[int, int]) -> tuple[int, int]:
-    """One slice of the full refresh: segments, then the rules; returns (moves, suggestions)."""
-    from retention.suggestions import suggest
-
-    written = _refresh(session, now, "nightly", None, id_range)
-    return written.moves, suggest(session, now, id_range=id_range)
-
-
-def _analyze(session: Session) -> None:
-    """After a mass insert the planner still believes the tables are small and picks nested loops that turn
-    quadratic (8 s instead of 0.1 s for 30,000 customers): tell it what is there."""
-    session.execute(text("ANALYZE customer_segments"))
-    session.execute(text("ANALYZE suggestions"))
-
-
-def refresh_all(session: Session, now: datetime, workers: int = 1) -> SegmentRun:
-    """Every customer's segment, then every rule on every customer, slice by slice; logged as a run.
-
-    On PostgreSQL with `workers` > 1, the slices after the first run in that many connections at once, each
-    slice its own transaction (customers are independent; memory stays one slice per worker). The cells are
-    rebuilt at the end, in the caller's transaction."""
-    set_local(session, "jit", "off")
-    run = SegmentRun(started_at=now)
-    session.add(run)
-    low, high = session.execute(select(func.min(Customer.id), func.max(Customer.id))).one()
-    ranges = [(start, start + CHUNK - 1) for start in range(low or 0, (high or -1) + 1, CHUNK)]
-    if not is_postgresql(session) or workers <= 1 or len(ranges) <= 1:
-        for id_range in ranges:
-            moved, made = _slice(session, now, id_range)
-            if is_postgresql(session) and id_range == ranges[0]:
-                _analyze(session)  # ANALYZE sees this transaction's own rows
-            run.changes += moved
-            run.suggestions += made
-    else:
-        engine = session.get_bind()
-
-        def work(id_range: tuple[int, int]) -> tuple[int, int]:
-            with Session(engine) as own:
-                set_local(own, "jit", "off")
-                result = _slice(own, now, id_range)
-                own.commit()
-                return result
-
-        run.changes, run.suggestions = work(ranges[0])
-        with Session(engine) as own:
-            _analyze(own)
-            own.commit()
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for moved, made in pool.map(work, ranges[1:]):
-                run.changes += moved
-                run.suggestions += made
-    cells.rebuild(session, now)
-    run.customers = session.scalar(select(func.count()).select_from(CustomerSegment)) or 0
-    run.finished_at = utcnow()
-    _expire(session, None)
-    session.flush()
-    return run
-
-
-def last_run(session: Session) -> SegmentRun | None:
-    """The latest finished full refresh (the cockpit says how fresh its figures are)."""
-    finished = select(SegmentRun).where(SegmentRun.finished_at.is_not(None))
-    return session.scalars(finished.order_by(SegmentRun.started_at.desc()).limit(1)).first()
-
-
-def nightly_refresh(session: Session, now: datetime) -> int | None:
-    """Scheduler job: the full refresh once a night (NIGHTLY_HOUR UTC); one scheduler at a time."""
-    if not try_job_lock(session, SEGMENT_LOCK) or not _due(session, now, NIGHTLY_HOUR):
-        session.rollback()
-        return None
-    run = refresh_all(session, now, current_app.config["SEGMENT_REFRESH_WORKERS"])
-    record_facts(session)  # answers loaded in bulk, past apply_answers
-    session.commit()
-    return run.changes
-
-
-NIGHTLY_HOUR = 2

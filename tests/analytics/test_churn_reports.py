@@ -10,7 +10,8 @@ import pytest
 from scipy.stats import chi2_contingency, fisher_exact
 from sqlalchemy import select
 
-from analytics.churn import churn_rates, lifecycle_flow, open_texts, reason_ranking, reasons_by_class
+from analytics.churn import churn_rates, lifecycle_flow
+from analytics.churn_reasons import open_texts, reason_ranking, reasons_by_class
 from customers.models import Customer, LifecycleChange
 from surveys.models import ChurnReason, Invitation, Response, ResponseReason, Survey
 from surveys.reasons import set_retired, update_reason

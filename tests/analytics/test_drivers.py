@@ -160,7 +160,7 @@ def test_lifecycle_phase_and_churn_reason_separate_the_groups(session, answers, 
 def test_facts_are_recorded_when_answers_are_applied_and_nightly_for_the_rest(session, answers):
     from analytics.models import AnswerFact
     from retention.answers import apply_answers
-    from retention.segments import nightly_refresh
+    from retention.refresh import nightly_refresh
     from tests.feedback_helpers import answered
 
     now = datetime.now(UTC)

@@ -140,7 +140,8 @@ def test_demo_seed_makes_data_with_patterns(runner, session):
 def test_demo_seed_replays_lifecycle_history_and_churn_answers(runner, session):
     from datetime import date
 
-    from analytics.churn import churn_rates, reason_ranking
+    from analytics.churn import churn_rates
+    from analytics.churn_reasons import reason_ranking
     from customers.models import Customer, LifecycleChange
     from surveys.models import ResponseReason
 

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from feedback.models import Case
 from retention.models import RetentionRule, SegmentStrategy, Suggestion
-from retention.segments import refresh_all, refresh_segments
+from retention.refresh import refresh_all
+from retention.segments import refresh_segments
 from tests.conftest import csrf_token
 from tests.feedback_helpers import make_user, sign_in
 from tests.retention.test_rules import make

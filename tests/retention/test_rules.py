@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from feedback.models import Case
 from retention.models import RetentionRule, Suggestion
+from retention.refresh import refresh_all
 from retention.rules import InvalidRule, save_rule, sentence
-from retention.segments import refresh_all
 from tests.analytics.test_churn_reports import churn_answer
 from tests.retention.test_segments import NOW, bought, customer
 

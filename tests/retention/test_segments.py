@@ -12,7 +12,8 @@ from sqlalchemy import delete, func, select
 from customers.models import Customer, Purchase
 from retention.answers import apply_answers, waiting
 from retention.models import CustomerSegment, SegmentCell, SegmentChange, SegmentRun
-from retention.segments import FACTS, nightly_refresh, refresh_segments
+from retention.refresh import nightly_refresh
+from retention.segments import FACTS, refresh_segments
 from surveys.models import Invitation, Response
 from surveys.services import submit_answer
 from tests.feedback_helpers import answered
@@ -172,7 +173,7 @@ def test_the_full_refresh_in_parallel_slices_gives_the_same_result(session, post
     """PostgreSQL runs the slices after the first in several connections: same segments, cells, suggestions."""
     from retention import segments
     from retention.models import Suggestion
-    from retention.segments import refresh_all
+    from retention.refresh import refresh_all
 
     for n, (klass, phase, scores) in enumerate(
         [("A", "existing", [(9, 3)]), ("B", "new", [(9, 10)]), ("C", "inactive", []), ("A", "existing", [(9, 2)]),
