@@ -37,10 +37,7 @@ def worker_id() -> str:
 def database_clock(session: Session) -> datetime:
     """The database server's wall clock (PostgreSQL), so claims compare on one clock across hosts; SQLite runs on
     this host, whose clock it is."""
-    if is_postgresql(session):
-        value = session.scalar(select(func.clock_timestamp()))
-        return value
-    return utcnow()
+    return session.scalar(select(func.clock_timestamp())) if is_postgresql(session) else utcnow()
 
 
 @dataclass

@@ -103,7 +103,7 @@ def _send_batch(session: Session, transport, claim: Claim, now: datetime, counts
     try:
         return _send_rows(session, transport, sender, claim, rows, withdrawn, sent, now, counts)
     finally:
-        sent.close()
+        sent.flush()  # what the server accepted is recorded, whatever ended the batch
         session.commit()
 
 
@@ -148,7 +148,6 @@ def _send_rows(
             return False
         else:
             sent.add(row)
-    sent.flush()
     return True
 
 
@@ -230,11 +229,9 @@ class _Recorder:
             self.flush()
 
     def flush(self) -> None:
-        _mark_sent(self.session, self.rows, self.now, self.counts)
-        self.rows = []
-
-    def close(self) -> None:
-        self.flush()
+        if self.rows:
+            _mark_sent(self.session, self.rows, self.now, self.counts)
+            self.rows = []
 
 
 def _mark_sent(session: Session, rows: list, now: datetime, counts: DispatchCounts) -> None:
@@ -244,9 +241,6 @@ def _mark_sent(session: Session, rows: list, now: datetime, counts: DispatchCoun
     (a restart), and it is the one write not fenced by the claim token: a message another sender took over
     meanwhile was still delivered, so it is recorded `sent`, never left `cancelled`.
     """
-    if not rows:
-        session.commit()
-        return
     sent_ids = [row.id for row in rows]
 
     def record(session: Session) -> None:
