@@ -101,6 +101,11 @@ def churn_rates(session: Session, first: date, end: date, segment: str | None = 
     ).all()
     by_month = {(month_key(row[0]), row[1]): tuple(int(v or 0) for v in row[2:]) for row in movements}
 
+    return _by_month(first, end, segment, opening, by_month)
+
+
+def _by_month(first: date, end: date, segment: str | None, opening: dict, by_month: dict) -> list[ChurnMonth]:
+    """Walks the months from the opening bases, adding each month's movements after reporting it."""
     classes = [segment] if segment is not None else list(CLASSES)
     running = {c: int(opening.get(c) or 0) for c in classes}
     result = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -120,14 +121,56 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
     survey = session.scalars(select(Survey).where(Survey.key == "nps-default")).one()
     rng = random.Random(seed)
     start = now - timedelta(days=730)
-    customer_rows, purchase_rows = [], []
+    profiles = _demo_customers(session, start, customers, seed, rng)
+    purchase_rows = _demo_purchases(session, profiles, now, seed, rng)
+    invitations, answers = _demo_invitations(session, survey, purchase_rows, profiles, start, now, seed, rng)
+    responses = _demo_responses(session, survey, invitations, answers)
+    refresh_values(session, now)
+    cancellations = replay_lifecycle(session, start, now, rng)
+    churn_answered = churn_answers(session, cancellations, now, rng)
+    rebuild_rollup(session)
+    cases = _demo_cases(session, now, rng)
+    run = refresh_all(session, now)
+    record_facts(session)  # the answers above went in past the scheduler's apply_answers
+    worked = _demo_suggestions(session, now, rng)
+    session.commit()
+    return {
+        "customers": len(profiles),
+        "purchases": len(purchase_rows),
+        "invitations": len(invitations),
+        "responses": responses,
+        "cancellations": len(cancellations),
+        "churn answers": churn_answered,
+        "cases": cases,
+        "suggestions": run.suggestions,
+        "suggestions worked": worked,
+    }
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """What the demo decides about one customer before it writes anything."""
+
+    joined: datetime
+    locale: str
+    per_year: float
+    favourite: str
+    loyal: bool
+
+
+def _demo_customers(
+    session: Session, start: datetime, customers: int, seed: int, rng: random.Random
+) -> dict[int, _Profile]:
+    """Customers who joined over the first 700 days, each with a buying habit; returns them by id."""
+    rows, profiles = [], {}
     for i in range(customers):
         locale = "de" if rng.random() < 0.8 else "en"
         first, last = rng.choice(FIRST), rng.choice(LAST)
         joined = start + timedelta(days=rng.uniform(0, 700))
-        customer_rows.append(
+        external_id = f"demo-{seed}-{i:06d}"
+        rows.append(
             {
-                "external_id": f"demo-{seed}-{i:06d}",
+                "external_id": external_id,
                 "email": f"{first}.{last}.{i}@example.com".lower(),
                 "name": f"{first} {last}",
                 "locale": locale,
@@ -135,27 +178,33 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
                 "created_at": joined,
             }
         )
-    session.execute(insert(Customer), customer_rows)
-    ids = dict(
-        session.execute(
-            select(Customer.external_id, Customer.id).where(Customer.external_id.like(f"demo-{seed}-%"))
-        ).all()
-    )
-    profiles = {}
-    for row in customer_rows:
-        cid = ids[row["external_id"]]
         tier = rng.choices(["A", "B", "C"], weights=[1, 3, 6])[0]
+        loyal = tier == "A" or rng.random() < 0.2
         per_year = {"A": 10.0, "B": 4.0, "C": 1.5}[tier]
-        favourite = rng.choice(list(CATEGORIES))
-        profiles[cid] = (tier == "A" or rng.random() < 0.2, row["locale"])
-        moment = row["created_at"]
+        profiles[external_id] = _Profile(joined, locale, per_year, rng.choice(list(CATEGORIES)), loyal)
+    session.execute(insert(Customer), rows)
+    ids = session.execute(
+        select(Customer.external_id, Customer.id)
+        .where(Customer.external_id.like(f"demo-{seed}-%"))
+        .order_by(Customer.id)
+    ).all()
+    return {cid: profiles[external_id] for external_id, cid in ids}
+
+
+def _demo_purchases(
+    session: Session, profiles: dict[int, _Profile], now: datetime, seed: int, rng: random.Random
+) -> list[dict]:
+    """Each customer's orders from joining until now, at their own rate, mostly in their favourite category."""
+    rows: list[dict] = []
+    for cid, profile in profiles.items():
+        moment = profile.joined
         while moment < now:
-            category = favourite if rng.random() < 0.6 else rng.choice(list(CATEGORIES))
+            category = profile.favourite if rng.random() < 0.6 else rng.choice(list(CATEGORIES))
             value, margin_share, _ = CATEGORIES[category]
             amount = round(max(5.0, rng.lognormvariate(0, 0.5) * value), 2)
-            purchase_rows.append(
+            rows.append(
                 {
-                    "order_id": f"demo-{seed}-{len(purchase_rows):07d}",
+                    "order_id": f"demo-{seed}-{len(rows):07d}",
                     "customer_id": cid,
                     "amount": Decimal(str(amount)),
                     "margin": Decimal(str(round(amount * margin_share, 2))),
@@ -165,26 +214,37 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
                     "created_at": moment,
                 }
             )
-            moment += timedelta(days=rng.expovariate(per_year / 365.0))
-    purchase_rows = [p for p in purchase_rows if p["purchased_at"] < now]
-    for chunk in range(0, len(purchase_rows), 5000):
-        session.execute(insert(Purchase), purchase_rows[chunk : chunk + 5000])
+            moment += timedelta(days=rng.expovariate(profile.per_year / 365.0))
+    for chunk in range(0, len(rows), 5000):
+        session.execute(insert(Purchase), rows[chunk : chunk + 5000])
+    return rows
+
+
+def _demo_invitations(
+    session: Session,
+    survey: Survey,
+    purchases: list[dict],
+    profiles: dict[int, _Profile],
+    start: datetime,
+    now: datetime,
+    seed: int,
+    rng: random.Random,
+) -> tuple[list[dict], list[tuple]]:
+    """The invitations the scheduler would have sent (delay, quiet period), 38 % of them answered."""
     order_ids = dict(
         session.execute(select(Purchase.order_id, Purchase.id).where(Purchase.order_id.like(f"demo-{seed}-%"))).all()
     )
-
     invitations, answers = [], []
     last_invited: dict[int, datetime] = {}
     history_end = now - timedelta(days=survey.delay_days + survey.catchup_days)
-    for purchase in sorted(purchase_rows, key=lambda p: p["purchased_at"]):
+    for purchase in sorted(purchases, key=lambda p: p["purchased_at"]):
         invited = purchase["purchased_at"] + timedelta(days=survey.delay_days)
         cid = purchase["customer_id"]
-        if invited > history_end or invited - last_invited.get(cid, start - timedelta(days=999)) < timedelta(
-            days=survey.quiet_days
-        ):
+        previous = last_invited.get(cid, start - timedelta(days=999))
+        if invited > history_end or invited - previous < timedelta(days=survey.quiet_days):
             continue
         last_invited[cid] = invited
-        loyal, locale = profiles[cid]
+        profile = profiles[cid]
         token = secrets.token_urlsafe(24)
         answered = rng.random() < 0.38
         invitations.append(
@@ -193,7 +253,7 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
                 "survey_id": survey.id,
                 "customer_id": cid,
                 "purchase_id": order_ids[purchase["order_id"]],
-                "locale": locale,
+                "locale": profile.locale,
                 "status": "answered" if answered else "expired",
                 "created_at": invited,
                 "expires_at": invited + timedelta(days=survey.expiry_days),
@@ -205,16 +265,21 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
         )
         if answered:
             delayed = rng.random() < CATEGORIES[purchase["category"]][2]
-            score = _score(rng, loyal, delayed, purchase["category"])
-            comment = rng.choice(COMMENTS[locale][_nps_class(score)]) if rng.random() < 0.5 else ""
-            answers.append((token, score, comment or None, locale))
+            score = _score(rng, profile.loyal, delayed, purchase["category"])
+            comment = rng.choice(COMMENTS[profile.locale][_nps_class(score)]) if rng.random() < 0.5 else ""
+            answers.append((token, score, comment or None, profile.locale))
     for chunk in range(0, len(invitations), 5000):
         session.execute(insert(Invitation), invitations[chunk : chunk + 5000])
+    return invitations, answers
+
+
+def _demo_responses(session: Session, survey: Survey, invitations: list[dict], answers: list[tuple]) -> int:
+    """The answers to the invitations above, at the moment each was answered."""
     tokens = dict(
         session.execute(select(Invitation.token, Invitation.id).where(Invitation.survey_id == survey.id)).all()
     )
     by_token = {inv["token"]: inv for inv in invitations}
-    response_rows = [
+    rows = [
         {
             "invitation_id": tokens[token],
             "survey_id": survey.id,
@@ -226,28 +291,9 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
         }
         for token, score, comment, locale in answers
     ]
-    for chunk in range(0, len(response_rows), 5000):
-        session.execute(insert(Response), response_rows[chunk : chunk + 5000])
-    refresh_values(session, now)
-    cancellations = replay_lifecycle(session, start, now, rng)
-    churn_answered = churn_answers(session, cancellations, now, rng)
-    rebuild_rollup(session)
-    cases = _demo_cases(session, now, rng)
-    run = refresh_all(session, now)
-    record_facts(session)  # the answers above went in past the scheduler's apply_answers
-    worked = _demo_suggestions(session, now, rng)
-    session.commit()
-    return {
-        "customers": len(customer_rows),
-        "purchases": len(purchase_rows),
-        "invitations": len(invitations),
-        "responses": len(response_rows),
-        "cancellations": len(cancellations),
-        "churn answers": churn_answered,
-        "cases": cases,
-        "suggestions": run.suggestions,
-        "suggestions worked": worked,
-    }
+    for chunk in range(0, len(rows), 5000):
+        session.execute(insert(Response), rows[chunk : chunk + 5000])
+    return len(rows)
 
 
 DEMO_STAFF = (

@@ -120,7 +120,6 @@ def _nps_class(score: int | None) -> str:
 def churn_answers(session: Session, cancellations: dict[int, datetime], now: datetime, rng: random.Random) -> int:
     """Churn-survey invitations for older cancellations, and answers with reasons for about half of them."""
     survey = session.scalars(select(Survey).where(Survey.key == "churn-default")).one()
-    reasons = {r.key: r.id for r in session.scalars(select(ChurnReason))}
     latest_score = dict(
         session.execute(
             select(Response.customer_id, func.max(Response.score))
@@ -164,6 +163,13 @@ def churn_answers(session: Session, cancellations: dict[int, datetime], now: dat
         return 0
     session.execute(insert(Invitation), invitations)
     ids = dict(session.execute(select(Invitation.token, Invitation.id).where(Invitation.survey_id == survey.id)).all())
+    _churn_responses(session, survey, ids, answers)
+    return len(answers)
+
+
+def _churn_responses(session: Session, survey: Survey, ids: dict[str, int], answers: dict[str, tuple]) -> None:
+    """The churn answers and their reasons (one main reason, up to two more) for the invitations above."""
+    reasons = {r.key: r.id for r in session.scalars(select(ChurnReason))}
     session.execute(
         insert(Response),
         [
@@ -189,4 +195,3 @@ def churn_answers(session: Session, cancellations: dict[int, datetime], now: dat
         reason_rows.append({"response_id": response_id, "reason_id": reasons[main], "main": True})
         reason_rows.extend({"response_id": response_id, "reason_id": reasons[key], "main": False} for key in extra)
     session.execute(insert(ResponseReason), reason_rows)
-    return len(answers)

@@ -55,3 +55,20 @@ def on_customer_erasure(customer: Customer, session: Session, now: datetime, **_
         .execution_options(synchronize_session=False)
     ).rowcount
     return {"mails": mails, "mailbox": mailbox.rowcount}
+
+
+def forget_old_texts(session: Session, cutoff: datetime) -> dict[str, int]:
+    """The retention period's part in messaging: texts of finished mail created before ``cutoff`` (they may quote a
+    comment that is now erased) are blanked, and the dev mailbox forgets what it received before then. Headers,
+    status and times stay, so the outbox still shows what was sent when."""
+    texts = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.created_at < cutoff,
+            OutboxMessage.status.in_(("sent", "failed", "cancelled")),
+            OutboxMessage.raw != "",
+        )
+        .values(raw="")
+    ).rowcount
+    mailbox = session.execute(delete(DevMail).where(DevMail.received_at < cutoff)).rowcount
+    return {"mail_texts": texts, "mailbox": mailbox}

@@ -222,33 +222,8 @@ def customer_json(profile: CustomerProfile) -> dict:
             "first": c.first_purchase_at.isoformat() if c.first_purchase_at else None,
             "last": c.last_purchase_at.isoformat() if c.last_purchase_at else None,
         },
-        "value": {
-            "revenue_12m": float(profile.revenue_12m),
-            "margin_12m": _money(c.margin_12m),
-            "potential": _money(c.potential_value),
-            "potential_estimate": _money(c.potential_estimate),
-            "value_class": c.value_class,
-            "clv": _money(profile.clv),
-            "clv_formula": "margin_12m * r / (1 + d - r)",
-            "clv_rates": {"r": float(profile.retention_rate), "d": float(profile.discount_rate)},
-        },
-        "segment": {
-            "value_class": profile.segment_key[0],
-            "lifecycle_phase": profile.segment_key[1],
-            "satisfaction": profile.segment_key[2],
-            "portfolio": profile.segment.portfolio if profile.segment else None,
-            "strategy": profile.strategy.direction if profile.strategy else None,
-            "service_level": profile.strategy.service_level if profile.strategy else None,
-            "history": [
-                {
-                    "changed_at": h.changed_at.isoformat(),
-                    "from": [h.from_value_class, h.from_phase, h.from_satisfaction] if h.from_satisfaction else None,
-                    "to": [h.to_value_class, h.to_phase, h.to_satisfaction],
-                    "cause": h.cause,
-                }
-                for h in profile.segment_history
-            ],
-        },
+        "value": _value_json(profile),
+        "segment": _segment_json(profile),
         "satisfaction": {
             "nps_class": sat.nps_class,
             "score": sat.score,
@@ -267,21 +242,56 @@ def customer_json(profile: CustomerProfile) -> dict:
         "interactions": [
             {"case_id": n.entity_id, "kind": n.action, "at": n.at.isoformat(), "text": n.note} for n in profile.notes
         ],
-        "suggestions": [
+        "suggestions": [_suggestion_json(s) for s in profile.suggestions],
+    }
+
+
+def _value_json(profile: CustomerProfile) -> dict:
+    c = profile.customer
+    return {
+        "revenue_12m": float(profile.revenue_12m),
+        "margin_12m": _money(c.margin_12m),
+        "potential": _money(c.potential_value),
+        "potential_estimate": _money(c.potential_estimate),
+        "value_class": c.value_class,
+        "clv": _money(profile.clv),
+        "clv_formula": "margin_12m * r / (1 + d - r)",
+        "clv_rates": {"r": float(profile.retention_rate), "d": float(profile.discount_rate)},
+    }
+
+
+def _segment_json(profile: CustomerProfile) -> dict:
+    return {
+        "value_class": profile.segment_key[0],
+        "lifecycle_phase": profile.segment_key[1],
+        "satisfaction": profile.segment_key[2],
+        "portfolio": profile.segment.portfolio if profile.segment else None,
+        "strategy": profile.strategy.direction if profile.strategy else None,
+        "service_level": profile.strategy.service_level if profile.strategy else None,
+        "history": [
             {
-                "id": s.id,
-                "rule": s.rule.name,
-                "status": s.status,
-                "measure": s.rule.measure("en"),
-                "owner_role": s.rule.owner_role,
-                "due_days": s.rule.due_days,
-                "why": sentence(s.rule, "en", s, s.conditions),
-                "created_at": s.created_at.isoformat(),
-                "case_id": s.case_id,
-                "dismiss_reason": s.dismiss_reason,
+                "changed_at": h.changed_at.isoformat(),
+                "from": [h.from_value_class, h.from_phase, h.from_satisfaction] if h.from_satisfaction else None,
+                "to": [h.to_value_class, h.to_phase, h.to_satisfaction],
+                "cause": h.cause,
             }
-            for s in profile.suggestions
+            for h in profile.segment_history
         ],
+    }
+
+
+def _suggestion_json(s) -> dict:
+    return {
+        "id": s.id,
+        "rule": s.rule.name,
+        "status": s.status,
+        "measure": s.rule.measure("en"),
+        "owner_role": s.rule.owner_role,
+        "due_days": s.rule.due_days,
+        "why": sentence(s.rule, "en", s, s.conditions),
+        "created_at": s.created_at.isoformat(),
+        "case_id": s.case_id,
+        "dismiss_reason": s.dismiss_reason,
     }
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Float, and_, case, cast, func, select
+from sqlalchemy import Float, Subquery, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from customers.models import Purchase
@@ -55,6 +55,34 @@ def rule_outcomes(session: Session, now: datetime) -> list[Outcome]:
         select(Suggestion.rule_id, Suggestion.status, func.count()).group_by(Suggestion.rule_id, Suggestion.status)
     ):
         outcomes[rule_id].counts[status] = int(count)
+    per_measure = _per_measure(session, now)
+    answered = and_(per_measure.c.before.is_not(None), per_measure.c.after.is_not(None))
+    rows = session.execute(
+        select(
+            per_measure.c.rule_id,
+            func.count(),
+            func.count().filter(answered),
+            func.avg(cast(per_measure.c.before, Float)).filter(answered),
+            func.avg(cast(per_measure.c.after, Float)).filter(answered),
+            func.avg(_nps(per_measure.c.before)).filter(answered),
+            func.avg(_nps(per_measure.c.after)).filter(answered),
+            func.count(per_measure.c.bought_before),
+            func.avg(cast(per_measure.c.bought_before, Float)),
+            func.avg(cast(per_measure.c.bought_after, Float)),
+        ).group_by(per_measure.c.rule_id)
+    ).all()
+    for rule_id, done, n_answered, s_before, s_after, n_before, n_after, n_settled, p_before, p_after in rows:
+        o = outcomes[rule_id]
+        o.done, o.answered_after, o.settled = int(done), int(n_answered), int(n_settled)
+        o.score_before, o.score_after = _round(s_before, 1), _round(s_after, 1)
+        o.nps_before, o.nps_after = _round(n_before, 0), _round(n_after, 0)
+        o.purchases_before, o.purchases_after = _round(p_before, 2), _round(p_after, 2)
+    return list(outcomes.values())
+
+
+def _per_measure(session: Session, now: datetime) -> Subquery:
+    """One row per done measure: the score before it, the first score after it, and purchases in the
+    OUTCOME_DAYS before it was suggested and after it was done (only once that window has passed)."""
     after = (
         select(Response.score)
         .where(
@@ -78,7 +106,7 @@ def rule_outcomes(session: Session, now: datetime) -> list[Outcome]:
         .scalar_subquery()
     )
     settled = Suggestion.done_at <= now - window
-    per_measure = (
+    return (
         select(
             Suggestion.rule_id,
             Suggestion.score.label("before"),
@@ -91,28 +119,6 @@ def rule_outcomes(session: Session, now: datetime) -> list[Outcome]:
         .where(Suggestion.status == "done")
         .subquery()
     )
-    answered = and_(per_measure.c.before.is_not(None), per_measure.c.after.is_not(None))
-    rows = session.execute(
-        select(
-            per_measure.c.rule_id,
-            func.count(),
-            func.count().filter(answered),
-            func.avg(cast(per_measure.c.before, Float)).filter(answered),
-            func.avg(cast(per_measure.c.after, Float)).filter(answered),
-            func.avg(_nps(per_measure.c.before)).filter(answered),
-            func.avg(_nps(per_measure.c.after)).filter(answered),
-            func.count(per_measure.c.bought_before),
-            func.avg(cast(per_measure.c.bought_before, Float)),
-            func.avg(cast(per_measure.c.bought_after, Float)),
-        ).group_by(per_measure.c.rule_id)
-    ).all()
-    for rule_id, done, n_answered, s_before, s_after, n_before, n_after, n_settled, p_before, p_after in rows:
-        o = outcomes[rule_id]
-        o.done, o.answered_after, o.settled = int(done), int(n_answered), int(n_settled)
-        o.score_before, o.score_after = _round(s_before, 1), _round(s_after, 1)
-        o.nps_before, o.nps_after = _round(n_before, 0), _round(n_after, 0)
-        o.purchases_before, o.purchases_after = _round(p_before, 2), _round(p_after, 2)
-    return list(outcomes.values())
 
 
 def _round(value, digits: int) -> float | None:

@@ -158,9 +158,35 @@ def refresh_scope(session: Session, now: datetime, cause: str, customer_ids, id_
     dialect = name_of(session)
     computed = _computed(session, now, customer_ids, id_range).cte("computed")
     old = CustomerSegment.__table__.alias("old")
-    # A first placement is not a move: the history holds moves only (the segment row says where one stands).
+    history = _history(computed, old, cause)
+    insert = upsert_insert(dialect)
+    table = CustomerSegment.__table__
+    # "WHERE true": SQLite would otherwise read the upsert's ON CONFLICT as a join condition.
+    base = insert(table).from_select(["customer_id", *FACTS, "refreshed_at"], select(computed).where(text("true")))
+    upsert = base.on_conflict_do_update(
+        index_elements=[table.c.customer_id],
+        set_={name: base.excluded[name] for name in (*FACTS, "refreshed_at")},
+        where=or_(*(table.c[name].is_distinct_from(base.excluded[name]) for name in FACTS)),
+    )
+    if dialect == POSTGRESQL:
+        moves = history.cte("moves")
+        upserted = upsert.returning(table.c.customer_id).cte("upserted")
+        counts = select(
+            select(func.count()).select_from(moves).scalar_subquery(),
+            select(func.count()).select_from(upserted).scalar_subquery(),
+        )
+        moved, written = session.execute(counts).one()
+        return Written(moved, written)
+    recorded = len(session.execute(history.add_cte(computed)).all())
+    written = session.execute(upsert.add_cte(computed)).rowcount
+    return Written(recorded, written)
+
+
+def _history(computed, old, cause: str):
+    """The history rows for segments whose key moved. A first placement is not a move: the history holds
+    moves only (the segment row says where one stands)."""
     moved = or_(*(computed.c[k] != old.c[k] for k in KEY))
-    history = (
+    return (
         SegmentChange.__table__.insert()
         .from_select(
             [
@@ -190,27 +216,6 @@ def refresh_scope(session: Session, now: datetime, cause: str, customer_ids, id_
         )
         .returning(SegmentChange.id)
     )
-    insert = upsert_insert(dialect)
-    table = CustomerSegment.__table__
-    # "WHERE true": SQLite would otherwise read the upsert's ON CONFLICT as a join condition.
-    base = insert(table).from_select(["customer_id", *FACTS, "refreshed_at"], select(computed).where(text("true")))
-    upsert = base.on_conflict_do_update(
-        index_elements=[table.c.customer_id],
-        set_={name: base.excluded[name] for name in (*FACTS, "refreshed_at")},
-        where=or_(*(table.c[name].is_distinct_from(base.excluded[name]) for name in FACTS)),
-    )
-    if dialect == POSTGRESQL:
-        moves = history.cte("moves")
-        upserted = upsert.returning(table.c.customer_id).cte("upserted")
-        counts = select(
-            select(func.count()).select_from(moves).scalar_subquery(),
-            select(func.count()).select_from(upserted).scalar_subquery(),
-        )
-        moved, written = session.execute(counts).one()
-        return Written(moved, written)
-    recorded = len(session.execute(history.add_cte(computed)).all())
-    written = session.execute(upsert.add_cte(computed)).rowcount
-    return Written(recorded, written)
 
 
 class Written(NamedTuple):
@@ -324,34 +329,9 @@ def _score_moves(session: Session, response, now: datetime) -> SimpleNamespace |
         after.earlier = [earlier_suggestion(*item) for item in earlier]
         expire_segments(session, [response.customer_id])
         return after
-    else:
-        row = session.execute(
-            select(*(getattr(CustomerSegment, k) for k in FACTS))
-            .where(
-                CustomerSegment.customer_id == response.customer_id,
-                or_(CustomerSegment.answered_at.is_(None), CustomerSegment.answered_at < response.created_at),
-            )
-            .with_for_update()
-        ).one_or_none()
-        if row is None:
-            return None
-        before = SimpleNamespace(customer_id=response.customer_id, **dict(zip(FACTS, row, strict=True)))
-        session.execute(
-            update(CustomerSegment)
-            .where(CustomerSegment.customer_id == response.customer_id)
-            .values(previous_score=before.score, score=response.score, satisfaction=now_class,
-                    answered_at=response.created_at, refreshed_at=now),
-            execution_options={"synchronize_session": False},
-        )  # fmt: skip
-        if now_class != before.satisfaction:
-            session.execute(
-                insert(SegmentChange).values(
-                    customer_id=response.customer_id, changed_at=now, cause="answer",
-                    from_value_class=before.value_class, from_phase=before.phase,
-                    from_satisfaction=before.satisfaction, to_value_class=before.value_class,
-                    to_phase=before.phase, to_satisfaction=now_class,
-                )
-            )  # fmt: skip
+    before = _move_score_portable(session, response, now_class, now)
+    if before is None:
+        return None
     after = SimpleNamespace(**{**vars(before), "previous_score": before.score, "score": response.score,
                                "satisfaction": now_class, "answered_at": response.created_at})  # fmt: skip
     if now_class != before.satisfaction:
@@ -364,6 +344,38 @@ def _score_moves(session: Session, response, now: datetime) -> SimpleNamespace |
         )
     expire_segments(session, [response.customer_id])
     return after
+
+
+def _move_score_portable(session: Session, response, now_class: str, now: datetime) -> SimpleNamespace | None:
+    """_score_moves in three statements (SQLite): lock and read, move the score, history row on a change."""
+    row = session.execute(
+        select(*(getattr(CustomerSegment, k) for k in FACTS))
+        .where(
+            CustomerSegment.customer_id == response.customer_id,
+            or_(CustomerSegment.answered_at.is_(None), CustomerSegment.answered_at < response.created_at),
+        )
+        .with_for_update()
+    ).one_or_none()
+    if row is None:
+        return None
+    before = SimpleNamespace(customer_id=response.customer_id, **dict(zip(FACTS, row, strict=True)))
+    session.execute(
+        update(CustomerSegment)
+        .where(CustomerSegment.customer_id == response.customer_id)
+        .values(previous_score=before.score, score=response.score, satisfaction=now_class,
+                answered_at=response.created_at, refreshed_at=now),
+        execution_options={"synchronize_session": False},
+    )  # fmt: skip
+    if now_class != before.satisfaction:
+        session.execute(
+            insert(SegmentChange).values(
+                customer_id=response.customer_id, changed_at=now, cause="answer",
+                from_value_class=before.value_class, from_phase=before.phase,
+                from_satisfaction=before.satisfaction, to_value_class=before.value_class,
+                to_phase=before.phase, to_satisfaction=now_class,
+            )
+        )  # fmt: skip
+    return before
 
 
 def on_root_cause_set(case, session: Session, now: datetime, **_: object) -> None:

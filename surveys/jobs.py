@@ -7,12 +7,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from customers.models import Customer, LifecycleChange, Purchase
 from kundenpuls.locks import INVITE_LOCK, try_job_lock
-from messaging.models import DevMail, OutboxMessage
+from messaging.models import OutboxMessage
+from messaging.privacy import forget_old_texts
 from surveys.audience import conditions as audience_conditions
 from surveys.audience import due_window, reachable
 from surveys.mail import queue_survey_mail
@@ -240,18 +241,9 @@ def purge_old_comments(session: Session, now: datetime) -> dict[str, int] | None
         .where(Response.created_at < cutoff, or_(Response.comment.is_not(None), Response.comeback.is_not(None)))
         .values(comment=None, comeback=None)
     ).rowcount
-    mails = session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.created_at < cutoff,
-            OutboxMessage.status.in_(("sent", "failed", "cancelled")),
-            OutboxMessage.raw != "",
-        )
-        .values(raw="")
-    ).rowcount
-    mailbox = session.execute(delete(DevMail).where(DevMail.received_at < cutoff)).rowcount
+    forgotten = forget_old_texts(session, cutoff)
     session.commit()
-    return {"comments": comments, "mail_texts": mails, "mailbox": mailbox}
+    return {"comments": comments, **forgotten}
 
 
 JOBS = (
