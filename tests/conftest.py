@@ -299,3 +299,19 @@ def live_server(app):
     yield url
     server.shutdown()
     thread.join()
+
+
+CDNOW_PLACES = ("../shared/data/cdnowElog.csv", "/work/shared/data/cdnowElog.csv")
+
+
+@pytest.fixture(scope="session")
+def cdnow_elog() -> Path:
+    """The CDNOW 1/10 sample's raw event log (masterid, sampleid, date, cds, sales; 6,919 rows), which the
+    published BG/NBD and Gamma-Gamma estimates come from. It is not ours to commit: KP_CDNOW_ELOG names it, or
+    it lies in the steering repo's shared/data/ (README, "Purchase-behaviour models", says where to get it)."""
+    root = Path(__file__).resolve().parent.parent
+    candidates = [os.environ.get("KP_CDNOW_ELOG", "")] + [str(root / place) for place in CDNOW_PLACES]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    pytest.skip("CDNOW event log not on this machine (set KP_CDNOW_ELOG)")

@@ -1,0 +1,137 @@
+"""Gamma-Gamma: what a customer spends per purchase (Fader, Hardie & Lee 2005, "RFM and CLV: using iso-value
+curves for customer base analysis", JMR 42(4); Fader & Hardie 2013, "The Gamma-Gamma model of monetary value").
+
+A customer's purchase amounts vary around their own mean; the amounts are gamma(p, nu) with nu gamma(q, gamma)
+across customers. Only the number x of repeat purchases and their average amount m_x enter. The model assumes
+spend does not depend on how often one buys (the page shows the correlation, so a manager can check).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, special
+
+NAMES = ("p", "q", "gamma")
+LOG_BOUNDS = ((-7.0, 7.0), (-7.0, 7.0), (-7.0, 16.0))
+STARTS = ((0.0, 0.0, 0.0), (1.5, 1.0, 3.0), (0.5, 1.5, 5.0))
+
+
+@dataclass(frozen=True)
+class Fit:
+    p: float
+    q: float
+    gamma: float
+    log_likelihood: float
+    converged: bool
+    message: str
+    std_errors: dict[str, float]
+
+    @property
+    def params(self) -> tuple[float, float, float]:
+        return self.p, self.q, self.gamma
+
+
+def _checked(x, m_x) -> tuple[np.ndarray, np.ndarray]:
+    x, m_x = np.asarray(x, dtype=float), np.asarray(m_x, dtype=float)
+    if x.shape != m_x.shape or (x < 1).any() or (m_x <= 0).any():
+        raise ValueError("need x >= 1 repeat purchases and an average amount m_x > 0 for every customer")
+    return x, m_x
+
+
+def log_likelihood(params, x, m_x) -> float:
+    """Sum over customers of ln f(m_x | p, q, gamma, x) (equation 4 of the 2013 note)."""
+    p, q, gamma = params
+    x, m_x = np.asarray(x, dtype=float), np.asarray(m_x, dtype=float)
+    g = special.gammaln
+    px = p * x
+    each = (
+        g(px + q) - g(px) - g(q) + q * np.log(gamma)
+        + (px - 1) * np.log(m_x) + px * np.log(x) - (px + q) * np.log(gamma + m_x * x)
+    )  # fmt: skip
+    return float(each.sum())
+
+
+def gradient(params, x, m_x) -> np.ndarray:
+    p, q, gamma = params
+    x, m_x = np.asarray(x, dtype=float), np.asarray(m_x, dtype=float)
+    psi = special.digamma
+    px = p * x
+    spent = gamma + m_x * x
+    d_p = x * (psi(px + q) - psi(px) + np.log(m_x) + np.log(x) - np.log(spent))
+    d_q = psi(px + q) - psi(q) + np.log(gamma) - np.log(spent)
+    d_gamma = q / gamma - (px + q) / spent
+    return np.array([d_p.sum(), d_q.sum(), d_gamma.sum()])
+
+
+def fit(x, m_x, starts=STARTS) -> Fit:
+    """Maximum likelihood in log-parameters with the analytic gradient, best of several starts, as bgnbd.fit."""
+    x, m_x = _checked(x, m_x)
+    n = len(x)
+    # Amounts are in currency units that may be large: start gamma where the data's scale is.
+    scale = float(np.log(np.median(m_x)))
+
+    def objective(theta):
+        params = np.exp(theta)
+        value = log_likelihood(params, x, m_x)
+        if not np.isfinite(value):
+            return np.inf, np.zeros(3)
+        return -value / n, -gradient(params, x, m_x) * params / n
+
+    best = None
+    for start in starts:
+        theta0 = np.array(start) + np.array([0.0, 0.0, scale])
+        result = optimize.minimize(
+            objective, theta0, jac=True, method="L-BFGS-B", bounds=LOG_BOUNDS,
+            options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-8},
+        )  # fmt: skip
+        if np.isfinite(result.fun) and (best is None or result.fun < best.fun):
+            best = result
+    if best is None:
+        return Fit(*(float("nan"),) * 4, False, "no start gave a finite likelihood", {})
+    params = np.exp(best.x)
+    at_bound = any(abs(v - lo) < 1e-6 or abs(v - hi) < 1e-6 for v, (lo, hi) in zip(best.x, LOG_BOUNDS, strict=True))
+    converged = bool(best.success and not at_bound and params[1] > 1)
+    message = (
+        "a parameter reached its bound" if at_bound
+        else "q <= 1: the mean spend is not finite" if params[1] <= 1
+        else str(best.message)
+    )  # fmt: skip
+    return Fit(*map(float, params), log_likelihood(params, x, m_x), converged, message, _std_errors(params, x, m_x))
+
+
+def _std_errors(params: np.ndarray, x, m_x) -> dict[str, float]:
+    hessian = np.empty((3, 3))
+    for i in range(3):
+        step = 1e-5 * params[i]
+        up, down = params.copy(), params.copy()
+        up[i] += step
+        down[i] -= step
+        hessian[:, i] = (gradient(up, x, m_x) - gradient(down, x, m_x)) / (2 * step)
+    try:
+        covariance = np.linalg.inv(-(hessian + hessian.T) / 2)
+    except np.linalg.LinAlgError:
+        return {}
+    return {
+        name: float(np.sqrt(v)) if v > 0 else float("nan") for name, v in zip(NAMES, np.diag(covariance), strict=True)
+    }
+
+
+def expected_spend(params, x, m_x) -> np.ndarray:
+    """E[spend per purchase | x, m_x] (equation 5): a weighted mean of the population mean gamma p / (q - 1) and
+    the customer's own average, the weight on their own growing with their repeat purchases. x = 0 gives the
+    population mean."""
+    p, q, gamma = params
+    x = np.asarray(x, dtype=float)
+    m_x = np.where(x > 0, np.asarray(m_x, dtype=float), 0.0)
+    return (gamma + m_x * x) * p / (p * x + q - 1)
+
+
+def simulate(params, x, rng: np.random.Generator) -> np.ndarray:
+    """Average amounts m_x for customers with x purchases each, from the model's own process."""
+    p, q, gamma = params
+    x = np.asarray(x, dtype=int)
+    nu = rng.gamma(q, 1 / gamma, len(x))
+    # The sum of x gamma(p, nu) amounts is gamma(p x, nu).
+    return rng.gamma(p * x, 1 / nu) / x
