@@ -98,3 +98,62 @@ class AnswerFact(db.Model):
     purchases_per_year: Mapped[float | None] = mapped_column(Float())
     tenure_days: Mapped[float | None] = mapped_column(Float())
     answer_delay_days: Mapped[float | None] = mapped_column(Float())
+
+
+FIT_STATUSES = ("good", "failed")
+
+
+class ModelFit(db.Model):
+    """One fit of the purchase-behaviour models (analytics.model_fits): BG/NBD for purchases and dropout,
+    Gamma-Gamma for spend per purchase, on purchases up to the end of ``as_of`` (UTC). Every finished attempt
+    is kept, good or failed with its reason; the latest good one is in use. A fit and its scores are written in
+    one transaction, so one cut short by a restart leaves nothing behind and the previous fit stays in use."""
+
+    __tablename__ = "model_fits"
+    __table_args__ = (Index("ix_model_fits_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date())
+    status: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    seconds: Mapped[float | None] = mapped_column(Float())
+    customers: Mapped[int] = mapped_column(default=0)  # in the fit: first purchase on or before as_of
+    repeat_customers: Mapped[int] = mapped_column(default=0)  # with 2+ purchase days
+    purchase_days: Mapped[int] = mapped_column(default=0)
+    r: Mapped[float | None] = mapped_column(Float())
+    alpha: Mapped[float | None] = mapped_column(Float())  # per day
+    a: Mapped[float | None] = mapped_column(Float())
+    b: Mapped[float | None] = mapped_column(Float())
+    log_likelihood: Mapped[float | None] = mapped_column(Float())
+    converged: Mapped[bool] = mapped_column(default=False)
+    spend_p: Mapped[float | None] = mapped_column(Float())
+    spend_q: Mapped[float | None] = mapped_column(Float())
+    spend_gamma: Mapped[float | None] = mapped_column(Float())
+    spend_customers: Mapped[int] = mapped_column(default=0)
+    spend_log_likelihood: Mapped[float | None] = mapped_column(Float())
+    spend_left_out: Mapped[int] = mapped_column(default=0)  # repeat purchase days with no positive amount
+    margin_share: Mapped[float | None] = mapped_column(Float())  # of all purchases with a known margin
+    std_errors: Mapped[str | None] = mapped_column(String(500))  # JSON: each parameter's standard error
+
+
+class CustomerOutlook(db.Model):
+    """A customer's purchase summary and outlook as of a fit's calibration end, written for every customer in
+    the fit after it succeeds: what the cockpit and the rules read (P(alive), at risk, expected CLV)."""
+
+    __tablename__ = "customer_outlooks"
+    __table_args__ = (Index("ix_customer_outlooks_p_alive", "p_alive"),)
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True, autoincrement=False)
+    model_id: Mapped[int] = mapped_column(ForeignKey("model_fits.id"))
+    x: Mapped[int] = mapped_column()  # repeat purchase days
+    t_x: Mapped[int] = mapped_column()  # days from the first to the last purchase day
+    age: Mapped[int] = mapped_column()  # T: days from the first purchase day to as_of
+    repeat_spend: Mapped[float] = mapped_column(Float(), default=0.0)  # average amount of positive repeat days
+    spend_days: Mapped[int] = mapped_column(default=0)  # repeat days the average is over
+    margin_share: Mapped[float | None] = mapped_column(Float())  # the customer's own, where margins are known
+    p_alive: Mapped[float] = mapped_column(Float())
+    expected_purchases: Mapped[float] = mapped_column(Float())  # next HORIZON days
+    expected_spend: Mapped[float | None] = mapped_column(Float())
+    clv: Mapped[float | None] = mapped_column(Float())

@@ -85,6 +85,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from analytics.model_views import api as models_api
     from analytics.views import api as analytics_api
     from analytics.views import bp as analytics
     from app.openapi import bp as openapi
@@ -114,6 +115,7 @@ def register_blueprints(app: Flask) -> None:
         feedback,
         analytics,
         analytics_api,
+        models_api,
         retention,
         retention_api,
         integrations,
@@ -130,6 +132,7 @@ def register_signals() -> None:
     on PostgreSQL an answer and its counting then cost one round trip. Receivers that write for some answers
     (a case, a webhook event) say which through add_answer_writer, so those answers share their transaction.
     """
+    from analytics import privacy as analytics_privacy
     from analytics.rollup import ANSWER_PARTS
     from analytics.rollup import on_invitations_sent as count_sent
     from analytics.rollup import on_response_submitted as count_in_rollup
@@ -178,9 +181,11 @@ def register_signals() -> None:
     case_opened.connect(alerts.on_case_opened)
     case_closed.connect(events.on_case_closed)
     customer_churned.connect(events.on_customer_churned)
-    for part in (survey_privacy, messaging_privacy, feedback_privacy, retention_privacy):
+    for part in (survey_privacy, messaging_privacy, feedback_privacy, analytics_privacy, retention_privacy):
         customer_export.connect(part.on_customer_export)
-    for part in (survey_privacy, messaging_privacy, feedback_privacy, retention_privacy, integration_privacy):
+    for part in (
+        survey_privacy, messaging_privacy, feedback_privacy, analytics_privacy, retention_privacy, integration_privacy,
+    ):  # fmt: skip
         customer_erasure.connect(part.on_customer_erasure)
 
 

@@ -64,9 +64,10 @@ def demo_seed(count: int, seed: int, if_empty: bool) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from analytics.cli import model_cli
     from customers.cli import import_cli
     from kundenpuls.cli import register_commands as register_core_commands
 
     register_core_commands(app)
-    for group in (scheduler_cli, demo_cli, import_cli):
+    for group in (scheduler_cli, demo_cli, import_cli, model_cli):
         app.cli.add_command(group)

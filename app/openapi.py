@@ -28,6 +28,46 @@ SIGNED_MONEY = {
 }
 
 
+NUMBER_OR_NULL = {"type": ["number", "null"]}
+MODEL_FIT = {
+    "type": "object",
+    "required": ["id", "as_of", "customers", "purchases", "spend"],
+    "properties": {
+        "id": {"type": "integer"},
+        "as_of": {"type": "string", "format": "date"},
+        "customers": {"type": "integer"},
+        "purchases": {
+            "type": "object",
+            "properties": {
+                **dict.fromkeys(("r", "alpha", "a", "b", "log_likelihood"), NUMBER_OR_NULL),
+                "time_unit": {"const": "day"},
+                "converged": {"type": "boolean"},
+            },
+        },
+        "spend": {
+            "type": "object",
+            "properties": {**dict.fromkeys(("p", "q", "gamma"), NUMBER_OR_NULL), "customers": {"type": "integer"}},
+        },
+    },
+}
+OUTLOOK = {
+    "type": "object",
+    "required": ["as_of", "p_alive", "expected_purchases", "expected_spend_per_purchase", "clv", "horizon_days",
+                 "model_id"],
+    "properties": {
+        "as_of": {"type": "string", "format": "date"},
+        "p_alive": {"type": "number", "minimum": 0, "maximum": 1},
+        "expected_purchases": {"type": "number", "description": "in the next horizon_days days"},
+        "expected_spend_per_purchase": {"type": "number"},
+        "clv": {"type": "number", "description": "discounted margin (or revenue: clv_basis) over clv_horizon_months"},
+        "horizon_days": {"type": "integer"},
+        "clv_horizon_months": {"type": "integer"},
+        "clv_basis": {"type": "string", "enum": ["margin", "revenue"]},
+        "model_id": {"type": "integer"},
+    },
+}  # fmt: skip
+
+
 def _problem(description: str) -> dict:
     return {
         "description": description,
@@ -176,6 +216,28 @@ def document(base_url: str) -> dict:
                     "summary": "Everything stored about the customer (GDPR Art. 15 and 20)",
                     "parameters": [EXTERNAL_ID],
                     "responses": {"200": _json("The export"), "404": _problem("Unknown customer"), **ERRORS},
+                }
+            },
+            "/api/v1/customers/{external_id}/outlook": {
+                "get": {
+                    "summary": "P(alive), expected purchases and spend, and CLV from the latest good purchase-model "
+                    "fit, as of its calibration day",
+                    "parameters": [
+                        EXTERNAL_ID,
+                        {"name": "days", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 3650}},
+                    ],
+                    "responses": {
+                        "200": _json("The outlook", OUTLOOK),
+                        "404": _problem("Unknown or erased customer, no fit yet, or no purchase by the fit's day"),
+                        "422": _problem("days is not a whole number from 1 to 3650"),
+                        **ERRORS,
+                    },
+                }
+            },
+            "/api/v1/models/latest": {
+                "get": {
+                    "summary": "The latest good fit of the purchase-behaviour models (BG/NBD, Gamma-Gamma)",
+                    "responses": {"200": _json("The fit", MODEL_FIT), "404": _problem("No good fit yet"), **ERRORS},
                 }
             },
             "/api/v1/nps": {

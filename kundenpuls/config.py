@@ -77,6 +77,12 @@ class Config:
         # NPS periods with fewer answers are marked "too few answers", and a change between two periods is tested
         # only when both have at least this many.
         self.NPS_MIN_ANSWERS = int(_env("NPS_MIN_ANSWERS", "30") or 30)
+        # Purchase-behaviour models: a fit needs this many customers with 2+ purchase days (else it is stored as
+        # failed and the previous good fit stays in use); P(alive) below AT_RISK_P_ALIVE makes an active customer
+        # "at risk"; the model's CLV looks CLV_HORIZON_MONTHS ahead.
+        self.MODEL_MIN_REPEAT_CUSTOMERS = max(1, int(_env("MODEL_MIN_REPEAT_CUSTOMERS", "200") or 200))
+        self.AT_RISK_P_ALIVE = float(_env("AT_RISK_P_ALIVE", "0.5") or 0.5)
+        self.CLV_HORIZON_MONTHS = max(1, int(_env("CLV_HORIZON_MONTHS", "12") or 12))
         # In production no log line carries a statement's bound values (names, emails, comments): erasure cannot
         # reach log files.
         self.SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": self.production}

@@ -9,13 +9,15 @@ their package and ask `is_postgresql`.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import Date, Integer, cast, func, literal, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 POSTGRESQL = "postgresql"
+EPOCH_DAY = date(1970, 1, 1)
+JULIAN_EPOCH = 2440587.5  # julianday of 1970-01-01 00:00
 
 
 def name_of(session: Session) -> str:
@@ -79,6 +81,13 @@ def period_start_day(session: Session, column, interval: str):
 def day_of(dialect: str, column):
     """The UTC day of a timestamp column as a DATE (for cached statements built per dialect name)."""
     return cast(column, Date) if dialect == POSTGRESQL else func.date(column)
+
+
+def day_number(session: Session, column):
+    """The UTC day of a timestamp column as an integer, days since 1970-01-01: day counts become subtraction."""
+    if is_postgresql(session):
+        return cast(column, Date) - literal(EPOCH_DAY, Date)
+    return cast(func.julianday(func.date(column)) - JULIAN_EPOCH, Integer)
 
 
 def set_local(session: Session, setting: str, value: str) -> None:

@@ -14,6 +14,7 @@ LIFECYCLE_LOCK = 4_262_005
 VALUES_LOCK = 4_262_006
 SEGMENT_LOCK = 0x5E6_0001
 ANSWERS_LOCK = 0x5E6_0002
+MODEL_LOCK = 0x5E6_0003
 
 # deadlock_detected, serialization_failure: the transaction lost a race and can simply run again.
 TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})

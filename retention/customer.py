@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from analytics.purchase_models import CustomerModelView, customer_outlook, outlook_json
 from customers.description import contacts_of, description_of, revenue_by_offer
 from customers.models import Cancellation, Customer, CustomerContact, CustomerDescription, LifecycleChange, Purchase
 from customers.values import clv, current_value_settings
@@ -84,6 +85,7 @@ class CustomerProfile:
     contacts: list[CustomerContact] = field(default_factory=list)
     revenue_by_offer: list[tuple[str | None, float, float | None]] = field(default_factory=list)
     notes: list[AuditEvent] = field(default_factory=list)
+    model: CustomerModelView | None = None  # the purchase-behaviour models' outlook, when a fit covers the customer
 
     @property
     def segment_key(self) -> tuple[str, str, str]:
@@ -181,6 +183,7 @@ def customer_profile(session: Session, customer: Customer, now: datetime) -> Cus
     profile.contacts = contacts_of(session, customer.id)
     profile.revenue_by_offer = revenue_by_offer(session, customer.id, now)
     profile.notes = case_notes(session, [case.id for case in profile.cases])
+    profile.model = customer_outlook(session, customer.id)
     return profile
 
 
@@ -223,6 +226,7 @@ def customer_json(profile: CustomerProfile) -> dict:
             "last": c.last_purchase_at.isoformat() if c.last_purchase_at else None,
         },
         "value": _value_json(profile),
+        "outlook": outlook_json(profile.model) if profile.model else None,
         "segment": _segment_json(profile),
         "satisfaction": {
             "nps_class": sat.nps_class,

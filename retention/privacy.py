@@ -1,4 +1,4 @@
-"""The analytics part of a customer's data export and erasure (receivers of the customers' signals)."""
+"""The retention part of a customer's data export and erasure (receivers of the customers' signals)."""
 
 from __future__ import annotations
 

@@ -80,3 +80,12 @@ def test_set_local_refuses_anything_but_a_plain_setting(session):
         dialect.set_local(session, "work_mem", "1'; DROP TABLE customers; --")
     session.rollback()
     assert session.scalar(select(literal(1))) == 1  # nothing was sent: the session goes on
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [datetime(1970, 1, 1, 0, 0, tzinfo=UTC), datetime(1997, 9, 30, 23, 59, 59, tzinfo=UTC), LATER, EARLIER],
+)
+def test_day_number(session, moment):
+    expected = (moment.date() - datetime(1970, 1, 1).date()).days
+    assert value(session, dialect.day_number(session, at(moment))) == expected
