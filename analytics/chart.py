@@ -57,3 +57,70 @@ def nps_chart(report: NpsReport) -> Markup:
             )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+CLASS_COLOURS = {"promoter": "#15803d", "passive": "#a16207", "detractor": "#b91c1c"}
+DASHES = {"promoter": "", "passive": "6 3", "detractor": "2 3"}  # told apart without colour too
+
+
+def survival_chart(curves: dict[str, object], labels: dict[str, str], title: str, until: float) -> Markup:
+    """Kaplan-Meier step curves (share still a customer, 0 to 100 %) over days since the answer, one per class,
+    with their 95% band; `curves` maps a class to an analytics.survival.Curve or None."""
+    drawn = {name: curve for name, curve in curves.items() if curve is not None}
+    if not drawn:
+        return Markup("")
+    until = max(until, 1.0)
+
+    def x(day: float) -> float:
+        return LEFT + min(day, until) / until * (WIDTH - LEFT - RIGHT)
+
+    def y(share: float) -> float:
+        return TOP + (1 - share) * (HEIGHT - TOP - BOTTOM)
+
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="km-title">',
+        f'<title id="km-title">{escape(title)}</title>',
+    ]
+    for share in (0, 0.25, 0.5, 0.75, 1):
+        parts.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(share):.1f}" y2="{y(share):.1f}" stroke="#d9dee3"/>'
+            f'<text x="{LEFT - 6}" y="{y(share) + 4:.1f}" text-anchor="end" font-size="11" fill="#52606d">'
+            f"{share:.0%}</text>"
+        )
+    for step in range(5):
+        day = until * step / 4
+        parts.append(
+            f'<text x="{x(day):.1f}" y="{HEIGHT - 14}" text-anchor="middle" font-size="11" fill="#52606d">'
+            f"{day:.0f}</text>"
+        )
+    for name, curve in drawn.items():
+        colour = CLASS_COLOURS.get(name, "#1d4ed8")
+        line, low, high = [f"{x(0):.1f},{y(1):.1f}"], [f"{x(0):.1f},{y(1):.1f}"], [f"{x(0):.1f},{y(1):.1f}"]
+        previous = (1.0, 1.0, 1.0)
+        for day, s, lo, hi in zip(curve.times, curve.survival, curve.ci_low, curve.ci_high, strict=True):
+            if day > until:
+                break
+            for points, before, now in ((line, previous[0], s), (low, previous[1], lo), (high, previous[2], hi)):
+                points.append(f"{x(day):.1f},{y(before):.1f} {x(day):.1f},{y(now):.1f}")
+            previous = (s, lo, hi)
+        for points, last in ((line, previous[0]), (low, previous[1]), (high, previous[2])):
+            points.append(f"{x(until):.1f},{y(last):.1f}")
+        band = " ".join(high) + " " + " ".join(reversed(low))
+        parts.append(f'<polygon points="{band}" fill="{colour}" fill-opacity="0.10" stroke="none"/>')
+        dash = f' stroke-dasharray="{DASHES.get(name, "")}"' if DASHES.get(name) else ""
+        parts.append(
+            f'<polyline points="{" ".join(line)}" fill="none" stroke="{colour}" stroke-width="2"{dash}>'
+            f"<title>{escape(labels.get(name, name))}</title></polyline>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def legend_swatch(name: str) -> Markup:
+    """A short sample of a class's line (colour and dash), for the legend beside a survival chart."""
+    colour = CLASS_COLOURS.get(name, "#1d4ed8")
+    dash = f' stroke-dasharray="{DASHES[name]}"' if DASHES.get(name) else ""
+    return Markup(
+        f'<svg width="28" height="10" aria-hidden="true"><line x1="0" x2="28" y1="5" y2="5" stroke="{colour}" '
+        f'stroke-width="2"{dash}/></svg>'
+    )

@@ -180,6 +180,7 @@ class CustomerModelView:
     clv_horizon_months: int
     clv_basis: str  # "margin" or "revenue"
     at_risk: bool
+    repeat_days: int  # x: with none, BG/NBD cannot see a dropout yet (P(alive) is 1)
 
 
 def customer_outlook(session: Session, customer_id: int, days: int = outlook.HORIZON_DAYS) -> CustomerModelView | None:
@@ -196,7 +197,8 @@ def customer_outlook(session: Session, customer_id: int, days: int = outlook.HOR
     )  # fmt: skip
     phase = session.scalar(select(Customer.lifecycle_phase).where(Customer.id == customer_id))
     at_risk = phase in AT_RISK_PHASES and found.p_alive < current_app.config["AT_RISK_P_ALIVE"]
-    return CustomerModelView(record, found, months, "margin" if share is not None else "revenue", at_risk)
+    basis = "margin" if share is not None else "revenue"
+    return CustomerModelView(record, found, months, basis, at_risk, row.x)
 
 
 def outlook_json(view: CustomerModelView) -> dict:

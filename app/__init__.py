@@ -85,6 +85,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from analytics.leaving_views import bp as leaving
     from analytics.model_views import api as models_api
     from analytics.views import api as analytics_api
     from analytics.views import bp as analytics
@@ -115,6 +116,7 @@ def register_blueprints(app: Flask) -> None:
         feedback,
         analytics,
         analytics_api,
+        leaving,
         models_api,
         retention,
         retention_api,
