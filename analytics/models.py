@@ -157,3 +157,4 @@ class CustomerOutlook(db.Model):
     expected_purchases: Mapped[float] = mapped_column(Float())  # next HORIZON days
     expected_spend: Mapped[float | None] = mapped_column(Float())
     clv: Mapped[float | None] = mapped_column(Float())
+    clv_class: Mapped[str | None] = mapped_column(String(1))  # A/B/C by clv, with the value settings' shares

@@ -74,3 +74,17 @@ def one(purchase_params, spend_params, x: int, t_x: int, T: int, spend_days: int
     spend = float(gg.expected_spend(spend_params, spend_days, repeat_spend))
     discounted = float(discounted_purchases(purchase_params, x, t_x, T, horizon_months, discount_rate))
     return Outlook(alive, ahead, spend, discounted * spend * margin_share, days)
+
+
+def abc_classes(values: np.ndarray, a_share: float, b_share: float) -> np.ndarray:
+    """A for the customers making the first a_share % of the total, B for the next b_share %, C for the rest: the
+    same cut as the revenue classes (customers.values.refresh_values), here over the model's CLV."""
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(-values, kind="stable")
+    before = np.cumsum(values[order]) - values[order]
+    total = values.sum()
+    b_or_c = np.where(before * 100 < total * (a_share + b_share), "B", "C")
+    ranked = np.where(before * 100 < total * a_share, "A", b_or_c)
+    classes = np.empty(len(values), dtype="<U1")
+    classes[order] = ranked
+    return classes

@@ -29,7 +29,7 @@ from customers.values import current_value_settings
 from kundenpuls.locks import MODEL_LOCK, try_job_lock
 
 AT_RISK_PHASES = ("new", "existing")  # inactive and churned customers are gone already, not at risk
-FIT_HOUR = 2  # UTC: the nightly fit runs in the first ticks after 02:00, on data up to the day before
+FIT_HOUR = 1  # UTC: before the segment refresh at 02:00, which carries P(alive) into the segments and rules
 
 
 class FitBusy(Exception):
@@ -41,13 +41,18 @@ class Settings:
     min_repeat_customers: int
     horizon_months: int
     discount_rate: float
+    a_share: float
+    b_share: float
 
     @classmethod
     def current(cls, session: Session) -> Settings:
+        values = current_value_settings(session)
         return cls(
             current_app.config["MODEL_MIN_REPEAT_CUSTOMERS"],
             current_app.config["CLV_HORIZON_MONTHS"],
-            float(current_value_settings(session).discount_rate),
+            float(values.discount_rate),
+            float(values.a_share),
+            float(values.b_share),
         )
 
 
@@ -118,36 +123,21 @@ def _score(session: Session, record: ModelFit, data: PurchaseData, settings: Set
         params(record), spend_params(record), data, outlook.HORIZON_DAYS, settings.horizon_months,
         settings.discount_rate, record.margin_share,
     )  # fmt: skip
+    classes = outlook.abc_classes(scores.clv, settings.a_share, settings.b_share)
     session.execute(delete(CustomerOutlook))
+    share = [None if np.isnan(v) else v for v in data.margin_share.tolist()]
+    columns = {
+        "customer_id": data.customer_id.tolist(), "x": data.x.astype(int).tolist(),
+        "t_x": data.t_x.astype(int).tolist(), "age": data.T.astype(int).tolist(),
+        "repeat_spend": data.repeat_spend.tolist(), "spend_days": data.spend_days.astype(int).tolist(),
+        "margin_share": share, "p_alive": scores.p_alive.tolist(),
+        "expected_purchases": scores.expected_purchases.tolist(), "expected_spend": scores.expected_spend.tolist(),
+        "clv": scores.clv.tolist(), "clv_class": classes.tolist(),
+    }  # fmt: skip
+    names = list(columns)
     rows = [
-        {
-            "customer_id": int(cid),
-            "model_id": record.id,
-            "x": int(x),
-            "t_x": int(t_x),
-            "age": int(T),
-            "repeat_spend": float(spend),
-            "spend_days": int(days),
-            "margin_share": None if np.isnan(share) else float(share),
-            "p_alive": float(alive),
-            "expected_purchases": float(purchases),
-            "expected_spend": float(per_purchase),
-            "clv": float(value),
-        }  # fmt: skip
-        for cid, x, t_x, T, spend, days, share, alive, purchases, per_purchase, value in zip(
-            data.customer_id,
-            data.x,
-            data.t_x,
-            data.T,
-            data.repeat_spend,
-            data.spend_days,
-            data.margin_share,
-            scores.p_alive,
-            scores.expected_purchases,
-            scores.expected_spend,
-            scores.clv,
-            strict=True,
-        )  # fmt: skip
+        {"model_id": record.id, **dict(zip(names, values, strict=True))}
+        for values in zip(*columns.values(), strict=True)
     ]
     for start in range(0, len(rows), 10_000):
         session.execute(insert(CustomerOutlook), rows[start : start + 10_000])

@@ -18,6 +18,9 @@ from retention.models import CustomerSegment, SegmentCell
 
 VALUE_CLASSES = ("A", "B", "C")
 SATISFACTION = ("promoter", "passive", "detractor", "unknown")
+# The purchase models' P(alive) in bands (rules and segments): each band up to its bound, the last open-ended.
+ALIVE_BANDS = ("under_25", "25_50", "50_75", "75_up")
+ALIVE_BOUNDS = (0.25, 0.5, 0.75)
 # A potential customer has bought nothing, so a high current value cannot occur: shown greyed, not hidden.
 MEANINGLESS = {("A", "potential"), ("B", "potential")}
 PAGE_SIZE = 50
@@ -49,6 +52,8 @@ class Cell(LatestNps):
     revenue: Decimal = Decimal(0)
     satisfaction: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SATISFACTION, 0))
     revenue_share: float | None = None
+    at_risk: int = 0  # new or existing customers the purchase model sees slipping away
+    at_risk_revenue: Decimal = Decimal(0)
 
     @property
     def meaningless(self) -> bool:
@@ -90,6 +95,13 @@ def matrix(session: Session) -> dict[tuple[str, str], Cell]:
     total = sum((cell.revenue for cell in cells.values()), Decimal(0))
     for cell in cells.values():
         cell.revenue_share = round(float(100 * cell.revenue / total), 1) if total else None
+    s = CustomerSegment
+    at_risk = select(s.value_class, s.phase, func.count(), func.coalesce(func.sum(s.revenue_12m), 0)).where(
+        s.at_risk.is_(True)
+    )
+    for klass, phase, count, revenue in session.execute(at_risk.group_by(s.value_class, s.phase)):
+        cell = cells.setdefault((klass, phase), Cell(klass, phase))
+        cell.at_risk, cell.at_risk_revenue = int(count), Decimal(revenue)
     return cells
 
 
@@ -100,6 +112,7 @@ def cell_customers(
     satisfaction: str | None,
     page: int = 1,
     portfolio_group=None,
+    at_risk: bool = False,
 ) -> tuple[list[tuple[Customer, str]], int]:
     """The customers of one cell or portfolio group (optionally of one satisfaction class), highest revenue
     first; with the count. `portfolio_group` is (name, value_min, potential_min)."""
@@ -118,6 +131,8 @@ def cell_customers(
         )
     if satisfaction:
         statement = statement.where(sat == satisfaction)
+    if at_risk:
+        statement = statement.where(CustomerSegment.at_risk.is_(True))
     total = session.scalar(select(func.count()).select_from(statement.subquery()))
     rows = session.execute(
         statement.order_by(Customer.revenue_12m.desc().nulls_last(), Customer.id)

@@ -99,7 +99,8 @@ def cockpit_customers():
     page = max(request.args.get("page", 1, type=query_int), 1)
     settings = current_value_settings(db.session)
     portfolio_group = (group, settings.portfolio_value_min, settings.portfolio_potential_min) if group else None
-    rows, total = cell_customers(db.session, value_class, phase, satisfaction, page, portfolio_group)
+    at_risk = request.args.get("at_risk") == "1"
+    rows, total = cell_customers(db.session, value_class, phase, satisfaction, page, portfolio_group, at_risk)
     strategy = strategy_for(db.session, value_class, phase, satisfaction) if cell and satisfaction else None
     return render_template(
         "retention/cockpit_cell.html",
@@ -116,6 +117,7 @@ def cockpit_customers():
         group=group,
         group_labels=PORTFOLIO_LABELS,
         satisfaction=satisfaction,
+        at_risk=at_risk,
         nps_labels=NPS_LABELS,
         args=request.args,
     )

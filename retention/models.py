@@ -19,7 +19,12 @@ class CustomerSegment(db.Model):
     rules read. Kept by retention.segments at each answer and nightly for everyone."""
 
     __tablename__ = "customer_segments"
-    __table_args__ = (Index("ix_customer_segments_cell", "value_class", "phase", "satisfaction"),)
+    __table_args__ = (
+        Index("ix_customer_segments_cell", "value_class", "phase", "satisfaction"),
+        # The cockpit counts at-risk customers per cell: an index of them alone.
+        Index("ix_customer_segments_at_risk", "value_class", "phase", postgresql_where=text("at_risk"),
+              sqlite_where=text("at_risk")),
+    )  # fmt: skip
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True, autoincrement=False)
     value_class: Mapped[str] = mapped_column(String(1))
@@ -38,6 +43,12 @@ class CustomerSegment(db.Model):
     purchases_before: Mapped[int] = mapped_column(default=0)
     # Reasons given in the last year (churn answers, root causes of cases) as ",delivery,price,"; None: none.
     reasons: Mapped[str | None] = mapped_column(String(500))
+    # From the latest good purchase-model fit (analytics.purchase_models); None before the first one. Bands, not
+    # the probability itself: P(alive) moves a little for everyone every day, a band rarely, so the nightly
+    # refresh rewrites only the customers whose band or risk changed.
+    alive_band: Mapped[str | None] = mapped_column(String(8))  # retention.segments.ALIVE_BANDS
+    at_risk: Mapped[bool | None] = mapped_column()  # new or existing with P(alive) below AT_RISK_P_ALIVE
+    clv_class: Mapped[str | None] = mapped_column(String(1))  # A/B/C by the model's CLV, like revenue's classes
     refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     @property

@@ -20,12 +20,16 @@ from analytics.labels import NPS_LABELS, PORTFOLIO_LABELS
 from customers.models import PHASES, phase_label
 from feedback.models import ROOT_CAUSES
 from kundenpuls import audit
-from retention.cockpit import PORTFOLIO, SATISFACTION, VALUE_CLASSES
+from retention.cockpit import ALIVE_BANDS, PORTFOLIO, SATISFACTION, VALUE_CLASSES
 from retention.models import RetentionRule, Suggestion
 from surveys.models import ChurnReason
 
 TRENDS = ("falling", "rising", "steady")
-DIMENSIONS = ("value_class", "phase", "satisfaction", "portfolio", "reason", "score_trend", "purchase_trend")
+RISKS = ("at_risk", "not_at_risk", "no_model")
+DIMENSIONS = (
+    "value_class", "phase", "satisfaction", "portfolio", "reason", "score_trend", "purchase_trend", "churn_risk",
+    "alive_band", "clv_class",
+)  # fmt: skip
 DIMENSION_LABELS = {
     "value_class": _l("Value class"),
     "phase": _l("Lifecycle phase"),
@@ -34,7 +38,19 @@ DIMENSION_LABELS = {
     "reason": _l("Reason given (churn answer or case root cause)"),
     "score_trend": _l("Score trend (latest vs previous answer)"),
     "purchase_trend": _l("Purchases (last 180 days vs the 180 before)"),
+    "churn_risk": _l("At risk of leaving (purchase model)"),
+    "alive_band": _l("Probability of still being a customer (purchase model)"),
+    "clv_class": _l("Class by expected CLV (purchase model)"),
 }
+RISK_WORDS = {
+    "at_risk": _l("at risk of leaving"),
+    "not_at_risk": _l("not at risk"),
+    "no_model": _l("no purchase model"),
+}
+ALIVE_WORDS = {
+    "under_25": _l("P(alive) under 25 %"), "25_50": _l("P(alive) 25-50 %"), "50_75": _l("P(alive) 50-75 %"),
+    "75_up": _l("P(alive) 75 % or more"),
+}  # fmt: skip
 OWNER_ROLES = ("agent", "manager")
 RULE_FIELDS = (
     "name", "position", "active", "conditions", "measure_de", "measure_en", "owner_role", "due_days",
@@ -65,6 +81,9 @@ def allowed_values(session: Session) -> dict[str, tuple[str, ...]]:
         "reason": reason_keys(session),
         "score_trend": TRENDS,
         "purchase_trend": TRENDS,
+        "churn_risk": RISKS,
+        "alive_band": ALIVE_BANDS,
+        "clv_class": VALUE_CLASSES,
     }
 
 
@@ -122,6 +141,9 @@ def validate(session: Session, values: dict) -> dict:
 
 def _never_fires(conditions: dict[str, list[str]]) -> str | None:
     """Combinations no customer can have: the rule would be dead, which is almost certainly a mistake."""
+    gone = set(conditions.get("phase", ())) and set(conditions["phase"]) <= {"potential", "inactive", "churned"}
+    if gone and conditions.get("churn_risk") == ["at_risk"]:
+        return _("Only new and existing customers can be at risk: this rule could never fire.")
     if conditions.get("satisfaction") == ["unknown"] and "score_trend" in conditions:
         return _("Customers never asked have no score trend: this rule could never fire.")
     phases = set(conditions.get("phase", ()))
@@ -175,6 +197,10 @@ def condition(rule_conditions: dict[str, list[str]], segment):
             parts.append(_trend(segment.score, segment.previous_score, chosen))
         elif dimension == "purchase_trend":
             parts.append(_trend(segment.purchases_recent, segment.purchases_before, chosen))
+        elif dimension == "churn_risk":
+            options = {"at_risk": segment.at_risk.is_(True), "not_at_risk": segment.at_risk.is_(False),
+                       "no_model": segment.at_risk.is_(None)}  # fmt: skip
+            parts.append(or_(*(options[v] for v in chosen)))
         elif dimension == "reason":
             # The segment keeps the reasons given as ",price,delivery,": a LIKE per reason, no subquery per row.
             given = [(func.coalesce(segment.reasons, "").like(f"%,{key},%"), key) for key in chosen]
@@ -206,6 +232,8 @@ def matches(rule_conditions: dict[str, list[str]], facts) -> tuple[bool, str | N
             ok = _trend_holds(facts.score, facts.previous_score, chosen)
         elif dimension == "purchase_trend":
             ok = _trend_holds(facts.purchases_recent, facts.purchases_before, chosen)
+        elif dimension == "churn_risk":
+            ok = {True: "at_risk", False: "not_at_risk", None: "no_model"}[facts.at_risk] in chosen
         elif dimension == "reason":
             given = [key for key in chosen if f",{key}," in (facts.reasons or "")]
             ok, reason = bool(given), (given[0] if given else None)
@@ -299,6 +327,12 @@ def words(conditions: dict[str, list[str]], facts=None, reason_labels: dict[str,
                 phrases.append(_movement(_("purchases per half-year"), facts.purchases_before, facts.purchases_recent))
             else:
                 phrases.append(_("purchases %(trend)s", trend=_either(TREND_WORDS[t] for t in chosen)))
+        elif dimension == "churn_risk":
+            phrases.append(_either(RISK_WORDS[v] for v in chosen))
+        elif dimension == "alive_band":
+            phrases.append(_either(ALIVE_WORDS[v] for v in chosen))
+        elif dimension == "clv_class":
+            phrases.append(_("expected CLV class %(classes)s", classes=_either(chosen)))
     return phrases
 
 

@@ -1,7 +1,8 @@
 """Each customer's segment (value class x lifecycle phase x satisfaction), kept in SQL, with its history.
 
 A refresh computes every fact the cockpit and the retention rules read (latest and previous score, portfolio
-group, purchases in the last 180 days and the 180 before) and writes only what changed: the segment row by
+group, purchases in the last 180 days and the 180 before, the purchase models' P(alive) band, at-risk flag and
+CLV class) and writes only what changed: the segment row by
 upsert, and a history row whenever the segment itself moved. It runs for everyone each night, in slices of
 CHUNK customer ids so memory stays flat, and for one customer when a churn answer or a case's root cause
 arrives. An NPS answer of a placed customer takes a shorter path: the score moves, the rest waits for the night.
@@ -14,18 +15,35 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import NamedTuple
 
-from sqlalchemy import JSON, String, bindparam, case, column, func, insert, literal, or_, select, text, union, update
+from flask import current_app
+from sqlalchemy import (
+    JSON,
+    String,
+    and_,
+    bindparam,
+    case,
+    column,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    union,
+    update,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
-from analytics.models import SHARDS
+from analytics.models import SHARDS, CustomerOutlook
+from analytics.purchase_models import AT_RISK_PHASES
 from customers.models import Customer, Purchase
 from customers.values import current_value_settings
 from feedback.models import Case
 from kundenpuls.dialect import POSTGRESQL, is_postgresql, name_of, set_local, upsert_insert
 from kundenpuls.timeutil import UTCDateTime
 from retention import cells
-from retention.cockpit import portfolio_column
+from retention.cockpit import ALIVE_BANDS, ALIVE_BOUNDS, portfolio_column
 from retention.models import CustomerSegment, SegmentChange
 from retention.suggestions import earlier_suggestion
 from surveys.models import ChurnReason, Response, ResponseReason, nps_class
@@ -35,7 +53,7 @@ HALF_YEAR = timedelta(days=180)
 KEY = ("value_class", "phase", "satisfaction")
 FACTS = (
     *KEY, "score", "previous_score", "answered_at", "portfolio", "revenue_12m", "potential", "purchases_recent",
-    "purchases_before", "reasons",
+    "purchases_before", "reasons", "alive_band", "at_risk", "clv_class",
 )  # fmt: skip
 # How far back a reason the customer gave (churn answer, or the root cause of their case) still counts.
 REASON_DAYS = 365
@@ -113,13 +131,31 @@ def _computed(session: Session, now: datetime, customer_ids, id_range):
             func.coalesce(bought.c.recent, 0).label("purchases_recent"),
             func.coalesce(bought.c.before, 0).label("purchases_before"),
             given.c.reasons.label("reasons"),
+            _alive_band(CustomerOutlook.p_alive).label("alive_band"),
+            _at_risk(CustomerOutlook.p_alive, Customer.lifecycle_phase).label("at_risk"),
+            CustomerOutlook.clv_class.label("clv_class"),
             literal(now, CustomerSegment.refreshed_at.type).label("refreshed_at"),
         )
         .select_from(Customer)
+        .outerjoin(CustomerOutlook, CustomerOutlook.customer_id == Customer.id)
         .outerjoin(scores, scores.c.customer_id == Customer.id)
         .outerjoin(bought, bought.c.customer_id == Customer.id)
         .outerjoin(given, given.c.customer_id == Customer.id)
         .where(*_scope(Customer.id, customer_ids, id_range))
+    )
+
+
+def _alive_band(p_alive):
+    bounded = [(p_alive < upper, band) for band, upper in zip(ALIVE_BANDS, ALIVE_BOUNDS, strict=False)]
+    return case(*bounded, (p_alive.is_not(None), ALIVE_BANDS[-1]), else_=None)
+
+
+def _at_risk(p_alive, phase):
+    """True for a new or existing customer below AT_RISK_P_ALIVE; None without an outlook."""
+    return case(
+        (p_alive.is_(None), None),
+        (and_(phase.in_(AT_RISK_PHASES), p_alive < current_app.config["AT_RISK_P_ALIVE"]), True),
+        else_=False,
     )
 
 

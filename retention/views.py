@@ -64,6 +64,9 @@ def _dimension_choices() -> dict[str, list[SelectChoice]]:
         "reason": reason_labels(),
         "score_trend": rule_service.TREND_WORDS,
         "purchase_trend": rule_service.TREND_WORDS,
+        "churn_risk": rule_service.RISK_WORDS,
+        "alive_band": rule_service.ALIVE_WORDS,
+        "clv_class": {v: v for v in allowed["clv_class"]},
     }
     return {
         dimension: [SelectChoice(value, str(words[dimension].get(value, value))) for value in allowed[dimension]]
@@ -82,6 +85,9 @@ class RuleForm(FlaskForm):
     reason = CheckboxesField(rule_service.DIMENSION_LABELS["reason"], validate_choice=False)
     score_trend = CheckboxesField(rule_service.DIMENSION_LABELS["score_trend"], validate_choice=False)
     purchase_trend = CheckboxesField(rule_service.DIMENSION_LABELS["purchase_trend"], validate_choice=False)
+    churn_risk = CheckboxesField(rule_service.DIMENSION_LABELS["churn_risk"], validate_choice=False)
+    alive_band = CheckboxesField(rule_service.DIMENSION_LABELS["alive_band"], validate_choice=False)
+    clv_class = CheckboxesField(rule_service.DIMENSION_LABELS["clv_class"], validate_choice=False)
     measure_en = StringField(_l("Measure (English)"))
     measure_de = StringField(_l("Measure (German)"))
     owner_role = SelectField(
