@@ -85,6 +85,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from analytics.backtest_views import bp as model_check
     from analytics.leaving_views import bp as leaving
     from analytics.model_views import api as models_api
     from analytics.views import api as analytics_api
@@ -117,6 +118,7 @@ def register_blueprints(app: Flask) -> None:
         analytics,
         analytics_api,
         leaving,
+        model_check,
         models_api,
         retention,
         retention_api,

@@ -3,6 +3,8 @@ finds no accessibility violations on either page."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
@@ -24,7 +26,7 @@ def no_violations(page) -> None:
 
 def test_leaving_report_and_customer_outlook(session, live_server, chromium):
     generate(session, n=400)
-    ids = load(session, simulated_histories(600, seed=12))
+    ids = load(session, simulated_histories(1500, seed=12))
     fit_models(session, NOW, AS_OF)
     make_user(session, "chefin@example.com", "manager", "Maria Managerin")
     context, manager = sign_in(chromium, live_server, "chefin@example.com")
@@ -41,4 +43,10 @@ def test_leaving_report_and_customer_outlook(session, live_server, chromium):
     expect(manager.locator("[data-clv-model]")).to_contain_text("fitted on purchases up to")
     no_violations(manager)
     manager.screenshot(path=str(ARTIFACTS / "customer-outlook.png"), full_page=True)
+
+    manager.goto(f"{live_server}/reports/model-check?end={AS_OF - timedelta(days=120)}&until={AS_OF}")
+    expect(manager.locator('table[data-table="frequency"] tbody tr')).to_have_count(8)
+    expect(manager.locator('[data-figure="error"]')).to_be_visible()
+    no_violations(manager)
+    manager.screenshot(path=str(ARTIFACTS / "model-check.png"), full_page=True)
     context.close()
