@@ -12,6 +12,7 @@ from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from analytics.facts import record_facts
+from analytics.purchase_models import fit_models
 from analytics.rollup import rebuild as rebuild_rollup
 from app.demo_churn import churn_answers, replay_lifecycle
 from customers.models import Customer, Purchase
@@ -72,6 +73,7 @@ LAST = [
     "Brown",
 ]
 # category: (typical order value, margin share, share of orders with a delivery problem)
+UNHAPPY_SHARE = 0.25  # of customers who are not loyal
 CATEGORIES = {
     "Elektronik": (240.0, 0.12, 0.10),
     "Haushalt": (65.0, 0.30, 0.05),
@@ -104,9 +106,11 @@ COMMENTS = {
 }
 
 
-def _score(rng: random.Random, loyal: bool, delayed: bool, category: str) -> int:
-    """Scores with plausible patterns: delays hurt, loyal customers rate higher, electronics a bit lower."""
-    base = 8.0 + (1.0 if loyal else 0.0) - (4.5 if delayed else 0.0) - (0.8 if category == "Elektronik" else 0.0)
+def _score(rng: random.Random, profile: _Profile, delayed: bool, category: str) -> int:
+    """Scores with plausible patterns: delays hurt, loyal customers rate higher, unhappy ones lower, electronics a
+    bit lower."""
+    base = (8.0 + (1.0 if profile.loyal else 0.0) - (3.0 if profile.unhappy else 0.0) - (4.5 if delayed else 0.0)
+            - (0.8 if category == "Elektronik" else 0.0))  # fmt: skip
     return max(0, min(10, round(rng.gauss(base, 1.8))))
 
 
@@ -126,10 +130,12 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
     invitations, answers = _demo_invitations(session, survey, purchase_rows, profiles, start, now, seed, rng)
     responses = _demo_responses(session, survey, invitations, answers)
     refresh_values(session, now)
-    cancellations = replay_lifecycle(session, start, now, rng)
+    unhappy = {cid for cid, profile in profiles.items() if profile.unhappy}
+    cancellations = replay_lifecycle(session, start, now, rng, unhappy)
     churn_answered = churn_answers(session, cancellations, now, rng)
     rebuild_rollup(session)
     cases = _demo_cases(session, now, rng)
+    fit = fit_models(session, now)  # so the outlook, at-risk counts and rules have a fit from the start
     run = refresh_all(session, now)
     record_facts(session)  # the answers above went in past the scheduler's apply_answers
     worked = _demo_suggestions(session, now, rng)
@@ -144,18 +150,23 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
         "cases": cases,
         "suggestions": run.suggestions,
         "suggestions worked": worked,
+        "model fit": fit.status,
     }
 
 
 @dataclass(frozen=True)
 class _Profile:
-    """What the demo decides about one customer before it writes anything."""
+    """What the demo decides about one customer before it writes anything: their BG/NBD process (a purchase rate,
+    a chance to drop out after each repeat purchase) and a temper that shows in both their scores and their
+    dropout, so detractors are somewhat likelier to leave."""
 
     joined: datetime
     locale: str
     per_year: float
     favourite: str
     loyal: bool
+    unhappy: bool
+    dropout: float
 
 
 def _demo_customers(
@@ -180,8 +191,14 @@ def _demo_customers(
         )
         tier = rng.choices(["A", "B", "C"], weights=[1, 3, 6])[0]
         loyal = tier == "A" or rng.random() < 0.2
-        per_year = {"A": 10.0, "B": 4.0, "C": 1.5}[tier]
-        profiles[external_id] = _Profile(joined, locale, per_year, rng.choice(list(CATEGORIES)), loyal)
+        unhappy = not loyal and rng.random() < UNHAPPY_SHARE
+        # BG/NBD: the rate varies as a gamma around the tier's mean, the dropout chance as a beta (mean 1/7),
+        # doubled and a half for unhappy customers, halved for loyal ones.
+        per_year = rng.gammavariate(2.0, {"A": 10.0, "B": 4.0, "C": 1.5}[tier] / 2.0)
+        dropout = min(0.9, rng.betavariate(1.0, 6.0) * (2.5 if unhappy else 0.5 if loyal else 1.0))
+        profiles[external_id] = _Profile(
+            joined, locale, per_year, rng.choice(list(CATEGORIES)), loyal, unhappy, dropout
+        )
     session.execute(insert(Customer), rows)
     ids = session.execute(
         select(Customer.external_id, Customer.id)
@@ -194,11 +211,15 @@ def _demo_customers(
 def _demo_purchases(
     session: Session, profiles: dict[int, _Profile], now: datetime, seed: int, rng: random.Random
 ) -> list[dict]:
-    """Each customer's orders from joining until now, at their own rate, mostly in their favourite category."""
+    """Each customer's orders from joining until they drop out or now, at their own rate (exponential gaps), mostly
+    in their favourite category; after each repeat order a coin with their dropout chance decides whether they
+    stay."""
     rows: list[dict] = []
     for cid, profile in profiles.items():
         moment = profile.joined
         while moment < now:
+            if moment > profile.joined and rng.random() < profile.dropout:
+                break
             category = profile.favourite if rng.random() < 0.6 else rng.choice(list(CATEGORIES))
             value, margin_share, _ = CATEGORIES[category]
             amount = round(max(5.0, rng.lognormvariate(0, 0.5) * value), 2)
@@ -265,7 +286,7 @@ def _demo_invitations(
         )
         if answered:
             delayed = rng.random() < CATEGORIES[purchase["category"]][2]
-            score = _score(rng, profile.loyal, delayed, purchase["category"])
+            score = _score(rng, profile, delayed, purchase["category"])
             comment = rng.choice(COMMENTS[profile.locale][_nps_class(score)]) if rng.random() < 0.5 else ""
             answers.append((token, score, comment or None, profile.locale))
     for chunk in range(0, len(invitations), 5000):

@@ -19,7 +19,8 @@ from customers.models import Cancellation, Customer, Purchase
 from surveys.models import ChurnReason, Invitation, Response, ResponseReason, Survey
 
 REPLAY_STEP = timedelta(days=7)
-CANCEL_SHARE = 0.12  # of customers with purchases
+CANCEL_SHARE = 0.08  # of customers with purchases
+UNHAPPY_CANCEL_SHARE = 0.25  # of the unhappy ones: detractors are likelier to leave
 ANSWER_SHARE = 0.5
 # Recent cancellations are left to the scheduler's churn survey (its catch-up window), older ones are history.
 SURVEYED_BEFORE = timedelta(days=20)
@@ -58,7 +59,7 @@ COMEBACK = {
 }
 
 
-def _cancellations(session: Session, now: datetime, rng: random.Random) -> dict[int, datetime]:
+def _cancellations(session: Session, now: datetime, rng: random.Random, unhappy: set[int]) -> dict[int, datetime]:
     """Pick customers who cancel, and when: after their last purchase, or (reactivated later) in a long gap."""
     purchases: dict[int, list[datetime]] = {}
     for customer_id, moment in session.execute(
@@ -67,7 +68,7 @@ def _cancellations(session: Session, now: datetime, rng: random.Random) -> dict[
         purchases.setdefault(customer_id, []).append(moment)
     chosen = {}
     for customer_id in sorted(purchases):
-        if rng.random() >= CANCEL_SHARE:
+        if rng.random() >= (UNHAPPY_CANCEL_SHARE if customer_id in unhappy else CANCEL_SHARE):
             continue
         times = purchases[customer_id]
         gaps = [(a, b) for a, b in zip(times, times[1:], strict=False) if b - a > timedelta(days=120)]
@@ -81,10 +82,12 @@ def _cancellations(session: Session, now: datetime, rng: random.Random) -> dict[
     return chosen
 
 
-def replay_lifecycle(session: Session, start: datetime, now: datetime, rng: random.Random) -> dict[int, datetime]:
+def replay_lifecycle(
+    session: Session, start: datetime, now: datetime, rng: random.Random, unhappy: set[int] = frozenset()
+) -> dict[int, datetime]:
     """Walk from `start` to `now` a week at a time: cancellations, then purchases, then time (in that order,
     each with its own cause), so the recorded history reads as if Kundenpuls had run all along."""
-    cancellations = _cancellations(session, now, rng)
+    cancellations = _cancellations(session, now, rng, unhappy)
     session.execute(
         insert(Cancellation),
         [

@@ -31,7 +31,7 @@ import psycopg
 from bench.common import ROOT, migrated, psycopg_url, throwaway_database
 
 AS_OF = date(2026, 6, 30)
-PARAMS = (0.55, 45.0, 0.9, 4.0)  # r, alpha per day, a, b: about five purchase days per customer over two years
+PARAMS = (0.8, 40.0, 0.8, 5.0)  # r, alpha per day, a, b: about five purchase days per customer over two years
 SPEND = (4.0, 3.5, 90.0)
 FLOOR = """
 SELECT customer_id, count(*), min(purchased_at), max(purchased_at)
