@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
+
+from analytics import mle
 
 NAMES = ("p", "q", "gamma")
 LOG_BOUNDS = ((-7.0, 7.0), (-7.0, 7.0), (-7.0, 16.0))
@@ -40,27 +42,38 @@ def _checked(x, m_x) -> tuple[np.ndarray, np.ndarray]:
     return x, m_x
 
 
-def log_likelihood(params, x, m_x) -> float:
+def levels(x) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct purchase counts and each customer's index into them: the gamma functions of p x depend on x
+    alone, which takes a few dozen values over a million customers (computed per value: bench/models.py)."""
+    values, index = np.unique(np.asarray(x, dtype=float), return_inverse=True)
+    return values, index.ravel()
+
+
+def log_likelihood(params, x, m_x, by_x=None) -> float:
     """Sum over customers of ln f(m_x | p, q, gamma, x) (equation 4 of the 2013 note)."""
     p, q, gamma = params
     x, m_x = np.asarray(x, dtype=float), np.asarray(m_x, dtype=float)
+    values, index = by_x or levels(x)
     g = special.gammaln
+    of_x = (g(p * values + q) - g(p * values))[index]
     px = p * x
     each = (
-        g(px + q) - g(px) - g(q) + q * np.log(gamma)
+        of_x - g(q) + q * np.log(gamma)
         + (px - 1) * np.log(m_x) + px * np.log(x) - (px + q) * np.log(gamma + m_x * x)
     )  # fmt: skip
     return float(each.sum())
 
 
-def gradient(params, x, m_x) -> np.ndarray:
+def gradient(params, x, m_x, by_x=None) -> np.ndarray:
     p, q, gamma = params
     x, m_x = np.asarray(x, dtype=float), np.asarray(m_x, dtype=float)
+    values, index = by_x or levels(x)
     psi = special.digamma
+    both = psi(p * values + q)[index]
     px = p * x
     spent = gamma + m_x * x
-    d_p = x * (psi(px + q) - psi(px) + np.log(m_x) + np.log(x) - np.log(spent))
-    d_q = psi(px + q) - psi(q) + np.log(gamma) - np.log(spent)
+    d_p = x * (both - psi(p * values)[index] + np.log(m_x) + np.log(x) - np.log(spent))
+    d_q = both - psi(q) + np.log(gamma) - np.log(spent)
     d_gamma = q / gamma - (px + q) / spent
     return np.array([d_p.sum(), d_q.sum(), d_gamma.sum()])
 
@@ -72,26 +85,22 @@ def fit(x, m_x, starts=STARTS) -> Fit:
     # Amounts are in currency units that may be large: start gamma where the data's scale is.
     scale = float(np.log(np.median(m_x)))
 
+    by_x = levels(x)
+
     def objective(theta):
         params = np.exp(theta)
-        value = log_likelihood(params, x, m_x)
+        value = log_likelihood(params, x, m_x, by_x)
         if not np.isfinite(value):
             return np.inf, np.zeros(3)
-        return -value / n, -gradient(params, x, m_x) * params / n
+        return -value / n, -gradient(params, x, m_x, by_x) * params / n
 
-    best = None
-    for start in starts:
-        theta0 = np.array(start) + np.array([0.0, 0.0, scale])
-        result = optimize.minimize(
-            objective, theta0, jac=True, method="L-BFGS-B", bounds=LOG_BOUNDS,
-            options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-8},
-        )  # fmt: skip
-        if np.isfinite(result.fun) and (best is None or result.fun < best.fun):
-            best = result
+    best = mle.best_of_starts(
+        objective, [np.array(start) + np.array([0.0, 0.0, scale]) for start in starts], LOG_BOUNDS
+    )
     if best is None:
         return Fit(*(float("nan"),) * 4, False, "no start gave a finite likelihood", {})
     params = np.exp(best.x)
-    at_bound = any(abs(v - lo) < 1e-6 or abs(v - hi) < 1e-6 for v, (lo, hi) in zip(best.x, LOG_BOUNDS, strict=True))
+    at_bound = mle.at_bound(best.x, LOG_BOUNDS)
     converged = bool(best.success and not at_bound and params[1] > 1)
     message = (
         "a parameter reached its bound" if at_bound

@@ -33,10 +33,8 @@ def score(purchase_params, spend_params, data, days: int, horizon_months: int, d
     """Every customer of ``data`` (analytics.purchase_summary.PurchaseData) at once. Customers with the same
     (x, t_x, T) share one evaluation: the hypergeometric function is the expensive part, and day-level histories
     repeat often."""
-    rows = np.column_stack((data.x, data.t_x, data.T))
-    unique, inverse = np.unique(rows, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    x, t_x, T = unique.T
+    first, inverse = bgnbd.unique_rows(data.x, data.t_x, data.T)
+    x, t_x, T = data.x[first], data.t_x[first], data.T[first]
     alive = bgnbd.p_alive(purchase_params, x, t_x, T)
     ahead = bgnbd.conditional_expected_purchases(purchase_params, days, x, t_x, T)
     discounted = discounted_purchases(purchase_params, x, t_x, T, horizon_months, discount_rate)

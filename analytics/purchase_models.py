@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import delete, desc, insert, select
+from sqlalchemy import delete, desc, select
 from sqlalchemy.orm import Session
 
 from analytics import bgnbd, outlook
@@ -26,6 +26,7 @@ from analytics.models import CustomerOutlook, ModelFit
 from analytics.purchase_summary import PurchaseData, purchase_data
 from customers.models import Customer
 from customers.values import current_value_settings
+from kundenpuls.dialect import bulk_load
 from kundenpuls.locks import MODEL_LOCK, try_job_lock
 
 AT_RISK_PHASES = ("new", "existing")  # inactive and churned customers are gone already, not at risk
@@ -132,15 +133,9 @@ def _score(session: Session, record: ModelFit, data: PurchaseData, settings: Set
         "repeat_spend": data.repeat_spend.tolist(), "spend_days": data.spend_days.astype(int).tolist(),
         "margin_share": share, "p_alive": scores.p_alive.tolist(),
         "expected_purchases": scores.expected_purchases.tolist(), "expected_spend": scores.expected_spend.tolist(),
-        "clv": scores.clv.tolist(), "clv_class": classes.tolist(),
+        "clv": scores.clv.tolist(), "clv_class": classes.tolist(), "model_id": [record.id] * data.customers,
     }  # fmt: skip
-    names = list(columns)
-    rows = [
-        {"model_id": record.id, **dict(zip(names, values, strict=True))}
-        for values in zip(*columns.values(), strict=True)
-    ]
-    for start in range(0, len(rows), 10_000):
-        session.execute(insert(CustomerOutlook), rows[start : start + 10_000])
+    bulk_load(session, CustomerOutlook.__table__, list(columns), zip(*columns.values(), strict=True))
 
 
 def params(record: ModelFit) -> tuple[float, float, float, float]:

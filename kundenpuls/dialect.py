@@ -90,6 +90,26 @@ def day_number(session: Session, column):
     return cast(func.julianday(func.date(column)) - JULIAN_EPOCH, Integer)
 
 
+def bulk_load(session: Session, table, columns: list[str], rows) -> None:
+    """Many new rows into `table` in the session's transaction: COPY on PostgreSQL, an executemany INSERT on
+    SQLite. COPY writes a million customer outlooks in seconds where the INSERT took 25 s (bench/models.py)."""
+    if is_postgresql(session):
+        cursor = session.connection().connection.driver_connection.cursor()
+        names = ", ".join(columns)
+        with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    batch: list[dict] = []
+    for row in rows:
+        batch.append(dict(zip(columns, row, strict=True)))
+        if len(batch) == 10_000:
+            session.execute(table.insert(), batch)
+            batch = []
+    if batch:
+        session.execute(table.insert(), batch)
+
+
 def set_local(session: Session, setting: str, value: str) -> None:
     """A PostgreSQL setting for the current transaction only (work_mem, jit); nothing on SQLite."""
     if not setting.replace("_", "").isalnum() or not value.replace(" ", "").isalnum():

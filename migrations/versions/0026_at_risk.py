@@ -45,6 +45,10 @@ def upgrade():
         batch_op.add_column(sa.Column("alive_band", sa.String(length=8), nullable=True))
         batch_op.add_column(sa.Column("at_risk", sa.Boolean(), nullable=True))
         batch_op.add_column(sa.Column("clv_class", sa.String(length=1), nullable=True))
+    op.create_index(
+        "ix_customer_segments_at_risk", "customer_segments", ["value_class", "phase"], unique=False,
+        postgresql_where=sa.text("at_risk"), sqlite_where=sa.text("at_risk"),
+    )
     rules = sa.table(
         "retention_rules",
         *(
@@ -84,6 +88,7 @@ def upgrade():
 def downgrade():
     rules = sa.table("retention_rules", sa.column("name"))
     op.execute(rules.delete().where(rules.c.name.in_([rule[0] for rule in RULES])))
+    op.drop_index("ix_customer_segments_at_risk", table_name="customer_segments")
     with op.batch_alter_table("customer_segments", schema=None) as batch_op:
         batch_op.drop_column("clv_class")
         batch_op.drop_column("at_risk")

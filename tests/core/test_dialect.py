@@ -89,3 +89,20 @@ def test_set_local_refuses_anything_but_a_plain_setting(session):
 def test_day_number(session, moment):
     expected = (moment.date() - datetime(1970, 1, 1).date()).days
     assert value(session, dialect.day_number(session, at(moment))) == expected
+
+
+def test_bulk_load_writes_every_row_in_the_transaction(session):
+    from sqlalchemy import Column, Float, Integer, MetaData, String, Table
+
+    table = Table("bulk_probe", MetaData(), Column("id", Integer, primary_key=True), Column("name", String(10)),
+                  Column("share", Float))  # fmt: skip
+    table.create(session.connection())
+    try:
+        rows = [(i, None if i % 3 == 0 else f"n{i}", i / 7) for i in range(1, 2501)]
+        dialect.bulk_load(session, table, ["id", "name", "share"], iter(rows))
+        stored = session.execute(select(table).order_by(table.c.id)).all()
+        assert [tuple(row) for row in stored] == [(i, n, pytest.approx(s)) for i, n, s in rows]
+    finally:
+        session.rollback()
+        table.drop(session.connection(), checkfirst=True)
+        session.commit()

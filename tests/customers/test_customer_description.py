@@ -48,7 +48,9 @@ def test_staff_describe_a_customer_and_the_api_returns_the_five_fields(session, 
     assert "GmbH · Becker Gruppe · Autohandel" in page and "Fast workshop appointments" in page
     assert "Jana Becker</strong> · decider · CEO" in page and "Olaf Kraus</strong> · buyer (purchasing)" in page
     assert "Werkstatt: 500.00 € (margin 120.00 €)" in page and "Haushalt: 119.80 €" in page
-    trail = session.scalars(select(AuditEvent).where(AuditEvent.entity == "customer_description")).all()
+    trail = session.scalars(
+        select(AuditEvent).where(AuditEvent.entity == "customer_description").order_by(AuditEvent.id)
+    ).all()
     assert [e.action for e in trail] == ["changed", "contact_added", "contact_added"]
     assert trail[0].after["industry"] == "Autohandel"
 
