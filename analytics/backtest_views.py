@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from markupsafe import Markup, escape
 
 from analytics.backtest import BacktestError, run_backtest
+from analytics.purchase_models import latest_attempt, latest_good
 from kundenpuls.auth import role_required
 from kundenpuls.csvfile import csv_download
 from kundenpuls.extensions import db
@@ -55,14 +56,17 @@ def _run():
 @bp.get("/reports/model-check")
 @role_required("manager")
 def model_check_page():
+    fits = {"in_use": latest_good(db.session), "latest": latest_attempt(db.session)}
     try:
         result = _run()
     except (BadRange, BacktestError) as problem:
         code = 422 if isinstance(problem, BadRange) else 200
-        return render_template("analytics/model_check.html", result=None, error=str(problem), args=request.args), code
+        return render_template("analytics/model_check.html", result=None, error=str(problem), args=request.args,
+                               **fits), code  # fmt: skip
     return render_template(
-        "analytics/model_check.html", result=result, error=None, args=request.args, chart=tracking_chart(result)
-    )
+        "analytics/model_check.html", result=result, error=None, args=request.args, chart=tracking_chart(result),
+        **fits,
+    )  # fmt: skip
 
 
 @bp.get("/reports/model-check.csv")

@@ -166,6 +166,7 @@ class CustomerModelView:
     clv_basis: str  # "margin" or "revenue"
     at_risk: bool
     repeat_days: int  # x: with none, BG/NBD cannot see a dropout yet (P(alive) is 1)
+    newer_failed: ModelFit | None = None  # a later fit that failed: the page says these figures are older
 
 
 def customer_outlook(session: Session, customer_id: int, days: int = outlook.HORIZON_DAYS) -> CustomerModelView | None:
@@ -183,7 +184,9 @@ def customer_outlook(session: Session, customer_id: int, days: int = outlook.HOR
     phase = session.scalar(select(Customer.lifecycle_phase).where(Customer.id == customer_id))
     at_risk = phase in AT_RISK_PHASES and found.p_alive < current_app.config["AT_RISK_P_ALIVE"]
     basis = "margin" if share is not None else "revenue"
-    return CustomerModelView(record, found, months, basis, at_risk, row.x)
+    latest = latest_attempt(session)
+    newer_failed = latest if latest is not None and latest.id > record.id and latest.status != "good" else None
+    return CustomerModelView(record, found, months, basis, at_risk, row.x, newer_failed)
 
 
 def outlook_json(view: CustomerModelView) -> dict:

@@ -181,7 +181,7 @@ def test_clv_is_the_discounted_sum_of_monthly_purchases(session):
     assert found.expected_spend_per_purchase == pytest.approx(per_purchase)
 
 
-def test_too_little_data_fails_loudly_and_keeps_the_previous_fit(session, runner, api, app):
+def test_too_little_data_fails_loudly_and_keeps_the_previous_fit(session, runner, api, app, client):
     assert api.get("/api/v1/models/latest").status_code == 404
     histories = simulated_histories(1200, seed=3)
     load(session, histories)
@@ -200,6 +200,17 @@ def test_too_little_data_fails_loudly_and_keeps_the_previous_fit(session, runner
     latest = api.get("/api/v1/models/latest").get_json()
     assert latest["id"] == good.id  # the good fit stays in use, its scores too
     assert session.scalar(select(func.count()).select_from(CustomerOutlook).where(CustomerOutlook.model_id == good.id))
+
+    # ...and the pages say so.
+    from tests.feedback_helpers import make_user, sign_in
+
+    sign_in(client, make_user(session, "chef@example.com", "manager", "Chef"))
+    check = client.get("/reports/model-check", headers={"Accept-Language": "en"}).text
+    assert "The latest fit (purchases up to 2026-06-30) failed: too little data" in check
+    assert "Fitted on purchases up to 2026-06-30: 1200 customers" in check
+    someone = session.scalars(select(CustomerOutlook)).first()
+    page = client.get(f"/customers/{someone.customer_id}", headers={"Accept-Language": "en"}).text
+    assert "a newer fit, on purchases up to 2026-06-30, failed" in page
 
 
 def test_outlook_refuses_bad_input(session, api):
@@ -272,3 +283,42 @@ def test_the_customer_page_and_record_say_it_in_words(session, client, api):
     assert record["outlook"]["p_alive"] == pytest.approx(stored.p_alive)
     assert record["outlook"]["at_risk"] is False  # phases are not computed for these bulk-loaded customers
     assert record["value"]["clv_formula"] == "margin_12m * r / (1 + d - r)"  # the previous method stays
+
+
+def test_a_fit_cut_short_leaves_the_previous_one_in_use(session, monkeypatch):
+    """The process dies half-way through writing the new outlooks: nothing of the new fit stays."""
+    from analytics import purchase_models
+
+    load(session, simulated_histories(1200, seed=13))
+    good = fit_models(session, NOW, AS_OF)
+    before = dict(session.execute(select(CustomerOutlook.customer_id, CustomerOutlook.p_alive)).all())
+
+    def dies_half_way(session_, table, columns, rows):
+        rows = list(rows)
+        session_.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows[: len(rows) // 2]])
+        raise KeyboardInterrupt("the operator pulled the plug")
+
+    monkeypatch.setattr(purchase_models, "bulk_load", dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        fit_models(session, NOW + timedelta(days=30), AS_OF + timedelta(days=30))
+    session.rollback()  # what the dead process's connection does when it drops
+    monkeypatch.undo()
+    assert [f.id for f in session.scalars(select(ModelFit))] == [good.id]
+    after = dict(session.execute(select(CustomerOutlook.customer_id, CustomerOutlook.p_alive)).all())
+    assert after == before
+    assert {row.model_id for row in session.scalars(select(CustomerOutlook))} == {good.id}
+
+
+def test_the_nightly_fit_runs_once_a_day_after_one(session):
+    from analytics.purchase_models import nightly_fit
+
+    load(session, simulated_histories(900, seed=14))
+    night = datetime(2026, 7, 1, 0, 30, tzinfo=UTC)
+    assert nightly_fit(session, night) is None  # before 01:00 UTC
+    first = nightly_fit(session, night.replace(hour=1, minute=1))
+    assert first == {"status": "good", "customers": 900}
+    assert nightly_fit(session, night.replace(hour=5)) is None  # once a day
+    fit = session.scalars(select(ModelFit)).one()
+    assert fit.as_of == date(2026, 6, 30)
+    assert nightly_fit(session, night.replace(day=2, hour=1, minute=5))["status"] == "good"
+    assert session.scalar(select(func.count()).select_from(ModelFit)) == 2
