@@ -126,16 +126,28 @@ def _score(session: Session, record: ModelFit, data: PurchaseData, settings: Set
     )  # fmt: skip
     classes = outlook.abc_classes(scores.clv, settings.a_share, settings.b_share)
     session.execute(delete(CustomerOutlook))
-    share = [None if np.isnan(v) else v for v in data.margin_share.tolist()]
     columns = {
-        "customer_id": data.customer_id.tolist(), "x": data.x.astype(int).tolist(),
-        "t_x": data.t_x.astype(int).tolist(), "age": data.T.astype(int).tolist(),
-        "repeat_spend": data.repeat_spend.tolist(), "spend_days": data.spend_days.astype(int).tolist(),
-        "margin_share": share, "p_alive": scores.p_alive.tolist(),
-        "expected_purchases": scores.expected_purchases.tolist(), "expected_spend": scores.expected_spend.tolist(),
-        "clv": scores.clv.tolist(), "clv_class": classes.tolist(), "model_id": [record.id] * data.customers,
+        "customer_id": data.customer_id, "x": data.x.astype(int), "t_x": data.t_x.astype(int),
+        "age": data.T.astype(int), "repeat_spend": data.repeat_spend, "spend_days": data.spend_days.astype(int),
+        "margin_share": data.margin_share, "p_alive": scores.p_alive, "expected_purchases": scores.expected_purchases,
+        "expected_spend": scores.expected_spend, "clv": scores.clv, "clv_class": classes,
+        "model_id": np.full(data.customers, record.id),
     }  # fmt: skip
-    bulk_load(session, CustomerOutlook.__table__, list(columns), zip(*columns.values(), strict=True))
+    bulk_load(session, CustomerOutlook.__table__, list(columns), _rows(columns.values(), data.customers))
+
+
+def _rows(arrays, count: int, chunk: int = 50_000):
+    """Rows of Python values from the arrays, a chunk at a time: a million rows as Python objects at once took
+    400 MB (bench/models.py). A float column's NaN (no margin known) becomes NULL."""
+    arrays = list(arrays)
+    for start in range(0, count, chunk):
+        parts = []
+        for array in arrays:
+            values = array[start : start + chunk].tolist()
+            if array.dtype.kind == "f" and np.isnan(array[start : start + chunk]).any():
+                values = [None if v != v else v for v in values]
+            parts.append(values)
+        yield from zip(*parts, strict=True)
 
 
 def params(record: ModelFit) -> tuple[float, float, float, float]:

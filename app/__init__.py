@@ -136,27 +136,21 @@ def register_signals() -> None:
     on PostgreSQL an answer and its counting then cost one round trip. Receivers that write for some answers
     (a case, a webhook event) say which through add_answer_writer, so those answers share their transaction.
     """
-    from analytics import privacy as analytics_privacy
     from analytics.rollup import ANSWER_PARTS
     from analytics.rollup import on_invitations_sent as count_sent
     from analytics.rollup import on_response_submitted as count_in_rollup
-    from customers.signals import customer_churned, customer_erasure, customer_export, lifecycle_changes_removed
-    from feedback import privacy as feedback_privacy
+    from customers.signals import customer_churned, lifecycle_changes_removed
     from feedback.audience import due_resolved_cases, resolved_since_latest_answer
     from feedback.services import on_response_submitted as open_case
     from feedback.services import writes_for_answer as may_open_case
     from feedback.signals import case_closed, case_opened, root_cause_set
     from integrations import alerts, events
-    from integrations import privacy as integration_privacy
-    from messaging import privacy as messaging_privacy
     from messaging.outbox import add_withdrawal_check
     from messaging.signals import messages_sent
-    from retention import privacy as retention_privacy
     from retention.answers import on_response_submitted as queue_for_segments
     from retention.answers import pending_part
     from retention.segments import on_root_cause_set as reason_given
     from retention.suggestions import on_case_closed as settle_measure
-    from surveys import privacy as survey_privacy
     from surveys.answer_path import add_answer_part, add_answer_writer
     from surveys.audience import register_condition
     from surveys.jobs import register_trigger
@@ -185,6 +179,19 @@ def register_signals() -> None:
     case_opened.connect(alerts.on_case_opened)
     case_closed.connect(events.on_case_closed)
     customer_churned.connect(events.on_customer_churned)
+    register_data_rights()
+
+
+def register_data_rights() -> None:
+    """Each package answers for its own data in a customer's export and erasure (receivers of customers' signals)."""
+    from analytics import privacy as analytics_privacy
+    from customers.signals import customer_erasure, customer_export
+    from feedback import privacy as feedback_privacy
+    from integrations import privacy as integration_privacy
+    from messaging import privacy as messaging_privacy
+    from retention import privacy as retention_privacy
+    from surveys import privacy as survey_privacy
+
     for part in (survey_privacy, messaging_privacy, feedback_privacy, analytics_privacy, retention_privacy):
         customer_export.connect(part.on_customer_export)
     for part in (

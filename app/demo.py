@@ -15,6 +15,7 @@ from analytics.facts import record_facts
 from analytics.purchase_models import fit_models
 from analytics.rollup import rebuild as rebuild_rollup
 from app.demo_churn import churn_answers, replay_lifecycle
+from app.demo_texts import COMMENTS, DEMO_CALL_NOTES, DISMISS_REASONS, FIRST, LAST
 from customers.models import Customer, Purchase
 from customers.values import refresh_values
 from feedback.models import ROOT_CAUSES
@@ -24,55 +25,6 @@ from kundenpuls.models import User
 from retention.refresh import refresh_all
 from surveys.models import Invitation, Response, Survey
 
-FIRST = [
-    "Anna",
-    "Lukas",
-    "Mia",
-    "Leon",
-    "Emma",
-    "Finn",
-    "Hannah",
-    "Paul",
-    "Lea",
-    "Jonas",
-    "Sofia",
-    "Felix",
-    "Marie",
-    "Noah",
-    "Laura",
-    "Elias",
-    "Julia",
-    "Ben",
-    "Sarah",
-    "Tim",
-    "Olivia",
-    "James",
-    "Grace",
-    "Tom",
-]
-LAST = [
-    "Müller",
-    "Schmidt",
-    "Schneider",
-    "Fischer",
-    "Weber",
-    "Meyer",
-    "Wagner",
-    "Becker",
-    "Schulz",
-    "Hoffmann",
-    "Koch",
-    "Richter",
-    "Klein",
-    "Wolf",
-    "Neumann",
-    "Braun",
-    "Smith",
-    "Jones",
-    "Taylor",
-    "Brown",
-]
-# category: (typical order value, margin share, share of orders with a delivery problem)
 UNHAPPY_SHARE = 0.25  # of customers who are not loyal
 CATEGORIES = {
     "Elektronik": (240.0, 0.12, 0.10),
@@ -80,29 +32,6 @@ CATEGORIES = {
     "Garten": (120.0, 0.25, 0.22),
     "Mode": (80.0, 0.45, 0.06),
     "Bücher": (25.0, 0.20, 0.03),
-}
-COMMENTS = {
-    "de": {
-        "detractor": [
-            "Lieferung kam eine Woche zu spät.",
-            "Zu teuer für die Qualität.",
-            "Niemand hat auf meine Mail geantwortet.",
-            "Artikel war beschädigt.",
-            "Rücksendung war kompliziert.",
-        ],
-        "passive": ["Ganz okay, aber die Lieferung dauerte.", "Preis in Ordnung.", ""],
-        "promoter": ["Schnelle Lieferung, super Service!", "Tolle Beratung am Telefon.", "Immer wieder gern.", ""],
-    },
-    "en": {
-        "detractor": [
-            "Delivery was a week late.",
-            "Too expensive for the quality.",
-            "Nobody answered my email.",
-            "The item arrived damaged.",
-        ],
-        "passive": ["Fine, but delivery took a while.", "Price is okay.", ""],
-        "promoter": ["Fast delivery, great service!", "Very helpful support.", ""],
-    },
 }
 
 
@@ -371,13 +300,6 @@ def _demo_cases(session: Session, now: datetime, rng: random.Random) -> int:
     return opened
 
 
-DISMISS_REASONS = (
-    "Kunde hat bereits ein Angebot erhalten.",
-    "Ansprechpartner im Urlaub, nächstes Quartal erneut prüfen.",
-    "Customer asked not to be contacted by phone.",
-)
-
-
 def _demo_suggestions(session: Session, now: datetime, rng: random.Random) -> int:
     """Work some of the suggestions the rules made: a few accepted into the queue, some dismissed, and some
     done months ago (their times moved back), so the rules page has outcomes to show."""
@@ -403,11 +325,3 @@ def _demo_suggestions(session: Session, now: datetime, rng: random.Random) -> in
         worked += 1
     session.flush()
     return worked
-
-
-DEMO_CALL_NOTES = (
-    "Angerufen, Kunde schildert Lieferverzug; Gutschein angeboten.",
-    "Kunde erreicht, Ersatzlieferung veranlasst.",
-    "Rückruf vereinbart, Preisfrage an Vertrieb weitergegeben.",
-    "Called the customer, refund for the damaged item agreed.",
-)

@@ -13,7 +13,8 @@ from customers.models import Customer, Purchase
 from retention.answers import apply_answers, waiting
 from retention.models import CustomerSegment, SegmentCell, SegmentChange, SegmentRun
 from retention.refresh import nightly_refresh
-from retention.segments import FACTS, refresh_segments
+from retention.segment_facts import FACTS
+from retention.segments import refresh_segments
 from surveys.models import Invitation, Response
 from surveys.services import submit_answer
 from tests.feedback_helpers import answered
