@@ -114,6 +114,7 @@ class ModelFit(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     as_of: Mapped[date] = mapped_column(Date())
+    data_from: Mapped[date | None] = mapped_column(Date())  # the earliest purchase day in the fit
     status: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str | None] = mapped_column(String(500))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -67,8 +67,9 @@ def fit_models(session: Session, now: datetime, as_of: date | None = None) -> Mo
     data = purchase_data(session, as_of)
     timings = {"summary": clock.perf_counter() - started}
     settings = Settings.current(session)
+    data_from = as_of - timedelta(days=int(data.T.max())) if data.customers else None
     record = ModelFit(
-        as_of=as_of, started_at=now, customers=data.customers, purchase_days=data.purchase_days,
+        as_of=as_of, data_from=data_from, started_at=now, customers=data.customers, purchase_days=data.purchase_days,
         repeat_customers=int((data.x > 0).sum()), spend_left_out=data.left_out, margin_share=data.shop_margin_share,
     )  # fmt: skip
     reason = _fit_into(record, data, settings)
@@ -101,7 +102,7 @@ def _fit_into(record: ModelFit, data: PurchaseData, settings: Settings) -> str |
     record.log_likelihood, record.converged = purchases.log_likelihood, purchases.converged
     errors = {name: purchases.std_errors.get(name) for name in bgnbd.NAMES}
     if not purchases.converged:
-        record.std_errors = json.dumps(errors)
+        record.std_errors = json.dumps(_finite(errors))
         return f"the purchase model did not converge: {purchases.message}"
     spenders = data.spend_days > 0
     record.spend_customers = int(spenders.sum())
@@ -110,7 +111,7 @@ def _fit_into(record: ModelFit, data: PurchaseData, settings: Settings) -> str |
     spend = gg.fit(data.spend_days[spenders], data.repeat_spend[spenders])
     record.spend_p, record.spend_q, record.spend_gamma = spend.params
     record.spend_log_likelihood = spend.log_likelihood
-    record.std_errors = json.dumps({**errors, **{f"spend_{k}": v for k, v in spend.std_errors.items()}})
+    record.std_errors = json.dumps(_finite({**errors, **{f"spend_{k}": v for k, v in spend.std_errors.items()}}))
     if not spend.converged:
         return f"the spend model did not converge: {spend.message}"
     if not all(np.isfinite(v) for v in (*purchases.params, *spend.params, purchases.log_likelihood)):
@@ -217,39 +218,51 @@ def outlook_json(view: CustomerModelView) -> dict:
     }
 
 
+def _finite(value):
+    """JSON has no NaN: a number that is not finite is shown as null (a failed fit may carry one)."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    return value
+
+
 def fit_json(record: ModelFit) -> dict:
-    """The public shape of a fit (CLI `model fit`, GET /api/v1/models/latest)."""
-    return {
-        "id": record.id,
-        "status": record.status,
-        "reason": record.reason,
-        "as_of": record.as_of.isoformat(),
-        "customers": record.customers,
-        "purchases": {
-            "r": record.r,
-            "alpha": record.alpha,
-            "a": record.a,
-            "b": record.b,
-            "time_unit": "day",
-            "log_likelihood": record.log_likelihood,
-            "converged": record.converged,
-        },  # fmt: skip
-        "spend": {
-            "p": record.spend_p,
-            "q": record.spend_q,
-            "gamma": record.spend_gamma,
-            "customers": record.spend_customers,
-        },  # fmt: skip
-        "repeat_customers": record.repeat_customers,
-        "purchase_days": record.purchase_days,
-        "spend_left_out": record.spend_left_out,
-        "margin_share": record.margin_share,
-        "std_errors": json.loads(record.std_errors) if record.std_errors else None,
-        "started_at": record.started_at.isoformat(),
-        "finished_at": record.finished_at.isoformat() if record.finished_at else None,
-        "seconds": record.seconds,
-        **({"timings": record.timings} if getattr(record, "timings", None) else {}),
-    }
+    """The public shape of a fit (CLI `model fit`, GET /api/v1/models/latest); non-finite numbers as null."""
+    return _finite(
+        {
+            "id": record.id,
+            "status": record.status,
+            "reason": record.reason,
+            "as_of": record.as_of.isoformat(),
+            "data_from": record.data_from.isoformat() if record.data_from else None,
+            "customers": record.customers,
+            "purchases": {
+                "r": record.r,
+                "alpha": record.alpha,
+                "a": record.a,
+                "b": record.b,
+                "time_unit": "day",
+                "log_likelihood": record.log_likelihood,
+                "converged": record.converged,
+            },  # fmt: skip
+            "spend": {
+                "p": record.spend_p,
+                "q": record.spend_q,
+                "gamma": record.spend_gamma,
+                "customers": record.spend_customers,
+            },  # fmt: skip
+            "repeat_customers": record.repeat_customers,
+            "purchase_days": record.purchase_days,
+            "spend_left_out": record.spend_left_out,
+            "margin_share": record.margin_share,
+            "std_errors": json.loads(record.std_errors) if record.std_errors else None,
+            "started_at": record.started_at.isoformat(),
+            "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+            "seconds": record.seconds,
+            **({"timings": record.timings} if getattr(record, "timings", None) else {}),
+        }
+    )
 
 
 def nightly_fit(session: Session, now: datetime) -> dict | None:

@@ -1,4 +1,5 @@
-"""lean outlooks: customer_outlooks without foreign keys and without the P(alive) index
+"""lean outlooks: customer_outlooks without foreign keys and without the P(alive) index; fits record where their
+data starts
 
 Every fit rewrites all outlooks in one transaction; the two foreign-key checks per row and the P(alive) index
 cost 10 of 17 s for a million customers (bench/models.py), and nothing reads outlooks by P(alive) (the segments
@@ -21,6 +22,8 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table('model_fits', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('data_from', sa.Date(), nullable=True))
     with op.batch_alter_table('customer_outlooks', schema=None) as batch_op:
         batch_op.drop_index('ix_customer_outlooks_p_alive')
         batch_op.drop_constraint('fk_customer_outlooks_customer_id_customers', type_='foreignkey')
@@ -32,3 +35,5 @@ def downgrade():
         batch_op.create_foreign_key('fk_customer_outlooks_model_id_model_fits', 'model_fits', ['model_id'], ['id'])
         batch_op.create_foreign_key('fk_customer_outlooks_customer_id_customers', 'customers', ['customer_id'], ['id'])
         batch_op.create_index('ix_customer_outlooks_p_alive', ['p_alive'], unique=False)
+    with op.batch_alter_table('model_fits', schema=None) as batch_op:
+        batch_op.drop_column('data_from')

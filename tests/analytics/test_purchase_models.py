@@ -127,6 +127,7 @@ def test_fit_from_the_database_equals_the_fit_on_the_same_summary_in_python(sess
     shown = json.loads(result.output)
     assert shown["status"] == "good" and shown["as_of"] == AS_OF.isoformat()
     assert shown["customers"] == 1500 and shown["purchases"]["time_unit"] == "day"
+    assert shown["data_from"] == min(m for h in histories.values() for m, _, _ in h).date().isoformat()
 
     x, t_x, T, spend_days, spend = python_summary(histories)
     expected = bgnbd.fit(bgnbd.Summary.of(x, t_x, T))
@@ -207,7 +208,7 @@ def test_too_little_data_fails_loudly_and_keeps_the_previous_fit(session, runner
     sign_in(client, make_user(session, "chef@example.com", "manager", "Chef"))
     check = client.get("/reports/model-check", headers={"Accept-Language": "en"}).text
     assert "The latest fit (purchases up to 2026-06-30) failed: too little data" in check
-    assert "Fitted on purchases up to 2026-06-30: 1200 customers" in check
+    assert "up to 2026-06-30: 1200 customers" in check and "Fitted on purchases from 2025-" in check
     someone = session.scalars(select(CustomerOutlook)).first()
     page = client.get(f"/customers/{someone.customer_id}", headers={"Accept-Language": "en"}).text
     assert "a newer fit, on purchases up to 2026-06-30, failed" in page
@@ -322,3 +323,16 @@ def test_the_nightly_fit_runs_once_a_day_after_one(session):
     assert fit.as_of == date(2026, 6, 30)
     assert nightly_fit(session, night.replace(day=2, hour=1, minute=5))["status"] == "good"
     assert session.scalar(select(func.count()).select_from(ModelFit)) == 2
+
+
+def test_a_fit_never_shows_nan():
+    """A failed fit may hold a value that is not a number; the JSON shows null, never NaN (invalid JSON)."""
+    from analytics.purchase_models import fit_json
+
+    record = ModelFit(id=7, as_of=AS_OF, status="failed", reason="the fit gave a value that is not a number",
+                      started_at=NOW, customers=10, r=float("nan"), alpha=float("inf"), a=0.5, b=1.0,
+                      log_likelihood=float("nan"), converged=False, spend_customers=0, repeat_customers=3,
+                      purchase_days=20, spend_left_out=0, std_errors='{"r": null, "a": 0.1}')  # fmt: skip
+    shown = fit_json(record)
+    json.dumps(shown, allow_nan=False)
+    assert shown["purchases"]["r"] is None and shown["purchases"]["alpha"] is None and shown["purchases"]["a"] == 0.5
