@@ -166,26 +166,8 @@ def fit(s: Summary, starts=STARTS) -> Fit:
     at_bound = mle.at_bound(best.x, LOG_BOUNDS)
     converged = bool(best.success) and not at_bound
     message = "a parameter reached its bound" if at_bound else str(best.message)
-    return Fit(
-        *map(float, params), log_likelihood(params, s), converged, message, _std_errors(params, s),
-    )  # fmt: skip
-
-
-def _std_errors(params: np.ndarray, s: Summary) -> dict[str, float]:
-    hessian = np.empty((4, 4))
-    for i in range(4):
-        step = 1e-5 * params[i]
-        up, down = params.copy(), params.copy()
-        up[i] += step
-        down[i] -= step
-        hessian[:, i] = (gradient(up, s) - gradient(down, s)) / (2 * step)
-    try:
-        covariance = np.linalg.inv(-(hessian + hessian.T) / 2)
-    except np.linalg.LinAlgError:
-        return {}
-    return {
-        name: float(np.sqrt(v)) if v > 0 else float("nan") for name, v in zip(NAMES, np.diag(covariance), strict=True)
-    }
+    errors = mle.std_errors(lambda p: gradient(p, s), params, NAMES)
+    return Fit(*map(float, params), log_likelihood(params, s), converged, message, errors)
 
 
 def p_alive(params, x, t_x, T) -> np.ndarray:

@@ -107,24 +107,13 @@ def fit(x, m_x, starts=STARTS) -> Fit:
         else "q <= 1: the mean spend is not finite" if params[1] <= 1
         else str(best.message)
     )  # fmt: skip
-    return Fit(*map(float, params), log_likelihood(params, x, m_x), converged, message, _std_errors(params, x, m_x))
-
-
-def _std_errors(params: np.ndarray, x, m_x) -> dict[str, float]:
-    hessian = np.empty((3, 3))
-    for i in range(3):
-        step = 1e-5 * params[i]
-        up, down = params.copy(), params.copy()
-        up[i] += step
-        down[i] -= step
-        hessian[:, i] = (gradient(up, x, m_x) - gradient(down, x, m_x)) / (2 * step)
-    try:
-        covariance = np.linalg.inv(-(hessian + hessian.T) / 2)
-    except np.linalg.LinAlgError:
-        return {}
-    return {
-        name: float(np.sqrt(v)) if v > 0 else float("nan") for name, v in zip(NAMES, np.diag(covariance), strict=True)
-    }
+    return Fit(
+        *map(float, params),
+        log_likelihood(params, x, m_x),
+        converged,
+        message,
+        mle.std_errors(lambda p: gradient(p, x, m_x), params, NAMES),
+    )
 
 
 def expected_spend(params, x, m_x) -> np.ndarray:

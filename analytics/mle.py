@@ -34,3 +34,24 @@ def best_of_starts(objective, starts, bounds):
 
 def at_bound(x, bounds) -> bool:
     return any(abs(v - lo) < 1e-6 or abs(v - hi) < 1e-6 for v, (lo, hi) in zip(x, bounds, strict=True))
+
+
+def std_errors(gradient, params, names) -> dict[str, float]:
+    """Standard errors from the observed information: the Hessian of the log-likelihood by central differences of
+    its analytic `gradient`, inverted, square roots of the diagonal (NaN where the curvature is not negative)."""
+    params = np.asarray(params, dtype=float)
+    k = len(params)
+    hessian = np.empty((k, k))
+    for i in range(k):
+        step = 1e-5 * params[i]
+        up, down = params.copy(), params.copy()
+        up[i] += step
+        down[i] -= step
+        hessian[:, i] = (gradient(up) - gradient(down)) / (2 * step)
+    try:
+        covariance = np.linalg.inv(-(hessian + hessian.T) / 2)
+    except np.linalg.LinAlgError:
+        return {}
+    return {
+        name: float(np.sqrt(v)) if v > 0 else float("nan") for name, v in zip(names, np.diag(covariance), strict=True)
+    }
