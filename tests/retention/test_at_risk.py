@@ -107,3 +107,27 @@ def test_a_rule_that_could_never_fire_is_refused(session):
             1, NOW,
         )  # fmt: skip
     assert "Only new and existing customers can be at risk" in str(refused.value)
+
+
+def test_an_admin_writes_an_at_risk_rule_in_the_form(session, client):
+    import re
+
+    from tests.conftest import csrf_token
+    from tests.feedback_helpers import make_user, sign_in
+
+    sign_in(client, make_user(session, "admin@example.com", "admin"))
+    form = client.get("/cockpit/rules/new", headers={"Accept-Language": "en"}).text
+    assert 'data-dimension="churn_risk"' in form and "At risk of leaving (purchase model)" in form
+    assert re.search(r'name="alive_band"[^>]*value="under_25"', form) and 'name="clv_class"' in form
+    data = {
+        "csrf_token": csrf_token(form), "name": "Top CLV slipping", "active": "y", "position": "30",
+        "clv_class": ["A"], "alive_band": ["under_25", "25_50"], "measure_en": "Call", "measure_de": "Anrufen",
+        "owner_role": "manager", "due_days": "2", "repeat_after_days": "60",
+    }  # fmt: skip
+    assert client.post("/cockpit/rules/new", data=data).status_code == 302
+    rule = session.scalars(select(RetentionRule).where(RetentionRule.name == "Top CLV slipping")).one()
+    assert rule.conditions == {"alive_band": ["under_25", "25_50"], "clv_class": ["A"]}
+    listing = client.get("/cockpit/rules", headers={"Accept-Language": "en"}).text
+    assert "P(alive) under 25 % or P(alive) 25-50 %" in listing and "expected CLV class A" in listing
+    bad = client.post("/cockpit/rules/new", data={**data, "name": "x", "alive_band": ["sometimes"]})
+    assert bad.status_code == 422
