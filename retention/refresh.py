@@ -66,9 +66,11 @@ def refresh_all(session: Session, now: datetime, workers: int = 1) -> SegmentRun
             run.suggestions += made
     else:
         engine = session.get_bind()
+        app = current_app._get_current_object()
 
         def work(id_range: tuple[int, int]) -> tuple[int, int]:
-            with Session(engine) as own:
+            # Each worker thread has its own session and the app's context (the facts read settings).
+            with app.app_context(), Session(engine) as own:
                 set_local(own, "jit", "off")
                 result = _slice(own, now, id_range)
                 own.commit()

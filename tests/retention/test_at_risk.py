@@ -131,3 +131,21 @@ def test_an_admin_writes_an_at_risk_rule_in_the_form(session, client):
     assert "P(alive) under 25 % or P(alive) 25-50 %" in listing and "expected CLV class A" in listing
     bad = client.post("/cockpit/rules/new", data={**data, "name": "x", "alive_band": ["sometimes"]})
     assert bad.status_code == 422
+
+
+def test_the_parallel_nightly_refresh_carries_the_risk(session, monkeypatch):
+    """SEGMENT_REFRESH_WORKERS > 1 (the default) refreshes slices in threads: each must see the settings."""
+    from kundenpuls.dialect import is_postgresql
+    from retention import refresh
+
+    if not is_postgresql(session):
+        pytest.skip("PostgreSQL only: concurrent processes, row locks or server connections")
+    monkeypatch.setattr(refresh, "CHUNK", 2)  # several slices from a handful of customers
+    made = [customer(session, f"P-{i}", "B", "existing", revenue=100) for i in range(7)]
+    for i, c in enumerate(made):
+        outlook(session, c, 0.1 if i % 2 else 0.9)
+    session.commit()
+    refresh_all(session, NOW, workers=2)
+    session.commit()
+    flags = {c.external_id: session.get(CustomerSegment, c.id).at_risk for c in made}
+    assert flags == {f"P-{i}": bool(i % 2) for i in range(7)}
