@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from scipy.stats import norm
 
+from surveys.kinds import nps_estimate
+
 MIN_ANSWERS = 30  # below this a period is shown, marked "too few answers"
 
 
@@ -50,13 +52,6 @@ class NpsFigure:
         }
 
 
-def _adjusted(promoters: int, detractors: int, n: int) -> tuple[float, float]:
-    """NPS' and its standard error (both as fractions), from the adjusted counts."""
-    n_adj = n + 3
-    p, d = (promoters + 0.75) / n_adj, (detractors + 0.75) / n_adj
-    return p - d, math.sqrt((p + d - (p - d) ** 2) / n_adj)
-
-
 @functools.lru_cache(maxsize=8)
 def _z(confidence: float) -> float:
     """The normal quantile, computed once per confidence level (SciPy's ppf costs more than the rest)."""
@@ -70,13 +65,11 @@ def figure(
     n = promoters + passives + detractors
     if n == 0:
         return NpsFigure(0, 0, 0, 0, None, None, None, min_answers)
-    z = _z(confidence)
-    center, se = _adjusted(promoters, detractors, n)
-    low, high = max(-1.0, center - z * se), min(1.0, center + z * se)
-    nps = (promoters - detractors) / n
+    estimate = nps_estimate(promoters, passives, detractors, _z(confidence))
     return NpsFigure(
-        n, promoters, passives, detractors, round(nps * 100, 2), round(low * 100, 2), round(high * 100, 2), min_answers
-    )
+        n, promoters, passives, detractors, round(estimate.value, 2), round(estimate.ci_low, 2),
+        round(estimate.ci_high, 2), min_answers,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Time-to-event statistics for "does dissatisfaction predict leaving?": Kaplan-Meier curves with Greenwood's
-variance and log-log intervals, the k-sample log-rank test, and Wilson intervals for shares.
+variance and log-log intervals and the k-sample log-rank test (Wilson intervals come from surveys.kinds).
 
 Plain NumPy/SciPy on arrays. Durations are days; an event is "left" (cancelled or turned inactive), a censored
 duration is a customer still active when observation ended.
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+
+from surveys.kinds import wilson  # noqa: F401  one definition, re-exported for the leaving report
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -92,13 +94,3 @@ def logrank(durations, events, groups) -> LogRank:
     difference = (observed - expected)[:-1]
     statistic = float(difference @ np.linalg.solve(variance[:-1, :-1], difference))
     return LogRank(statistic, k - 1, float(stats.chi2.sf(statistic, k - 1)), observed, expected)
-
-
-def wilson(successes: int, n: int) -> tuple[float, float]:
-    """The Wilson score 95% interval for a share (Wilson 1927): good at small n and near 0 or 1."""
-    if n == 0:
-        return float("nan"), float("nan")
-    share = successes / n
-    centre = (share + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
-    half = Z95 / (1 + Z95**2 / n) * np.sqrt(share * (1 - share) / n + Z95**2 / (4 * n**2))
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from customers.models import Customer, LifecycleChange, Purchase
 from kundenpuls.extensions import db
 from kundenpuls.timeutil import UTCDateTime
+from surveys.kinds import NPS
 
 # An invitation in one of these states can still be answered (cancelled: mail not sent before an unsubscribe).
 OPEN_STATUSES = ("pending", "sent", "cancelled")
@@ -131,10 +132,8 @@ class Response(db.Model):
 
 
 def nps_class(score: int | None) -> str | None:
-    """promoter (9-10), passive (7-8), detractor (0-6); None without a score."""
-    if score is None:
-        return None
-    return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+    """promoter (9-10), passive (7-8), detractor (0-6); None without a score (surveys.kinds.NPS)."""
+    return NPS.classify(score)
 
 
 class ChurnReason(db.Model):
