@@ -24,6 +24,7 @@ from analytics.queries import ReportFilter, _answer_filters, _customer_filters, 
 from analytics.themes import themes
 from customers.models import Customer, Purchase
 from kundenpuls.dialect import POSTGRESQL, is_postgresql, set_local
+from surveys.kinds import NPS
 from surveys.models import ChurnReason, Invitation, Response, ResponseReason
 
 ALPHA = 0.05
@@ -80,7 +81,7 @@ def _base(session: Session, start: date, end: date, filters: ReportFilter, *colu
         .where(
             Response.created_at >= datetime.combine(start, time(), UTC),
             Response.created_at < datetime.combine(end + timedelta(days=1), time(), UTC),
-            (Response.score >= 9) | (Response.score <= 6),
+            NPS.sql_in(Response.score, "promoter") | NPS.sql_in(Response.score, "detractor"),
         )
     )
     statement = _answer_filters(statement, ReportFilter(filters.survey_id, filters.locale, None, None))
@@ -98,7 +99,7 @@ def _facts(start: date, end: date, filters: ReportFilter, *columns):
     statement = select(*columns).where(
         AnswerFact.answered_at >= datetime.combine(start, time(), UTC),
         AnswerFact.answered_at < datetime.combine(end + timedelta(days=1), time(), UTC),
-        (AnswerFact.score >= 9) | (AnswerFact.score <= 6),
+        NPS.sql_in(AnswerFact.score, "promoter") | NPS.sql_in(AnswerFact.score, "detractor"),
     )
     statement = survey_filters(statement, filters, AnswerFact.survey_id, AnswerFact.locale)
     if filters.category:
@@ -113,7 +114,7 @@ def numeric_columns(session: Session, start: date, end: date, filters: ReportFil
         start,
         end,
         filters,
-        case((AnswerFact.score >= 9, 1), else_=0).label("promoter"),
+        case((NPS.sql_in(AnswerFact.score, "promoter"), 1), else_=0).label("promoter"),
         *(getattr(AnswerFact, name) for name in NUMERIC),
     )
     names = ("promoter", *NUMERIC)
@@ -188,7 +189,7 @@ def category_counts(session: Session, start: date, end: date, filters: ReportFil
 
     The lifecycle phase and the churn reason are today's: what became of promoters and detractors.
     """
-    promoter = Response.score >= 9
+    promoter = NPS.sql_in(Response.score, "promoter")
     counts = (func.count().filter(promoter), func.count().filter(~promoter))
     if attribute == "churn_reason":
         latest = _latest_churn_reason()
@@ -211,7 +212,7 @@ def all_category_counts(session: Session, start: date, end: date, filters: Repor
     if not is_postgresql(session):
         return {attribute: category_counts(session, start, end, filters, attribute) for attribute in CATEGORICAL}
     columns = _COLUMNS
-    promoter = Response.score >= 9
+    promoter = NPS.sql_in(Response.score, "promoter")
     statement = _base(
         session,
         start,
@@ -236,7 +237,7 @@ def all_category_counts(session: Session, start: date, end: date, filters: Repor
 
 def recent_comments(session: Session, start: date, end: date, filters: ReportFilter, promoters: bool, limit: int):
     statement = _base(session, start, end, filters, Response.comment).where(
-        Response.comment.is_not(None), (Response.score >= 9) if promoters else (Response.score <= 6)
+        Response.comment.is_not(None), NPS.sql_in(Response.score, "promoter" if promoters else "detractor")
     )
     return list(session.scalars(statement.order_by(Response.created_at.desc()).limit(limit)))
 

@@ -22,6 +22,7 @@ from analytics.queries import ReportFilter, day_bounds
 from analytics.survival import Curve, LogRank, kaplan_meier, logrank, wilson
 from customers.models import Customer, LifecycleChange, Purchase
 from kundenpuls.dialect import days_between, plus_days
+from surveys.kinds import NPS
 from surveys.models import Response, Survey
 
 NPS_CLASSES = ("promoter", "passive", "detractor")
@@ -58,7 +59,7 @@ class LeavingReport:
 
 
 def _class_of(score: int) -> str:
-    return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+    return NPS.classify(score)
 
 
 def leaving_report(session: Session, start: date, end: date, filters: ReportFilter, days: int, now: datetime

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from analytics.models import InvitationsDaily, NpsDaily
 from analytics.nps import MIN_ANSWERS, Change, NpsFigure, change, figure
 from customers.models import Customer, Purchase
 from kundenpuls.dialect import period_start_day, period_start_text
+from surveys.kinds import NPS
 from surveys.models import Invitation, Response, Survey
 
 INTERVALS = ("week", "month")
@@ -138,9 +139,7 @@ def raw_counts(session: Session, first: date, end: date, interval: str, filters:
     answers = _answer_filters(
         select(
             bucket.label("bucket"),
-            func.count().filter(Response.score >= 9),
-            func.count().filter(and_(Response.score >= 7, Response.score <= 8)),
-            func.count().filter(Response.score <= 6),
+            *(func.count().filter(NPS.sql_in(Response.score, name)) for name in NPS.classes),
         ).where(Response.created_at >= since, Response.created_at < until, Response.score.is_not(None)),
         filters,
     ).group_by(bucket)

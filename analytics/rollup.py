@@ -17,6 +17,7 @@ from sqlalchemy.types import Date, Integer
 from analytics.models import SHARDS, InvitationsDaily, NpsDaily
 from customers.models import Customer, Purchase
 from kundenpuls.dialect import POSTGRESQL, day_of, is_postgresql, name_of, upsert_insert
+from surveys.kinds import NPS
 from surveys.models import Invitation, Response
 
 KEY = ("day", "survey_id", "locale", "category", "segment", "phase")
@@ -24,11 +25,7 @@ COUNTS = ("promoters", "passives", "detractors")
 
 
 def _classes(score):
-    return (
-        case((score >= 9, 1), else_=0),
-        case(((score >= 7) & (score <= 8), 1), else_=0),
-        case((score <= 6, 1), else_=0),
-    )
+    return (*(case((NPS.sql_in(score, name), 1), else_=0) for name in NPS.classes),)
 
 
 def _source(dialect: str, *where, shard=0):

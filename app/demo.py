@@ -23,6 +23,7 @@ from feedback.services import add_note, change_status, open_case, set_root_cause
 from feedback.signals import case_opened
 from kundenpuls.models import User
 from retention.refresh import refresh_all
+from surveys.kinds import NPS
 from surveys.models import Invitation, Response, Survey
 
 UNHAPPY_SHARE = 0.25  # of customers who are not loyal
@@ -44,7 +45,7 @@ def _score(rng: random.Random, profile: _Profile, delayed: bool, category: str) 
 
 
 def _nps_class(score: int) -> str:
-    return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+    return NPS.classify(score)
 
 
 def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int = 1) -> dict[str, int]:
@@ -271,7 +272,7 @@ def _demo_cases(session: Session, now: datetime, rng: random.Random) -> int:
         select(Response)
         .where(
             Response.created_at >= now - timedelta(days=CASE_HISTORY_DAYS),
-            or_(Response.score <= 6, Response.score.is_(None)),  # detractors and churn answers
+            or_(NPS.sql_in(Response.score, "detractor"), Response.score.is_(None)),  # detractors and churn answers
         )
         .order_by(Response.created_at)
     ).all()

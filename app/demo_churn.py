@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from customers.lifecycle import current_rules, recompute_phases
 from customers.models import Cancellation, Customer, Purchase
+from surveys.kinds import NPS
 from surveys.models import ChurnReason, Invitation, Response, ResponseReason, Survey
 
 REPLAY_STEP = timedelta(days=7)
@@ -117,7 +118,7 @@ def replay_lifecycle(
 
 
 def _nps_class(score: int | None) -> str:
-    return "detractor" if score is not None and score <= 6 else "other"
+    return "detractor" if NPS.is_in(score, "detractor") else "other"
 
 
 def churn_answers(session: Session, cancellations: dict[int, datetime], now: datetime, rng: random.Random) -> int:

@@ -18,6 +18,7 @@ from kundenpuls import audit
 from kundenpuls.models import User
 from messaging.mail import queue_mail
 from messaging.models import OutboxMessage
+from surveys.kinds import NPS
 from surveys.models import Response, Survey
 
 MAX_NOTE = 5000
@@ -44,7 +45,7 @@ def case_kind(response: Response, survey: Survey) -> str | None:
         return "churn"
     if response.score is None:
         return None
-    if response.score <= 6:
+    if NPS.classify(response.score) in NPS.case_classes:
         return "detractor"
     if response.score <= 8 and response.comment and survey.passive_comment_cases:
         return "passive"
@@ -56,7 +57,7 @@ def may_need_case(score: int | None, comment: str | None) -> bool:
     because every answer passes here on the answer POST's hot path."""
     if score is None:
         return True
-    return score <= 6 or (score <= 8 and bool(comment))
+    return NPS.classify(score) in NPS.case_classes or (NPS.is_in(score, "passive") and bool(comment))
 
 
 def writes_for_answer(session: Session, score: int | None, comment: str | None) -> bool:

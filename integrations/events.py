@@ -18,6 +18,7 @@ from customers.models import Customer
 from feedback.models import Case
 from integrations.models import WebhookDelivery, WebhookEndpoint
 from kundenpuls.dialect import name_of, upsert_insert
+from surveys.kinds import NPS
 from surveys.models import Response, Survey, nps_class
 
 SUBSCRIPTIONS_TTL = 10.0
@@ -121,7 +122,7 @@ def _case_data(session: Session, case: Case) -> dict:
 
 def _answer_endpoints(session: Session, score: int | None) -> tuple[list[int], list[int]]:
     """Endpoints for response.created (every answer) and for detractor.created (an NPS score of 0 to 6)."""
-    detractor = score is not None and score <= 6
+    detractor = NPS.is_in(score, "detractor")
     return subscribers(session, "response.created"), subscribers(session, "detractor.created") if detractor else []
 
 

@@ -13,6 +13,7 @@ from customers.models import Purchase
 from kundenpuls.dialect import plus_days
 from retention.models import RetentionRule, Suggestion
 from retention.suggestions import OUTCOME_DAYS
+from surveys.kinds import NPS
 from surveys.models import Response
 
 
@@ -42,7 +43,7 @@ class Outcome:
 
 
 def _nps(score):
-    return case((score >= 9, 100.0), (score <= 6, -100.0), else_=0.0)
+    return case((NPS.sql_in(score, "promoter"), 100.0), (NPS.sql_in(score, "detractor"), -100.0), else_=0.0)
 
 
 def rule_outcomes(session: Session, now: datetime) -> list[Outcome]:

@@ -21,6 +21,7 @@ from feedback.models import Case
 from kundenpuls.dialect import is_postgresql
 from retention.cockpit import ALIVE_BANDS, ALIVE_BOUNDS, portfolio_column
 from retention.models import CustomerSegment
+from surveys.kinds import NPS
 from surveys.models import ChurnReason, Response, ResponseReason
 
 HALF_YEAR = timedelta(days=180)
@@ -90,12 +91,7 @@ def computed_facts(session: Session, now: datetime, customer_ids, id_range):
             Customer.id.label("customer_id"),
             func.coalesce(Customer.value_class, "C").label("value_class"),
             Customer.lifecycle_phase.label("phase"),
-            case(
-                (score >= 9, "promoter"),
-                (score >= 7, "passive"),
-                (score.is_not(None), "detractor"),
-                else_="unknown",
-            ).label("satisfaction"),  # fmt: skip
+            NPS.sql_class(score, otherwise="unknown").label("satisfaction"),
             score.label("score"),
             scores.c.previous_score.label("previous_score"),
             scores.c.answered_at.label("answered_at"),

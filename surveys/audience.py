@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, case, exists, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, exists, func, literal, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from customers.models import Customer, Purchase
+from surveys.kinds import NPS
 from surveys.models import Invitation, Response, Survey
 
 VALUE_CLASSES = ("A", "B", "C")
@@ -52,12 +53,7 @@ def latest_nps_class(customer_id: ColumnElement) -> ColumnElement[str]:
         .limit(1)
         .scalar_subquery()
     )
-    return case(
-        (score.is_(None), literal("unknown")),
-        (score >= 9, literal("promoter")),
-        (score >= 7, literal("passive")),
-        else_=literal("detractor"),
-    )
+    return NPS.sql_class(score, otherwise=literal("unknown"))
 
 
 def conditions(audience: dict | None, purchase_category: ColumnElement | None = None) -> list[ColumnElement[bool]]:

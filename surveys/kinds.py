@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 from scipy import stats
+from sqlalchemy import case, literal
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -54,6 +55,22 @@ class Kind:
             if band.low <= score <= band.high:
                 return band.name
         raise ValueError(f"{score} is not on the {self.key} scale {self.low}-{self.high}")
+
+    def band(self, name: str) -> Band:
+        return next(band for band in self.bands if band.name == name)
+
+    def is_in(self, score: int | None, name: str) -> bool:
+        """Whether a score lies in the named class (False without a score)."""
+        return score is not None and self.band(name).low <= score <= self.band(name).high
+
+    def sql_in(self, column, name: str):
+        """SQL: the score column lies in the named class."""
+        band = self.band(name)
+        return column.between(band.low, band.high)
+
+    def sql_class(self, column, otherwise=None):
+        """SQL: the class name of the score column (``otherwise`` without a score)."""
+        return case(*((column.between(b.low, b.high), literal(b.name)) for b in self.bands), else_=otherwise)
 
     def counts(self, scores) -> dict[str, int]:
         """Answers per class, every class present."""

@@ -16,6 +16,7 @@ from kundenpuls.extensions import csrf, db
 from kundenpuls.inputs import query_int
 from kundenpuls.timeutil import utcnow
 from surveys.forms import ChurnForm, NpsForm, answer_form_token, churn_form_token
+from surveys.kinds import NPS
 from surveys.models import Invitation
 from surveys.services import (
     MAX_COMMENT,
@@ -33,6 +34,12 @@ from surveys.services import (
 )
 
 bp = Blueprint("surveys", __name__)
+
+
+@bp.app_template_filter("nps_class")
+def nps_class_filter(score: int | None) -> str | None:
+    """`{{ score|nps_class }}` in any template: the class from surveys.kinds, so no template knows 9, 7 or 6."""
+    return NPS.classify(score)
 # A score as the form sends it: 0 to 10 in ASCII digits (str.isdigit also takes "²" and "٣", which int() refuses).
 SCORE = re.compile(r"10|[0-9]")
 
