@@ -40,6 +40,8 @@ bp = Blueprint("surveys", __name__)
 def nps_class_filter(score: int | None) -> str | None:
     """`{{ score|nps_class }}` in any template: the class from surveys.kinds, so no template knows 9, 7 or 6."""
     return NPS.classify(score)
+
+
 # A score as the form sends it: 0 to 10 in ASCII digits (str.isdigit also takes "²" and "٣", which int() refuses).
 SCORE = re.compile(r"10|[0-9]")
 
