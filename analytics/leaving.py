@@ -19,10 +19,10 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from analytics.queries import ReportFilter, day_bounds
-from analytics.survival import Curve, LogRank, kaplan_meier, logrank, wilson
+from analytics.survival import Curve, LogRank, kaplan_meier, logrank
 from customers.models import Customer, LifecycleChange, Purchase
 from kundenpuls.dialect import days_between, plus_days
-from surveys.kinds import NPS
+from surveys.kinds import NPS, wilson
 from surveys.models import Response, Survey
 
 NPS_CLASSES = ("promoter", "passive", "detractor")
@@ -56,10 +56,6 @@ class LeavingReport:
     @property
     def by_class(self) -> dict[str, ClassResult]:
         return {c.nps_class: c for c in self.classes}
-
-
-def _class_of(score: int) -> str:
-    return NPS.classify(score)
 
 
 def leaving_report(session: Session, start: date, end: date, filters: ReportFilter, days: int, now: datetime
@@ -124,7 +120,7 @@ def _report(start: date, end: date, days: int, rows) -> LeavingReport:
     if not rows:
         return LeavingReport(start, end, days, [ClassResult(c, None, 0, 0, float("nan"), float("nan"))
                                                  for c in NPS_CLASSES], None, 0)  # fmt: skip
-    classes = np.array([_class_of(int(r[0])) for r in rows])
+    classes = np.array([NPS.classify(int(r[0])) for r in rows])
     durations = np.maximum(np.array([float(r[1]) for r in rows]), 0.0)
     events = np.array([bool(r[2]) for r in rows])
     bought = np.array([bool(r[3]) for r in rows])

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from surveys.kinds import wilson  # noqa: F401  one definition, re-exported for the leaving report
-
 Z95 = float(stats.norm.ppf(0.975))
 
 

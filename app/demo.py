@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from analytics.facts import record_facts
 from analytics.purchase_models import fit_models
 from analytics.rollup import rebuild as rebuild_rollup
-from app.demo_churn import churn_answers, replay_lifecycle
+from app.demo_churn import churn_answers, historic_invitation, replay_lifecycle
 from app.demo_texts import COMMENTS, DEMO_CALL_NOTES, DISMISS_REASONS, FIRST, LAST
 from customers.models import Customer, Purchase
 from customers.values import refresh_values
@@ -198,22 +198,12 @@ def _demo_invitations(
         profile = profiles[cid]
         token = secrets.token_urlsafe(24)
         answered = rng.random() < 0.38
+        reminders = 0 if answered and rng.random() < 0.6 else 1
+        answered_at = invited + timedelta(hours=rng.uniform(1, 120)) if answered else None
         invitations.append(
-            {
-                "token": token,
-                "survey_id": survey.id,
-                "customer_id": cid,
-                "purchase_id": order_ids[purchase["order_id"]],
-                "locale": profile.locale,
-                "status": "answered" if answered else "expired",
-                "created_at": invited,
-                "expires_at": invited + timedelta(days=survey.expiry_days),
-                "sent_at": invited,
-                "last_mailed_at": invited,
-                "reminders_queued": 0 if answered and rng.random() < 0.6 else 1,
-                "answered_at": invited + timedelta(hours=rng.uniform(1, 120)) if answered else None,
-            }
-        )
+            historic_invitation(token, survey, cid, profile.locale, invited, answered_at, reminders,
+                                order_ids[purchase["order_id"]])
+        )  # fmt: skip
         if answered:
             delayed = rng.random() < CATEGORIES[purchase["category"]][2]
             score = _score(rng, profile, delayed, purchase["category"])

@@ -60,6 +60,25 @@ COMEBACK = {
 }
 
 
+def historic_invitation(
+    token: str,
+    survey: Survey,
+    customer_id: int,
+    locale: str,
+    sent: datetime,
+    answered_at: datetime | None,
+    reminders: int,
+    purchase_id: int | None = None,
+) -> dict:
+    """An invitation row of the demo's history: mailed at `sent`, answered at `answered_at` or expired."""
+    return {
+        "token": token, "survey_id": survey.id, "customer_id": customer_id, "purchase_id": purchase_id,
+        "locale": locale, "status": "answered" if answered_at else "expired", "created_at": sent,
+        "expires_at": sent + timedelta(days=survey.expiry_days), "sent_at": sent, "last_mailed_at": sent,
+        "reminders_queued": reminders, "answered_at": answered_at,
+    }  # fmt: skip
+
+
 def _cancellations(session: Session, now: datetime, rng: random.Random, unhappy: set[int]) -> dict[int, datetime]:
     """Pick customers who cancel, and when: after their last purchase, or (reactivated later) in a long gap."""
     purchases: dict[int, list[datetime]] = {}
@@ -140,19 +159,7 @@ def churn_answers(session: Session, cancellations: dict[int, datetime], now: dat
         token = secrets.token_urlsafe(24)
         answered_at = at + timedelta(hours=rng.uniform(2, 96)) if rng.random() < ANSWER_SHARE else None
         invitations.append(
-            {
-                "token": token,
-                "survey_id": survey.id,
-                "customer_id": cid,
-                "locale": customer.locale,
-                "status": "answered" if answered_at else "expired",
-                "created_at": at,
-                "expires_at": at + timedelta(days=survey.expiry_days),
-                "sent_at": at,
-                "last_mailed_at": at,
-                "reminders_queued": 0 if answered_at else 1,
-                "answered_at": answered_at,
-            }
+            historic_invitation(token, survey, cid, customer.locale, at, answered_at, 0 if answered_at else 1)
         )
         if answered_at:
             weights = dict(REASON_WEIGHTS[_nps_class(latest_score.get(cid))])

@@ -15,8 +15,9 @@ from sqlalchemy import insert, select
 
 from analytics.leaving import leaving_report
 from analytics.queries import ReportFilter
-from analytics.survival import kaplan_meier, logrank, wilson
+from analytics.survival import kaplan_meier, logrank
 from customers.models import Customer, LifecycleChange, Purchase
+from surveys.kinds import wilson
 from surveys.models import Invitation, Response, Survey
 from tests.feedback_helpers import make_user, sign_in
 
