@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from analytics.models import AnswerFact, PendingAnswer
 from customers.models import Customer, Purchase
 from kundenpuls.dialect import days_between, greatest
-from surveys.models import Invitation, Response
+from surveys.kinds import NPS
+from surveys.models import Invitation, Response, answers_of
 
 
 def _source(session: Session):
@@ -39,7 +40,7 @@ def _source(session: Session):
         .join(Invitation, Invitation.id == Response.invitation_id)
         .outerjoin(Purchase, Purchase.id == Invitation.purchase_id)
         .outerjoin(Customer, Customer.id == Response.customer_id)
-        .where(Response.score.is_not(None), ~exists().where(AnswerFact.response_id == Response.id))
+        .where(Response.score.is_not(None), answers_of(NPS), ~exists().where(AnswerFact.response_id == Response.id))
     )
 
 

@@ -32,9 +32,14 @@ class NpsDaily(db.Model):
     # Concurrent answers with the same key would queue on one row; they spread over SHARDS rows instead,
     # which the scheduler folds back into shard 0 once the day is over (analytics.rollup.compact).
     shard: Mapped[int] = mapped_column(default=0)
+    # Answers in the survey kind's three classes, best first (surveys.kinds): for NPS promoters, passives,
+    # detractors; for CSAT satisfied, neutral, dissatisfied; for CES easy, neutral, hard.
     promoters: Mapped[int] = mapped_column(default=0)
     passives: Mapped[int] = mapped_column(default=0)
     detractors: Mapped[int] = mapped_column(default=0)
+    # The sum of the scores and of their squares: a mean score (CES) and its t interval from the rollup alone.
+    score_sum: Mapped[int] = mapped_column(default=0, server_default="0")
+    score_squares: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class InvitationsDaily(db.Model):

@@ -12,7 +12,7 @@ from analytics.models import InvitationsDaily, NpsDaily
 from analytics.nps import MIN_ANSWERS, Change, NpsFigure, change, figure
 from customers.models import Customer, Purchase
 from kundenpuls.dialect import period_start_day, period_start_text
-from surveys.kinds import NPS
+from surveys.kinds import sql_position_flags
 from surveys.models import Invitation, Response, Survey
 
 INTERVALS = ("week", "month")
@@ -133,17 +133,23 @@ def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
 
 
 def raw_counts(session: Session, first: date, end: date, interval: str, filters: ReportFilter) -> dict:
-    """Promoters, passives, detractors per period straight from the answers (the rollup's reference)."""
+    """Answers in the kind's three classes (promoters, passives, detractors for NPS), the sum of the scores and of
+    their squares, per period, straight from the answers (the rollup's reference)."""
     since, until = day_bounds(first, end)
     bucket = period_start_text(session, Response.created_at, interval)
+    flags = sql_position_flags(Survey.kind, Response.score)
     answers = _answer_filters(
         select(
             bucket.label("bucket"),
-            *(func.count().filter(NPS.sql_in(Response.score, name)) for name in NPS.classes),
-        ).where(Response.created_at >= since, Response.created_at < until, Response.score.is_not(None)),
+            *(func.sum(flag) for flag in flags),
+            func.sum(Response.score),
+            func.sum(Response.score * Response.score),
+        )
+        .join(Survey, Survey.id == Response.survey_id)
+        .where(Response.created_at >= since, Response.created_at < until, Response.score.is_not(None)),
         filters,
     ).group_by(bucket)
-    return {row[0]: tuple(row[1:]) for row in session.execute(answers)}
+    return {row[0]: tuple(int(v or 0) for v in row[1:]) for row in session.execute(answers)}
 
 
 def nps_survey_ids(session: Session) -> list[int]:
@@ -179,7 +185,7 @@ def rollup_counts(
     session: Session, first: date, end: date, interval: str, filters: ReportFilter, survey_ids=None
 ) -> dict:
     """The same counts as raw_counts from the daily rollup: a few rows per day instead of every answer."""
-    columns = (NpsDaily.promoters, NpsDaily.passives, NpsDaily.detractors)
+    columns = (NpsDaily.promoters, NpsDaily.passives, NpsDaily.detractors, NpsDaily.score_sum, NpsDaily.score_squares)
     return _rollup(session, NpsDaily, columns, first, end, interval, filters, survey_ids)
 
 
@@ -235,7 +241,7 @@ def nps_report(
     moment, previous = first, None
     while moment <= last:
         key = moment.isoformat()
-        promoters, passives, detractors = counts.get(key, (0, 0, 0))
+        promoters, passives, detractors, *_sums = counts.get(key, (0, 0, 0, 0, 0))
         sent_count, answered = mailed.get(key, (0, 0))
         current = figure(promoters, passives, detractors, min_answers=min_answers)
         days = (max(moment, start), min(next_period(moment, interval) - ONE_DAY, end))

@@ -17,20 +17,28 @@ from sqlalchemy.types import Date, Integer
 from analytics.models import SHARDS, InvitationsDaily, NpsDaily
 from customers.models import Customer, Purchase
 from kundenpuls.dialect import POSTGRESQL, day_of, is_postgresql, name_of, upsert_insert
-from surveys.kinds import NPS
-from surveys.models import Invitation, Response
+from surveys.kinds import sql_position_flags
+from surveys.models import Invitation, Response, Survey
 
 KEY = ("day", "survey_id", "locale", "category", "segment", "phase")
-COUNTS = ("promoters", "passives", "detractors")
+# The kind's three classes, best first (for NPS promoters, passives, detractors), and the sums for a mean score.
+COUNTS = ("promoters", "passives", "detractors", "score_sum", "score_squares")
 
 
-def _classes(score):
-    return (*(case((NPS.sql_in(score, name), 1), else_=0) for name in NPS.classes),)
+def _counted(kind, score) -> tuple:
+    """One answer's contribution to COUNTS, from its survey's kind and its score."""
+    best, middle, worst = sql_position_flags(kind, score)
+    return (
+        best.label("promoters"),
+        middle.label("passives"),
+        worst.label("detractors"),
+        score.label("score_sum"),
+        (score * score).label("score_squares"),
+    )
 
 
 def _source(dialect: str, *where, shard=0):
     """Raw answers with their rollup key; one row per answer."""
-    promoters, passives, detractors = _classes(Response.score)
     return (
         select(
             day_of(dialect, Response.created_at).label("day"),
@@ -40,11 +48,10 @@ def _source(dialect: str, *where, shard=0):
             func.coalesce(Customer.value_class, "").label("segment"),
             func.coalesce(Customer.lifecycle_phase, "").label("phase"),
             _shard(shard),
-            promoters.label("promoters"),
-            passives.label("passives"),
-            detractors.label("detractors"),
+            *_counted(Survey.kind, Response.score),
         )
         .select_from(Response)
+        .join(Survey, Survey.id == Response.survey_id)
         .join(Invitation, Invitation.id == Response.invitation_id)
         .outerjoin(Purchase, Purchase.id == Invitation.purchase_id)
         .outerjoin(Customer, Customer.id == Response.customer_id)
@@ -173,13 +180,10 @@ def _answer_key(claimed, inserted, day_column) -> tuple:
 def nps_part(claimed, inserted):
     """For surveys' answer statement on PostgreSQL: count the new answer from the statement's own CTEs
     (a row inserted by the same statement is not visible to its other parts)."""
-    promoters, passives, detractors = _classes(inserted.c.score)
     source = (
         select(
             *_answer_key(claimed, inserted, inserted.c.created_at),
-            promoters.label("promoters"),
-            passives.label("passives"),
-            detractors.label("detractors"),
+            *_counted(claimed.c.kind, inserted.c.score),
         )
         .select_from(_answer_joins(claimed, inserted))
         .where(inserted.c.score.is_not(None))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from sqlalchemy import select
 
@@ -22,6 +22,7 @@ from kundenpuls.csvfile import csv_download
 from kundenpuls.extensions import csrf, db
 from kundenpuls.problems import Problem
 from kundenpuls.timeutil import utcnow
+from surveys.kinds import NPS, SCORED_KEYS
 from surveys.models import ChurnReason, Survey
 
 bp = Blueprint("analytics", __name__)
@@ -40,9 +41,19 @@ def _report() -> tuple[NpsReport, object]:
     return nps_report(db.session, start, end, interval, filters, min_answers=min_answers), filters
 
 
+def _other_kind() -> Survey | None:
+    """The survey asked for, when it is not an NPS survey: its results are on its own report."""
+    raw = request.args.get("survey", "")
+    survey = db.session.get(Survey, int(raw)) if raw.isdigit() and len(raw) < 10 else None
+    return survey if survey is not None and survey.kind != NPS.key else None
+
+
 @bp.get("/reports/nps")
 @role_required("manager")
 def nps_page():
+    other = _other_kind()
+    if other is not None and other.kind in SCORED_KEYS:
+        return redirect(url_for("survey_results.survey_page", survey_id=other.id, **request.args.to_dict()), 303)
     try:
         report, filters = _report()
         error = None
@@ -55,6 +66,9 @@ def nps_page():
         errors=error,
         chart=nps_chart(report) if report else None,
         surveys=db.session.scalars(select(Survey).where(Survey.kind == "nps").order_by(Survey.name)).all(),
+        other_surveys=db.session.scalars(
+            select(Survey).where(Survey.kind.in_(SCORED_KEYS), Survey.kind != NPS.key).order_by(Survey.name)
+        ).all(),
         categories=categories(db.session),
         phases=PHASES,
         args=request.args,
@@ -139,6 +153,10 @@ DRIVER_COLUMNS = (
 @api.get("/nps")
 @require_api_key
 def nps_api():
+    other = _other_kind()
+    if other is not None:
+        message = f"survey {other.id} is a {other.kind} survey: GET /api/v1/surveys/{other.id}/results"
+        raise Problem(422, "Invalid report parameters", message, [{"field": "survey", "message": message}])
     try:
         report, filters = _report()
     except BadParameters as exc:

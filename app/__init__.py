@@ -88,6 +88,8 @@ def register_blueprints(app: Flask) -> None:
     from analytics.backtest_views import bp as model_check
     from analytics.leaving_views import bp as leaving
     from analytics.model_views import api as models_api
+    from analytics.results_views import api as results_api
+    from analytics.results_views import bp as survey_results
     from analytics.views import api as analytics_api
     from analytics.views import bp as analytics
     from app.openapi import bp as openapi
@@ -120,6 +122,8 @@ def register_blueprints(app: Flask) -> None:
         leaving,
         model_check,
         models_api,
+        survey_results,
+        results_api,
         retention,
         retention_api,
         integrations,

@@ -12,6 +12,7 @@ from customers.models import Customer
 from feedback.models import Case
 from surveys.audience import conditions as audience_conditions
 from surveys.audience import due_window, reachable
+from surveys.kinds import SCORED
 from surveys.models import Invitation, Response, Survey
 
 
@@ -28,7 +29,7 @@ def resolved_since_latest_answer(customer_id: ColumnElement) -> ColumnElement[bo
 
 
 # The kinds of case that close a customer's loop (measures are the company's own initiative, not an answer).
-REASKED_KINDS = ("detractor", "passive", "churn")
+REASKED_KINDS = ("churn", *sorted({name for kind in SCORED for name in (*kind.case_classes, kind.middle)}))
 
 
 def due_resolved_cases(session: Session, survey: Survey, now: datetime, limit: int) -> list[tuple[str, int, int]]:

@@ -12,7 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from surveys.kinds import NPS, SCORED, Kind
+
 HIGH_FROM, NORMAL_FROM = 40, 20
+# Cases for an answer in its kind's middle class (with a comment): always low priority.
+MIDDLE_CASES = tuple(sorted({kind.middle for kind in SCORED}))
 
 
 @dataclass(frozen=True)
@@ -22,12 +26,18 @@ class Priority:
     reasons: list  # [[key, points, detail], ...] rendered with translated labels
 
 
-def score_points(kind: str, score: int | None) -> tuple[int, str]:
+# An answer at the bottom of its scale (NPS 0, CSAT 1, CES 1) is worth this many points; higher scores in the case
+# class proportionally fewer (NPS 6: 6 points, CSAT 2: 21, CES 3: 14).
+WORST_ANSWER_POINTS = 42
+
+
+def score_points(kind: str, score: int | None, scale: Kind = NPS) -> tuple[int, str]:
+    """The answer's points and the reason's key (the case kind: detractor, dissatisfied, hard, passive, ...)."""
     if kind == "churn":
         return 30, "churn"
-    if kind == "passive" or score is None:
-        return 0, "passive"
-    return (7 - score) * 6, "detractor"
+    if score is None or scale.classify(score) not in scale.case_classes:
+        return 0, kind
+    return round(WORST_ANSWER_POINTS * scale.unhappiness(score)), kind
 
 
 def value_points(revenue_12m: Decimal, potential: Decimal | None) -> tuple[int, int]:
@@ -37,15 +47,18 @@ def value_points(revenue_12m: Decimal, potential: Decimal | None) -> tuple[int, 
     return current, extra
 
 
-def assess(kind: str, score: int | None, revenue_12m: Decimal, potential: Decimal | None) -> Priority:
-    answer, answer_key = score_points(kind, score)
+def assess(
+    kind: str, score: int | None, revenue_12m: Decimal, potential: Decimal | None, scale: Kind = NPS
+) -> Priority:
+    """`kind` is the case's kind, `scale` the survey kind the score is on."""
+    answer, answer_key = score_points(kind, score, scale)
     current, extra = value_points(revenue_12m, potential)
     reasons = [[answer_key, answer, score]]
     reasons.append(["value", current, str(revenue_12m.quantize(Decimal("1")))])
     if potential:
         reasons.append(["potential", extra, str(potential.quantize(Decimal("1")))])
     points = answer + current + extra
-    if kind == "passive":
+    if kind in MIDDLE_CASES:
         level = "low"
     else:
         level = "high" if points >= HIGH_FROM else "normal" if points >= NORMAL_FROM else "low"

@@ -18,7 +18,7 @@ from kundenpuls import audit
 from kundenpuls.models import User
 from messaging.mail import queue_mail
 from messaging.models import OutboxMessage
-from surveys.kinds import NPS
+from surveys.kinds import KINDS, may_be_case_class, may_be_middle
 from surveys.models import Response, Survey
 
 MAX_NOTE = 5000
@@ -40,24 +40,27 @@ def _sla_days(name: str) -> dict[str, float]:
 
 
 def case_kind(response: Response, survey: Survey) -> str | None:
-    """Which answers open a case: every detractor and churn answer; passives with a comment if the survey says so."""
+    """Which answers open a case, named by the answer's class: every churn answer and every answer in its kind's
+    case class (NPS detractor, CSAT dissatisfied, CES hard); one in the middle class (passive, neutral) with a
+    comment if the survey says so."""
     if survey.kind == "churn":
         return "churn"
     if response.score is None:
         return None
-    if NPS.classify(response.score) in NPS.case_classes:
-        return "detractor"
-    if response.score <= 8 and response.comment and survey.passive_comment_cases:
-        return "passive"
+    kind = KINDS[survey.kind]
+    answer_class = kind.classify(response.score)
+    if answer_class in kind.case_classes:
+        return answer_class
+    if answer_class == kind.middle and response.comment and survey.passive_comment_cases:
+        return answer_class
     return None
 
 
 def may_need_case(score: int | None, comment: str | None) -> bool:
-    """Promoters and passives without a comment never need a case: decided without touching the database,
-    because every answer passes here on the answer POST's hot path."""
-    if score is None:
-        return True
-    return NPS.classify(score) in NPS.case_classes or (NPS.is_in(score, "passive") and bool(comment))
+    """Answers no survey kind would open a case for (NPS 7-10 and every CSAT 4-5 / CES 5-7 without a comment)
+    never need one: decided without the survey or the database, because every answer passes here on the answer
+    POST's hot path."""
+    return may_be_case_class(score) or (bool(comment) and may_be_middle(score))
 
 
 def writes_for_answer(session: Session, score: int | None, comment: str | None) -> bool:
@@ -77,7 +80,8 @@ def open_case(session: Session, response: Response, now: datetime) -> Case | Non
         return None
     customer = session.get(Customer, response.customer_id) if response.customer_id else None
     revenue = revenue_12m(session, customer.id, now) if customer else 0
-    priority = assess(kind, response.score, revenue, customer.potential_value if customer else None)
+    potential = customer.potential_value if customer else None
+    priority = assess(kind, response.score, revenue, potential, KINDS[survey.kind])
     first_due = add_working_days(now, _sla_days("SLA_FIRST_CONTACT_DAYS")[priority.level])
     case = Case(
         response_id=response.id,

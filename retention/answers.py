@@ -19,10 +19,12 @@ from analytics.models import PendingAnswer
 from kundenpuls.dialect import is_postgresql
 from kundenpuls.locks import ANSWERS_LOCK, is_transient, try_job_lock
 from retention.segments import apply_answer
-from surveys.models import Response
+from surveys.kinds import CHURN, NPS
+from surveys.models import Response, Survey
 
 log = logging.getLogger(__name__)
 BATCH = 500
+SEGMENT_KINDS = (NPS.key, CHURN.key)
 RETRY_FAILED = timedelta(hours=1)
 
 
@@ -54,8 +56,9 @@ def apply_answers(session: Session, now: datetime) -> int:
             return applied
         due = or_(PendingAnswer.failed_at.is_(None), PendingAnswer.failed_at <= now - RETRY_FAILED)
         batch = session.execute(
-            select(PendingAnswer.response_id, Response.customer_id, Response.score, Response.created_at)
+            select(PendingAnswer.response_id, Response.customer_id, Response.score, Response.created_at, Survey.kind)
             .outerjoin(Response, Response.id == PendingAnswer.response_id)
+            .outerjoin(Survey, Survey.id == Response.survey_id)
             .where(due)
             .order_by(PendingAnswer.response_id)
             .limit(BATCH)
@@ -91,11 +94,14 @@ def apply_answers(session: Session, now: datetime) -> int:
 
 
 def _apply(session: Session, batch: list, now: datetime) -> None:
-    for answer in batch:
+    """NPS and churn answers move the segment (its satisfaction is the latest NPS class) and NPS answers are the
+    drivers report's facts; CSAT and effort answers leave only their row here (they have their own reports)."""
+    segment_answers = [answer for answer in batch if answer.kind in SEGMENT_KINDS]
+    for answer in segment_answers:
         if answer.customer_id is not None:
             apply_answer(session, answer, now)
+    record_facts(session, [answer.response_id for answer in segment_answers if answer.kind == NPS.key])
     ids = [answer.response_id for answer in batch]
-    record_facts(session, ids)
     session.execute(delete(PendingAnswer).where(PendingAnswer.response_id.in_(ids)))
 
 

@@ -19,7 +19,8 @@ from kundenpuls.audit import AuditEvent
 from retention.models import CustomerSegment, SegmentChange, SegmentStrategy, Suggestion
 from retention.rules import sentence
 from retention.suggestions import customer_suggestions
-from surveys.models import ChurnReason, Response, ResponseReason, nps_class
+from surveys.kinds import NPS
+from surveys.models import ChurnReason, Response, ResponseReason, answers_of, nps_class
 
 LATEST = 20
 
@@ -53,7 +54,7 @@ class Satisfaction:
 def satisfaction(session: Session, customer_id: int) -> Satisfaction:
     latest = session.execute(
         select(Response.score, Response.created_at)
-        .where(Response.customer_id == customer_id, Response.score.is_not(None))
+        .where(Response.customer_id == customer_id, Response.score.is_not(None), answers_of(NPS))
         .order_by(Response.created_at.desc(), Response.id.desc())
         .limit(2)
     ).all()

@@ -14,7 +14,7 @@ from kundenpuls.dialect import plus_days
 from retention.models import RetentionRule, Suggestion
 from retention.suggestions import OUTCOME_DAYS
 from surveys.kinds import NPS
-from surveys.models import Response
+from surveys.models import Response, answers_of
 
 
 @dataclass
@@ -89,6 +89,7 @@ def _per_measure(session: Session, now: datetime) -> Subquery:
         .where(
             Response.customer_id == Suggestion.customer_id,
             Response.score.is_not(None),
+            answers_of(NPS),
             Response.created_at > Suggestion.done_at,
         )
         .order_by(Response.created_at, Response.id)

@@ -22,7 +22,7 @@ from kundenpuls.dialect import is_postgresql
 from retention.cockpit import ALIVE_BANDS, ALIVE_BOUNDS, portfolio_column
 from retention.models import CustomerSegment
 from surveys.kinds import NPS
-from surveys.models import ChurnReason, Response, ResponseReason
+from surveys.models import ChurnReason, Response, ResponseReason, answers_of
 
 HALF_YEAR = timedelta(days=180)
 KEY = ("value_class", "phase", "satisfaction")
@@ -54,7 +54,7 @@ def computed_facts(session: Session, now: datetime, customer_ids, id_range):
             .over(partition_by=Response.customer_id, order_by=(Response.created_at.desc(), Response.id.desc()))
             .label("rank"),
         )
-        .where(Response.score.is_not(None), *scope(Response.customer_id, customer_ids, id_range))
+        .where(Response.score.is_not(None), answers_of(NPS), *scope(Response.customer_id, customer_ids, id_range))
         .subquery("ranked")
     )
     scores = (

@@ -13,9 +13,10 @@ from kundenpuls import audit
 from kundenpuls.auth import role_required
 from kundenpuls.extensions import db
 from kundenpuls.timeutil import utcnow
-from surveys.admin_forms import NewSurveyForm, ReasonForm, SurveyForm, survey_form_class
+from surveys.admin_forms import TRIGGER_LABELS, NewSurveyForm, ReasonForm, SurveyForm, survey_form_class
 from surveys.audience import preview as preview_audience
-from surveys.forms import ChurnForm, NpsForm
+from surveys.forms import ChurnForm, score_form
+from surveys.kinds import KINDS
 from surveys.mail import render_survey_mail
 from surveys.models import ChurnReason, Survey
 from surveys.reasons import add_reason, all_reasons, set_retired, update_reason
@@ -25,11 +26,16 @@ from surveys.settings import LOCALES, TEXT_NAMES, create_survey, settings_for, u
 bp = Blueprint("survey_admin", __name__, url_prefix="/surveys")
 
 
+def _list_page(form: NewSurveyForm, code: int = 200):
+    surveys = db.session.scalars(select(Survey).order_by(Survey.id)).all()
+    page = render_template("surveys/admin_list.html", surveys=surveys, form=form, survey_triggers=TRIGGER_LABELS)
+    return page, code
+
+
 @bp.get("")
 @role_required("admin")
 def index():
-    surveys = db.session.scalars(select(Survey).order_by(Survey.id)).all()
-    return render_template("surveys/admin_list.html", surveys=surveys, form=NewSurveyForm())
+    return _list_page(NewSurveyForm())
 
 
 @bp.post("")
@@ -37,13 +43,13 @@ def index():
 def create():
     form = NewSurveyForm()
     if not form.validate_on_submit():
-        surveys = db.session.scalars(select(Survey).order_by(Survey.id)).all()
-        return render_template("surveys/admin_list.html", surveys=surveys, form=form), 422
+        return _list_page(form, 422)
     if db.session.scalar(select(Survey.id).where(Survey.key == form.key.data)) is not None:
         form.key.errors.append(_("This key is taken."))
-        surveys = db.session.scalars(select(Survey).order_by(Survey.id)).all()
-        return render_template("surveys/admin_list.html", surveys=surveys, form=form), 422
-    survey = create_survey(db.session, form.name.data.strip(), form.key.data, current_user.id, utcnow())
+        return _list_page(form, 422)
+    survey = create_survey(
+        db.session, form.name.data.strip(), form.key.data, current_user.id, utcnow(), kind=form.kind.data
+    )
     db.session.commit()
     flash(_("Survey created (paused). Check the texts, then activate it."), "info")
     return redirect(url_for("survey_admin.edit", survey_id=survey.id))
@@ -152,8 +158,9 @@ def preview_page(survey_id: int):
         form = ChurnForm(formdata=None, csrf_token="preview")
         form.offer(active_reasons(db.session), locale, _("Please choose"))
         return render_template("surveys/churn.html", form=form, invitation=invitation, preview=True)
-    form = NpsForm(csrf_token="preview")
-    form.score.data = 9
+    kind = KINDS[survey.kind]
+    form = score_form(kind, csrf_token="preview")
+    form.score.data = kind.high
     return render_template("surveys/survey.html", form=form, invitation=invitation, preview=True)
 
 

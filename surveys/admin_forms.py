@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -22,6 +24,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from customers.models import PHASE_LABELS, PHASES
 from surveys.audience import VALUE_CLASSES
 from surveys.audience import clean as clean_audience
+from surveys.kinds import KINDS, Kind
 
 WEEKDAYS = (_l("Mon"), _l("Tue"), _l("Wed"), _l("Thu"), _l("Fri"), _l("Sat"), _l("Sun"))
 
@@ -37,6 +40,26 @@ class TextsForm(Form):
     high_label = StringField(_l("Label for 10"), validators=[DataRequired(), Length(max=60)])
     comment_label = StringField(_l("Comment question"), validators=[DataRequired(), Length(max=300)])
     thanks = StringField(_l("Thank-you line"), validators=[DataRequired(), Length(max=200)])
+
+
+class _ScaleTextsBase(Form):
+    subject = StringField(_l("Mail subject"), validators=[DataRequired(), Length(max=200)])
+    reminder_subject = StringField(_l("Reminder subject"), validators=[DataRequired(), Length(max=200)])
+    greeting = StringField(_l("Greeting"), validators=[DataRequired(), Length(max=100)])
+    intro = TextAreaField(_l("Mail text"), validators=[DataRequired(), Length(max=1000)])
+    reminder_intro = TextAreaField(_l("Reminder text"), validators=[DataRequired(), Length(max=1000)])
+    question = StringField(_l("Question"), validators=[DataRequired(), Length(max=300)])
+
+
+def _scale_texts_form(kind: Kind) -> type[Form]:
+    """The texts of a CSAT or CES survey: as NPS's, with a label for every point of the scale."""
+    fields = {
+        f"label_{n}": StringField(_l("Label for %(n)s", n=n), validators=[DataRequired(), Length(max=60)])
+        for n in kind.scale
+    }
+    fields["comment_label"] = StringField(_l("Comment question"), validators=[DataRequired(), Length(max=300)])
+    fields["thanks"] = StringField(_l("Thank-you line"), validators=[DataRequired(), Length(max=200)])
+    return type(f"{kind.key.title()}TextsForm", (_ScaleTextsBase,), fields)
 
 
 class ChurnTextsForm(Form):
@@ -142,12 +165,43 @@ class ChurnSurveyForm(SurveyForm):
     texts_en = FormField(ChurnTextsForm, label=_l("English texts"))
 
 
+@functools.cache
+def _scale_survey_form(key: str) -> type[SurveyForm]:
+    kind = KINDS[key]
+    texts = _scale_texts_form(kind)
+    return type(
+        f"{key.title()}SurveyForm",
+        (SurveyForm,),
+        {
+            "delay_days": IntegerField(_l("Days after the event"), validators=_days(365)),
+            "passive_comment_cases": BooleanField(_l("Neutral answers with a comment open a low-priority case")),
+            "texts_de": FormField(texts, label=_l("German texts")),
+            "texts_en": FormField(texts, label=_l("English texts")),
+        },
+    )
+
+
 def survey_form_class(kind: str) -> type[SurveyForm]:
-    return ChurnSurveyForm if kind == "churn" else SurveyForm
+    if kind == "churn":
+        return ChurnSurveyForm
+    return SurveyForm if kind == "nps" else _scale_survey_form(kind)
+
+
+TRIGGER_LABELS = {
+    "purchase": _l("a purchase"),
+    "case_resolved": _l("a resolved case"),
+    "churn": _l("a cancellation or inactivity"),
+}
+KIND_LABELS = {
+    "nps": _l("NPS: how likely to recommend, 0–10"),
+    "csat": _l("CSAT: how satisfied, 1–5"),
+    "ces": _l("Customer effort (CES): how easy, 1–7"),
+}
 
 
 class NewSurveyForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    kind = SelectField(_l("Kind"), default="nps", choices=[SelectChoice(k, label) for k, label in KIND_LABELS.items()])
     key = StringField(
         _l("Key"),
         validators=[

@@ -27,18 +27,20 @@ from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.pool import PoolProxiedConnection
 
 from kundenpuls.dialect import POSTGRESQL
+from surveys.kinds import sql_on_scale
 from surveys.models import OPEN_STATUSES, Invitation, Response, Survey
 
 
 def claim_invitation(session: Session, token: str, now) -> tuple | None:
     """Mark the open invitation answered (a churn answer, stored by the ORM with its reasons); None if none is open.
-    Returns (invitation id, survey id, customer id, locale, survey texts, purchase id, sent at)."""
+    Returns (invitation id, survey id, customer id, locale, survey texts, purchase id, sent at, survey kind)."""
     return session.execute(_CLAIM, {"by_token": token, "at_now": now}).one_or_none()
 
 
 def store_answer(session: Session, params: dict) -> tuple | None:
     """Claim the invitation and store the response; returns (response id, invitation id, survey id, customer id,
-    locale, survey texts), or None when no open invitation has the token."""
+    locale, survey texts, survey kind), or None when no open invitation with the score on its survey's scale has
+    the token."""
     bind = session.get_bind()
     if bind.dialect.name != POSTGRESQL:
         return _claim_then_insert(session, params)
@@ -50,11 +52,15 @@ def store_answer(session: Session, params: dict) -> tuple | None:
 def _answer_statements():
     """Built once: the answer POST is the hot path, and a statement built per request costs more than its SQL.
 
-    `claim` marks an open, unexpired invitation answered and returns what the response row needs;
-    on PostgreSQL `claim_and_insert` also inserts the response in the same statement (a data-modifying CTE).
+    `claim` marks an open, unexpired invitation answered and returns what the response row needs; `scored_claim`
+    also asks that the score lies on the survey kind's scale (CSAT 1-5, CES 1-7, NPS 0-10); on PostgreSQL
+    `claim_and_insert` also inserts the response in the same statement (a data-modifying CTE).
     """
     invitations, surveys, responses = Invitation.__table__, Survey.__table__, Response.__table__
     now = bindparam("at_now", type_=invitations.c.answered_at.type)
+    score = bindparam("new_score", type_=responses.c.score.type)
+    # Subqueries, not UPDATE ... FROM: SQLite's RETURNING sees only the updated table.
+    kind = select(surveys.c.kind).where(surveys.c.id == invitations.c.survey_id).scalar_subquery()
     claim = (
         update(invitations)
         .where(
@@ -70,13 +76,14 @@ def _answer_statements():
             invitations.c.survey_id,
             invitations.c.customer_id,
             invitations.c.locale,
-            # A subquery, not UPDATE ... FROM: SQLite's RETURNING sees only the updated table.
             select(surveys.c.texts).where(surveys.c.id == invitations.c.survey_id).scalar_subquery().label("texts"),
             invitations.c.purchase_id,
             invitations.c.sent_at,
+            kind.label("kind"),
         )
     )
-    claimed = claim.cte("claimed")
+    scored_claim = claim.where(sql_on_scale(kind, score))
+    claimed = scored_claim.cte("claimed")
     inserted = (
         insert(responses)
         .from_select(
@@ -85,7 +92,7 @@ def _answer_statements():
                 claimed.c.id,
                 claimed.c.survey_id,
                 claimed.c.customer_id,
-                bindparam("new_score", type_=responses.c.score.type),
+                score,
                 bindparam("new_comment", type_=responses.c.comment.type),
                 claimed.c.locale,
                 bindparam("new_created_at", type_=responses.c.created_at.type),
@@ -95,13 +102,19 @@ def _answer_statements():
         .cte("inserted")
     )
     claim_and_insert = select(
-        inserted.c.id, claimed.c.id, claimed.c.survey_id, claimed.c.customer_id, claimed.c.locale, claimed.c.texts
+        inserted.c.id,
+        claimed.c.id,
+        claimed.c.survey_id,
+        claimed.c.customer_id,
+        claimed.c.locale,
+        claimed.c.texts,
+        claimed.c.kind,
     ).join_from(inserted, claimed, inserted.c.invitation_id == claimed.c.id)
     insert_one = insert(responses).returning(responses.c.id)
-    return claim, claim_and_insert, insert_one, claimed, inserted
+    return claim, scored_claim, claim_and_insert, insert_one, claimed, inserted
 
 
-_CLAIM, _CLAIM_AND_INSERT, _INSERT, _CLAIMED, _INSERTED = _answer_statements()
+_CLAIM, _SCORED_CLAIM, _CLAIM_AND_INSERT, _INSERT, _CLAIMED, _INSERTED = _answer_statements()
 
 # Data-modifying statements other packages add to the answer's one PostgreSQL statement, built from the
 # `claimed` invitation and the `inserted` response CTEs: their work costs no extra round trip.
@@ -222,10 +235,10 @@ _TIMES = ("at_now", "new_created_at")
 
 def _claim_then_insert(session: Session, params: dict) -> tuple | None:
     """SQLite has no data-modifying CTE: the same claim, then the insert."""
-    claimed = session.execute(_CLAIM, params).one_or_none()
+    claimed = session.execute(_SCORED_CLAIM, params).one_or_none()
     if claimed is None:
         return None
-    invitation_id, survey_id, customer_id, locale, texts, *_ = claimed
+    invitation_id, survey_id, customer_id, locale, texts, _purchase, _sent, kind = claimed
     values = {
         "invitation_id": invitation_id,
         "survey_id": survey_id,
@@ -236,4 +249,4 @@ def _claim_then_insert(session: Session, params: dict) -> tuple | None:
         "created_at": params["new_created_at"],
     }
     response_id = session.execute(_INSERT, values).scalar_one()
-    return response_id, invitation_id, survey_id, customer_id, locale, texts
+    return response_id, invitation_id, survey_id, customer_id, locale, texts, kind

@@ -12,6 +12,7 @@ from wtforms import HiddenField, RadioField, SelectChoice, SelectField, SelectMu
 from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from surveys.kinds import Kind
 from surveys.services import MAX_COMMENT
 
 
@@ -30,21 +31,26 @@ def churn_form_token(survey_token: str) -> str:
     return answer_form_token(survey_token, b"churn-answer")
 
 
-class NpsForm(FlaskForm):
+class ScoreForm(FlaskForm):
+    """A score on the survey kind's scale and an optional comment (NPS, CSAT, CES): built by score_form."""
+
     class Meta:
         csrf = False  # replaced by the per-invitation csrf_token below
 
     csrf_token = HiddenField()
-    score = RadioField(
-        choices=[SelectChoice(n, str(n)) for n in range(11)],
-        coerce=int,
-        validators=[InputRequired(message=_l("Please choose a score from 0 to 10."))],
-    )
+    score = RadioField(coerce=int, validators=[InputRequired(message=_l("Please choose a score."))])
     comment = TextAreaField(
         validators=[
             Length(max=MAX_COMMENT, message=_l("Please keep your comment under %(max)d characters.", max=MAX_COMMENT))
         ]
     )
+
+
+def score_form(kind: Kind, **kwargs) -> ScoreForm:
+    """The answer form for a survey of this kind: its scale's points are the only choices."""
+    form = ScoreForm(**kwargs)
+    form.score.choices = [SelectChoice(n, str(n)) for n in kind.scale]
+    return form
 
 
 class ChurnForm(FlaskForm):

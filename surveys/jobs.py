@@ -16,6 +16,7 @@ from messaging.models import OutboxMessage
 from messaging.privacy import forget_old_texts
 from surveys.audience import conditions as audience_conditions
 from surveys.audience import due_window, reachable
+from surveys.kinds import CHURN, SCORED_KEYS
 from surveys.mail import queue_survey_mail
 from surveys.models import Invitation, Response, Survey, new_token
 
@@ -78,10 +79,11 @@ def _invite(session: Session, survey: Survey, due: list[tuple[str, int, int]], n
     return len(invitations)
 
 
-def _invite_due(session: Session, kind: str, find_due, now: datetime) -> int:
-    """For each active survey of `kind`: invite in chunks, committing each, under the creation lock."""
+def _invite_due(session: Session, kinds: tuple[str, ...], find_due, now: datetime) -> int:
+    """For each active survey of these kinds: invite in chunks, committing each, under the creation lock."""
     created = 0
-    for survey in session.scalars(select(Survey).where(Survey.active.is_(True), Survey.kind == kind)).all():
+    surveys = select(Survey).where(Survey.active.is_(True), Survey.kind.in_(kinds)).order_by(Survey.id)
+    for survey in session.scalars(surveys).all():
         while True:
             # One scheduler creates invitations at a time: the quiet period is per customer.
             if not try_job_lock(session, INVITE_LOCK):
@@ -115,8 +117,9 @@ def _due_for_survey(session: Session, survey: Survey, now: datetime, limit: int)
 
 
 def create_due_invitations(session: Session, now: datetime) -> int:
-    """Invite the customers whose purchase (or, for re-ask surveys, resolved case) is `delay_days` old."""
-    return _invite_due(session, "nps", _due_for_survey, now)
+    """Invite the customers whose purchase (or resolved case) is `delay_days` old, for every scored survey (NPS,
+    CSAT, CES): which event a survey follows is its trigger, not its kind."""
+    return _invite_due(session, SCORED_KEYS, _due_for_survey, now)
 
 
 # Lifecycle changes that send a churn survey. Changes from the first computation after install ("backfill")
@@ -159,7 +162,7 @@ def _due_churn_changes(session: Session, survey: Survey, now: datetime, limit: i
 
 def create_churn_invitations(session: Session, now: datetime) -> int:
     """Ask customers who cancelled (or went quiet) why; the same outbox, reminders, quiet period and opt-out."""
-    return _invite_due(session, "churn", _due_churn_changes, now)
+    return _invite_due(session, (CHURN.key,), _due_churn_changes, now)
 
 
 def queue_reminders(session: Session, now: datetime) -> int:

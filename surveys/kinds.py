@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 
 from scipy import stats
-from sqlalchemy import case, literal
+from sqlalchemy import and_, case, literal, or_
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -40,6 +40,10 @@ class Kind:
     case_classes: tuple[str, ...]  # answers in these classes open a case
 
     @property
+    def scored(self) -> bool:
+        return self.low is not None
+
+    @property
     def scale(self) -> range:
         return range(self.low, self.high + 1) if self.low is not None else range(0)
 
@@ -55,6 +59,21 @@ class Kind:
             if band.low <= score <= band.high:
                 return band.name
         raise ValueError(f"{score} is not on the {self.key} scale {self.low}-{self.high}")
+
+    @property
+    def middle(self) -> str:
+        """The class between content and unhappy (passive, neutral): with a comment it may open a low case."""
+        return self.bands[1].name
+
+    def position(self, score: int) -> int:
+        """0 for the best class, 1 for the middle, 2 for the case class: how the rollup and the pages count."""
+        return self.classes.index(self.classify(score))
+
+    def unhappiness(self, score: int) -> float:
+        """How deep in the case class a score lies, 1/width (its top) to 1 (the scale's bottom): the priority's
+        answer points scale with it, so NPS 0 and CSAT 1 weigh the same."""
+        worst = self.bands[-1]
+        return (worst.high + 1 - score) / (worst.high + 1 - worst.low)
 
     def band(self, name: str) -> Band:
         return next(band for band in self.bands if band.name == name)
@@ -87,6 +106,33 @@ CSAT = Kind(
 CES = Kind("ces", 1, 7, (Band("easy", 5, 7), Band("neutral", 4, 4), Band("hard", 1, 3)), ("hard",))
 CHURN = Kind("churn", None, None, (), ())
 KINDS = {kind.key: kind for kind in (NPS, CSAT, CES, CHURN)}
+SCORED = tuple(kind for kind in KINDS.values() if kind.scored)
+SCORED_KEYS = tuple(kind.key for kind in SCORED)
+# Every score any scored kind accepts: the answer POST checks this before it knows the survey (its SQL then
+# checks the survey's own scale, see sql_on_scale).
+LOWEST, HIGHEST = min(kind.low for kind in SCORED), max(kind.high for kind in SCORED)
+
+
+def sql_on_scale(kind_column, score):
+    """SQL: the score lies on the scale of the survey kind in `kind_column`."""
+    return or_(*(and_(kind_column == kind.key, score.between(kind.low, kind.high)) for kind in SCORED))
+
+
+def sql_position_flags(kind_column, score) -> tuple:
+    """SQL: three 0/1 columns, the answer is in its kind's best, middle or case class (the rollup's counts)."""
+    return tuple(
+        case(*((and_(kind_column == kind.key, kind.sql_in(score, kind.bands[i].name)), 1) for kind in SCORED), else_=0)
+        for i in range(3)
+    )
+
+
+def may_be_case_class(score: int | None) -> bool:
+    """Whether a score could open a case under some scored kind (the answer POST asks before it knows which)."""
+    return score is None or any(kind.classify(score) in kind.case_classes for kind in SCORED if score in kind.scale)
+
+
+def may_be_middle(score: int) -> bool:
+    return any(kind.is_in(score, kind.middle) for kind in SCORED)
 
 
 @dataclass(frozen=True)

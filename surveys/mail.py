@@ -14,6 +14,7 @@ from customers.models import Customer
 from messaging.mail import compose, mail_domain
 from messaging.models import OutboxMessage
 from messaging.sendwindow import next_window_start
+from surveys.kinds import KINDS
 from surveys.models import Invitation
 from surveys.signals import invitations_sent
 
@@ -21,10 +22,11 @@ SURVEY_MAIL_KINDS = ("invitation", "reminder")
 
 
 def survey_links(invitation: Invitation) -> dict:
+    """The survey page, a one-click link per point of the survey kind's scale, and the unsubscribe link."""
     base = current_app.config["BASE_URL"]
     return {
         "survey": f"{base}/s/{invitation.token}",
-        "scores": [(n, f"{base}/s/{invitation.token}?score={n}") for n in range(11)],
+        "scores": [(n, f"{base}/s/{invitation.token}?score={n}") for n in KINDS[invitation.survey.kind].scale],
         "unsubscribe": f"{base}/u/{invitation.token}",
     }
 
@@ -38,6 +40,7 @@ def render_survey_mail(survey, customer, invitation, locale: str, kind: str) -> 
         "customer": customer,
         "links": links,
         "reminder": kind == "reminder",
+        "kind": KINDS[survey.kind],
         "text": lambda name: survey.text(locale, name),
     }
     with force_locale(locale):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, time
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, Time, text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, Time, select, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from customers.models import Customer, LifecycleChange, Purchase
 from kundenpuls.extensions import db
 from kundenpuls.timeutil import UTCDateTime
-from surveys.kinds import NPS
+from surveys.kinds import NPS, Kind
 
 # An invitation in one of these states can still be answered (cancelled: mail not sent before an unsubscribe).
 OPEN_STATUSES = ("pending", "sent", "cancelled")
@@ -129,6 +129,13 @@ class Response(db.Model):
     @property
     def nps_class(self) -> str | None:
         return nps_class(self.score)
+
+
+def answers_of(kind: Kind, survey_id=None):
+    """SQL: the answer (or invitation, given its survey_id column) belongs to a survey of this kind. A customer's
+    satisfaction, the drivers and the retention rules read NPS answers only; CSAT and effort have their reports."""
+    column = Response.survey_id if survey_id is None else survey_id
+    return column.in_(select(Survey.id).where(Survey.kind == kind.key))
 
 
 def nps_class(score: int | None) -> str | None:

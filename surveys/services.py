@@ -13,6 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from messaging.models import OutboxMessage
 from surveys.answer_path import claim_invitation, store_answer
+from surveys.kinds import HIGHEST, KINDS, LOWEST, SCORED_KEYS, Kind
 from surveys.mail import SURVEY_MAIL_KINDS
 from surveys.models import ChurnReason, Invitation, Response, ResponseReason, Survey
 from surveys.signals import response_submitted
@@ -36,6 +37,14 @@ class UnknownInvitation(LookupError):
     """No invitation has this token."""
 
 
+class OffScale(ValueError):
+    """The score is not on the scale of the invitation's survey (a CSAT survey answered with 9, say)."""
+
+    def __init__(self, kind: Kind):
+        super().__init__(f"score not on the {kind.key} scale {kind.low}-{kind.high}")
+        self.kind = kind
+
+
 def invitation_by_token(session: Session, token: str) -> Invitation | None:
     """The invitation with its survey (every page needs the survey's texts)."""
     if not token or len(token) > 64:
@@ -55,6 +64,7 @@ class Submitted:
 
     response: Response
     survey_texts: dict
+    kind: str = "nps"
 
     def text(self, name: str) -> str:
         texts = self.survey_texts
@@ -69,8 +79,8 @@ def submit_answer(session: Session, token: str, score: int, comment: str | None,
     Only when nothing was stored does a second query find out why (unknown, answered or expired).
     How it is stored, and how other packages join in, is surveys/answer_path.py.
     """
-    if not 0 <= score <= 10:
-        raise ValueError("score must be between 0 and 10")
+    if not LOWEST <= score <= HIGHEST:
+        raise ValueError(f"score must be between {LOWEST} and {HIGHEST}")
     comment = (comment or "").strip() or None
     if comment is not None and len(comment) > MAX_COMMENT:
         raise ValueError(f"comment longer than {MAX_COMMENT} characters")
@@ -82,7 +92,7 @@ def submit_answer(session: Session, token: str, score: int, comment: str | None,
     if row is None:
         session.rollback()
         raise _why_not_open(session, token, now)
-    response_id, invitation_id, survey_id, customer_id, locale, texts = row
+    response_id, invitation_id, survey_id, customer_id, locale, texts, kind = row
     response = Response(
         id=response_id,
         invitation_id=invitation_id,
@@ -95,7 +105,7 @@ def submit_answer(session: Session, token: str, score: int, comment: str | None,
     )
     # A reminder still queued is cancelled by the sender, which sends nothing for answered invitations.
     response_submitted.send(response, session=session, now=now)
-    return Submitted(response, texts)
+    return Submitted(response, texts, kind)
 
 
 def _why_not_open(session: Session, token: str, now: datetime) -> Exception:
@@ -104,7 +114,9 @@ def _why_not_open(session: Session, token: str, now: datetime) -> Exception:
         return UnknownInvitation(token)
     if invitation.status == "answered":
         return AlreadyAnswered()
-    return InvitationExpired()
+    if is_expired(invitation, now):
+        return InvitationExpired()
+    return OffScale(KINDS[invitation.survey.kind])
 
 
 MAX_COMEBACK = 2000
@@ -169,7 +181,7 @@ def submit_churn_answer(
     session.add(response)
     session.flush()
     response_submitted.send(response, session=session, now=now)
-    return Submitted(response, texts)
+    return Submitted(response, texts, "churn")
 
 
 def record_response(
@@ -207,11 +219,12 @@ def on_lifecycle_changes_removed(_sender, session: Session, change_ids: list[int
 
 
 def on_customer_churned(customer, session: Session, now: datetime, **_: object) -> None:
-    """A customer who cancelled gets no more NPS mail that has not gone out; the churn survey asks instead."""
+    """A customer who cancelled gets no more NPS, CSAT or effort mail that has not gone out; the churn survey asks
+    instead."""
     nps_invitations = (
         select(Invitation.id)
         .join(Survey, Survey.id == Invitation.survey_id)
-        .where(Invitation.customer_id == customer.id, Invitation.status == "pending", Survey.kind == "nps")
+        .where(Invitation.customer_id == customer.id, Invitation.status == "pending", Survey.kind.in_(SCORED_KEYS))
     )
     _cancel_pending(session, OutboxMessage.invitation_id.in_(nps_invitations), "customer cancelled")
     session.execute(

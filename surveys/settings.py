@@ -9,6 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kundenpuls import audit
+from surveys.default_texts import DEFAULT_TEXTS
+from surveys.kinds import CES, CSAT
 from surveys.mail import rerender_pending
 from surveys.models import Survey
 
@@ -16,7 +18,13 @@ _MAIL_TEXTS = ("subject", "reminder_subject", "greeting", "intro", "reminder_int
 TEXT_NAMES = {
     "nps": (*_MAIL_TEXTS, "low_label", "high_label", "comment_label", "thanks"),
     "churn": (*_MAIL_TEXTS, "button", "main_label", "comment_label", "comeback_label", "thanks"),
+    # CSAT and CES label every point of their short scales.
+    **{
+        kind.key: (*_MAIL_TEXTS, *(f"label_{n}" for n in kind.scale), "comment_label", "thanks") for kind in (CSAT, CES)
+    },
 }
+# Kinds an admin can create; a new CSAT or CES survey follows resolved cases unless told otherwise.
+CREATABLE = ("nps", "csat", "ces")
 LOCALES = ("de", "en")
 SETTINGS = (
     "name",
@@ -72,14 +80,26 @@ def update_survey(session: Session, survey: Survey, changes: dict, actor_id: int
     return rerender_pending(session, survey.id, now)
 
 
-def create_survey(session: Session, name: str, key: str, actor_id: int, now: datetime) -> Survey:
-    """A new NPS survey starts as a paused copy of the default texts and settings."""
+def create_survey(
+    session: Session, name: str, key: str, actor_id: int, now: datetime, kind: str = "nps", changes: dict | None = None
+) -> Survey:
+    """A new survey starts paused, with the first NPS survey's settings (send window, quiet period, reminders) and
+    texts for an NPS survey, or the default texts of its kind and the resolved-case trigger for CSAT and CES;
+    `changes` (checked by the caller) apply on top, without an audit entry of their own."""
+    if kind not in CREATABLE:
+        raise ValueError(f"kind must be one of {CREATABLE}")
     template = session.scalars(select(Survey).where(Survey.kind == "nps").order_by(Survey.id)).first()
-    survey = Survey(key=key, kind="nps", name=name, active=False, texts=copy.deepcopy(template.texts))
+    texts = template.texts if kind == "nps" else DEFAULT_TEXTS[kind]
+    survey = Survey(key=key, kind=kind, name=name, active=False, texts=copy.deepcopy(texts))
     for setting in SETTINGS:
         if setting not in ("name", "active"):
             setattr(survey, setting, getattr(template, setting))
+    if kind != "nps":
+        survey.trigger, survey.delay_days = "case_resolved", 1
+    for name_, value in (changes or {}).items():
+        setattr(survey, name_, copy.deepcopy(value))
     session.add(survey)
     session.flush()
-    audit.record(session, "survey", survey.id, "created", actor_id, now, after={"name": name, "key": key})
+    after = {"name": survey.name, "key": key, "kind": kind, **{n: _plain(v) for n, v in (changes or {}).items()}}
+    audit.record(session, "survey", survey.id, "created", actor_id, now, after=after)
     return survey

@@ -15,14 +15,15 @@ from kundenpuls.dbpool import first_statement, is_disconnect
 from kundenpuls.extensions import csrf, db
 from kundenpuls.inputs import query_int
 from kundenpuls.timeutil import utcnow
-from surveys.forms import ChurnForm, NpsForm, answer_form_token, churn_form_token
-from surveys.kinds import NPS
+from surveys.forms import ChurnForm, answer_form_token, churn_form_token, score_form
+from surveys.kinds import HIGHEST, KINDS, LOWEST, NPS, SCORED, Kind
 from surveys.models import Invitation
 from surveys.services import (
     MAX_COMMENT,
     AlreadyAnswered,
     EmptyChurnAnswer,
     InvitationExpired,
+    OffScale,
     Submitted,
     UnknownInvitation,
     active_reasons,
@@ -42,8 +43,22 @@ def nps_class_filter(score: int | None) -> str | None:
     return NPS.classify(score)
 
 
-# A score as the form sends it: 0 to 10 in ASCII digits (str.isdigit also takes "²" and "٣", which int() refuses).
-SCORE = re.compile(r"10|[0-9]")
+@bp.app_template_global("survey_kind")
+def survey_kind(key: str) -> Kind:
+    """`{% set kind = survey_kind(survey.kind) %}`: the scale, classes and positions for a template."""
+    return KINDS[key]
+
+
+@bp.app_template_test("unhappy")
+def unhappy_test(case_kind: str) -> bool:
+    """`{% if case.kind is unhappy %}`: the case was opened by an answer in its kind's case class."""
+    return case_kind in UNHAPPY
+
+
+UNHAPPY = frozenset(name for kind in SCORED for name in kind.case_classes)
+# A score as the form sends it: ASCII digits from the lowest to the highest point any kind has (str.isdigit also
+# takes "²" and "٣", which int() refuses); the answer's SQL then checks the survey's own scale.
+SCORE = re.compile("|".join(str(n) for n in range(HIGHEST, LOWEST - 1, -1)))
 
 
 def _load(token: str) -> Invitation:
@@ -68,9 +83,10 @@ def survey(token: str):
     if invitation.survey.kind == "churn":
         form = churn_form(invitation, formdata=None, csrf_token=churn_form_token(token))
         return _page("surveys/churn.html", form=form, invitation=invitation)
-    form = NpsForm(csrf_token=answer_form_token(token))
+    kind = KINDS[invitation.survey.kind]
+    form = score_form(kind, csrf_token=answer_form_token(token))
     preselect = request.args.get("score", type=query_int)
-    if preselect is not None and 0 <= preselect <= 10:
+    if preselect is not None and preselect in kind.scale:
         form.score.data = preselect
     return _page("surveys/survey.html", form=form, invitation=invitation)
 
@@ -89,14 +105,7 @@ def answer(token: str):
         raise CSRFError(_("The form is missing its security token."))
     score, comment = request.form.get("score", ""), request.form.get("comment", "")
     if not (SCORE.fullmatch(score) and len(comment) <= MAX_COMMENT):
-        form = NpsForm()
-        form.validate()
-        invitation = _load(token)
-        if invitation.status == "answered":
-            return _page("surveys/already.html", 409, invitation=invitation)
-        if is_expired(invitation, utcnow()):
-            abort(410)
-        return _page("surveys/survey.html", 422, form=form, invitation=invitation)
+        return _invalid_answer(token)
     try:
         submitted = _submit_committed(token, int(score), comment)
     except UnknownInvitation:
@@ -105,9 +114,26 @@ def answer(token: str):
         return _page("surveys/already.html", 409)
     except InvitationExpired:
         abort(410)
+    except OffScale:
+        return _invalid_answer(token)
     locale = g.locale = submitted.response.locale
     page = _thanks_page(locale, submitted.text("thanks"), request.script_root)
     return page, 200, {"Cache-Control": "no-store"}
+
+
+def _invalid_answer(token: str):
+    """The form again with what is wrong (a score off the survey's scale, a comment too long); nothing stored."""
+    invitation = _load(token)
+    if invitation.status == "answered":
+        return _page("surveys/already.html", 409, invitation=invitation)
+    if is_expired(invitation, utcnow()):
+        abort(410)
+    if invitation.survey.kind == "churn":
+        form = churn_form(invitation, formdata=None, csrf_token=churn_form_token(token))
+        return _page("surveys/churn.html", 422, form=form, invitation=invitation)
+    form = score_form(KINDS[invitation.survey.kind], csrf_token=answer_form_token(token))
+    form.validate()
+    return _page("surveys/survey.html", 422, form=form, invitation=invitation)
 
 
 def churn_form(invitation, **kwargs) -> ChurnForm:

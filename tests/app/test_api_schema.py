@@ -3,6 +3,8 @@ is application/problem+json, and every answer matches the description (a bounded
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -37,7 +39,7 @@ def test_the_api_keeps_its_description(app, api_key, mode):
 def test_the_description_names_every_api_route(app):
     documented = set(app.test_client().get("/api/v1/openapi.json").json["paths"])
     routes = {
-        rule.rule.replace("<external_id>", "{external_id}")
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/api/v1/")
     }

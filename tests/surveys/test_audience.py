@@ -119,6 +119,12 @@ def _fields(html: str) -> dict:
                 fields.setdefault(name.group(1), []).append(value.group(1) if value else "y")
         else:
             fields.setdefault(name.group(1), __import__("html").unescape(value.group(1)) if value else "")
+    for name, options in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
+        chosen = re.search(
+            r'<option[^>]*selected[^>]*value="([^"]*)"|<option[^>]*value="([^"]*)"[^>]*selected', options
+        )
+        if chosen:
+            fields[name] = chosen.group(1) or chosen.group(2)
     for name, text in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>([^<]*)</textarea>', html):
         fields[name] = __import__("html").unescape(text.removeprefix("\r\n").removeprefix("\n"))
     return fields

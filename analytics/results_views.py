@@ -1,0 +1,155 @@
+"""A survey's results by its kind: the page /reports/surveys/<id>, its CSV, and GET /api/v1/surveys/<id>/results."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from sqlalchemy import select
+
+from analytics.params import BadParameters, parse
+from analytics.queries import categories
+from analytics.results import METRICS, SurveyResults, survey_results
+from customers.models import PHASES
+from kundenpuls.apiauth import require_api_key
+from kundenpuls.auth import role_required
+from kundenpuls.csvfile import csv_download
+from kundenpuls.extensions import csrf, db
+from kundenpuls.problems import Problem
+from kundenpuls.timeutil import utcnow
+from surveys.kinds import SCORED_KEYS
+from surveys.models import Survey
+
+bp = Blueprint("survey_results", __name__)
+api = Blueprint("survey_results_api", __name__, url_prefix="/api/v1")
+csrf.exempt(api)
+
+
+def scored_surveys() -> list[Survey]:
+    """Every survey with a score (NPS, CSAT, CES), for the report menus."""
+    return list(db.session.scalars(select(Survey).where(Survey.kind.in_(SCORED_KEYS)).order_by(Survey.name)))
+
+
+def _results(survey: Survey) -> SurveyResults:
+    start, end, interval, filters = parse(request.args, utcnow().date())
+    return survey_results(db.session, survey, start, end, interval, filters, current_app.config["NPS_MIN_ANSWERS"])
+
+
+def _scored_survey(survey_id: int) -> Survey | None:
+    survey = db.session.get(Survey, survey_id)
+    if survey is None or survey.kind not in SCORED_KEYS:
+        return None
+    return survey
+
+
+@bp.get("/reports/surveys/<int:survey_id>")
+@role_required("manager")
+def survey_page(survey_id: int):
+    survey = _scored_survey(survey_id)
+    if survey is None:
+        abort(404)
+    try:
+        results, errors = _results(survey), None
+    except BadParameters as exc:
+        results, errors = None, exc.errors
+    page = render_template(
+        "analytics/survey_results.html",
+        survey=survey,
+        results=results,
+        errors=errors,
+        surveys=scored_surveys(),
+        categories=categories(db.session),
+        phases=PHASES,
+        args=request.args,
+    )
+    return page, 422 if errors else 200
+
+
+def _cell(value):
+    return "" if value is None else value
+
+
+def csv_rows(results: SurveyResults):
+    """Header and one row per period: the class counts by the kind's own names, the metric, the change test."""
+    kind = results.kind
+    header = ["period_start", "n", *kind.classes, "metric", "value", "ci_low", "ci_high", "too_few_answers"]
+    if kind.key == "ces":
+        header += ["share_easy", "share_easy_ci_low", "share_easy_ci_high"]
+    header += ["change", "p_value", "significant", "partial", "first_day", "last_day"]
+    yield header
+    for period in results.periods:
+        data, change = period.figure.as_dict(), period.change
+        row = [period.start.isoformat(), data["n"], *data["classes"].values(), METRICS[kind.key]]
+        row += [_cell(data["value"]), _cell(data["ci_low"]), _cell(data["ci_high"]), int(data["too_few"])]
+        if kind.key == "ces":
+            easy = data["share_easy"]
+            row += [_cell(easy["value"]), _cell(easy["ci_low"]), _cell(easy["ci_high"])]
+        row += [
+            _cell(change and change.delta),
+            _cell(change and change.p_value is not None and round(change.p_value, 6)),
+            _cell(change and change.p_value is not None and int(change.significant)),
+            int(period.partial),
+            period.first_day.isoformat(),
+            period.last_day.isoformat(),
+        ]
+        yield row
+
+
+@bp.get("/reports/surveys/<int:survey_id>.csv")
+@role_required("manager")
+def survey_csv(survey_id: int):
+    survey = _scored_survey(survey_id)
+    if survey is None:
+        return Response("no survey with a score has this id\n", status=404, mimetype="text/plain")
+    try:
+        results = _results(survey)
+    except BadParameters as exc:
+        return Response(str(exc) + "\n", status=422, mimetype="text/plain")
+    name = f"{survey.key}-{results.interval}-{results.start}-{results.end}.csv"
+    return csv_download(list(csv_rows(results)), name)
+
+
+def results_json(results: SurveyResults, filters: dict) -> dict:
+    periods = []
+    for period in results.periods:
+        entry = {"start": period.start.isoformat(), **period.figure.as_dict()}
+        entry.update(
+            partial=period.partial, first_day=period.first_day.isoformat(), last_day=period.last_day.isoformat()
+        )
+        if period.change is not None:
+            entry["change"] = {
+                "delta": period.change.delta,
+                "p_value": period.change.p_value,
+                "significant": period.change.significant,
+                "too_few": period.change.too_few,
+            }
+        periods.append(entry)
+    return {
+        "survey": {"id": results.survey.id, "key": results.survey.key, "name": results.survey.name},
+        "kind": results.kind.key,
+        "metric": METRICS[results.kind.key],
+        "interval": results.interval,
+        "from": results.start.isoformat(),
+        "to": results.end.isoformat(),
+        "filters": filters,
+        "periods": periods,
+        "total": results.total.as_dict(),
+    }
+
+
+@api.get("/surveys/<int:survey_id>/results")
+@require_api_key
+def results_api(survey_id: int):
+    survey = db.session.get(Survey, survey_id)
+    if survey is None:
+        raise Problem(404, "Not found", f"no survey with id {survey_id}")
+    if survey.kind not in SCORED_KEYS:
+        raise Problem(
+            409,
+            "No score",
+            f"survey {survey_id} is a {survey.kind} survey without a score: its answers are in GET /api/v1/responses",
+        )
+    try:
+        results = _results(survey)
+    except BadParameters as exc:
+        raise Problem(422, "Invalid report parameters", str(exc), exc.errors) from None
+    filters = {k: v for k, v in request.args.items() if k in ("segment", "language", "locale", "phase", "category")}
+    return jsonify(results_json(results, filters))
