@@ -105,6 +105,7 @@ def register_blueprints(app: Flask) -> None:
     from retention.views import bp as retention
     from surveys.admin import bp as survey_admin
     from surveys.api import bp as surveys_api
+    from surveys.settings_api import bp as survey_settings_api
     from surveys.views import bp as surveys
 
     for blueprint in (
@@ -128,6 +129,7 @@ def register_blueprints(app: Flask) -> None:
         retention_api,
         integrations,
         surveys_api,
+        survey_settings_api,
         openapi,
     ):
         app.register_blueprint(blueprint)

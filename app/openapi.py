@@ -268,7 +268,7 @@ def document(base_url: str) -> dict:
                     },
                 }
             },
-            **survey_paths(_json, _problem, ERRORS),
+            **survey_paths(_json, _problem, ERRORS, BODY_ERRORS, schemas),
             "/api/v1/responses": {
                 "get": {
                     "summary": "Answers for export, oldest first; follow `next` for the following page",

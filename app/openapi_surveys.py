@@ -1,6 +1,8 @@
-"""The survey part of the OpenAPI description: each survey's results by its kind (issue 21)."""
+"""The survey part of the OpenAPI description: the survey settings and each survey's results by its kind."""
 
 from __future__ import annotations
+
+from surveys.settings_api import NewSurvey, SurveyChanges
 
 NUMBER_OR_NULL = {"type": ["number", "null"]}
 ESTIMATE = {
@@ -61,10 +63,74 @@ RESULTS = {
 SURVEY_ID = {"name": "survey_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 
 
-def survey_paths(json, problem, errors: dict) -> dict:
-    """The paths under /api/v1/surveys; `json` and `problem` build responses as in app.openapi."""
+SURVEY = {
+    "type": "object",
+    "required": ["id", "key", "kind", "name", "active", "texts"],
+    "properties": {
+        "id": {"type": "integer"},
+        "key": {"type": "string"},
+        "kind": {"type": "string", "enum": ["nps", "csat", "ces", "churn"]},
+        "name": {"type": "string"},
+        "active": {"type": "boolean"},
+        "audience": {"type": ["object", "null"]},
+        "texts": {"type": "object"},
+        "results": {"type": ["string", "null"]},
+    },
+}
+
+
+def survey_paths(json, problem, errors: dict, body_errors: dict, schemas: dict) -> dict:
+    """The paths under /api/v1/surveys; `json` and `problem` build responses as in app.openapi, and the request
+    bodies' schemas (from the validating pydantic models) go into `schemas`."""
+    for model in (NewSurvey, SurveyChanges):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
     date = {"type": "string", "format": "date"}
+
+    def body(name: str) -> dict:
+        return {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
+
     return {
+        "/api/v1/surveys": {
+            "get": {
+                "summary": "Every survey with its settings and texts",
+                "responses": {
+                    "200": json(
+                        "The surveys", {"type": "object", "properties": {"surveys": {"type": "array", "items": SURVEY}}}
+                    ),
+                    **errors,
+                },
+            },
+            "post": {
+                "summary": "Create an NPS, CSAT or CES survey (paused unless active is true); checked with the rules "
+                "of the /surveys form; audited",
+                "requestBody": body("NewSurvey"),
+                "responses": {
+                    "201": json("Created", SURVEY),
+                    "409": problem("The key is taken"),
+                    **body_errors,
+                },
+            },
+        },
+        "/api/v1/surveys/{survey_id}": {
+            "get": {
+                "summary": "One survey",
+                "parameters": [SURVEY_ID],
+                "responses": {"200": json("The survey", SURVEY), "404": problem("No survey with this id"), **errors},
+            },
+            "patch": {
+                "summary": "Change the named settings (texts merge per language and name; audience replaces); "
+                "checked with the rules of the /surveys form; audited; queued mail is rendered again",
+                "parameters": [SURVEY_ID],
+                "requestBody": body("SurveyChanges"),
+                "responses": {
+                    "200": json("The survey as changed", SURVEY),
+                    "404": problem("No survey with this id"),
+                    **body_errors,
+                },
+            },
+        },
         "/api/v1/surveys/{survey_id}/results": {
             "get": {
                 "summary": "A survey's results per period by its kind: NPS, CSAT % or the CES mean, each with its "

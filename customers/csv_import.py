@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from customers.history import replay_if_out_of_order
 from customers.lifecycle import recompute_phases
-from customers.schemas import CustomerIn, PurchaseIn, error_list
+from customers.schemas import CustomerIn, PurchaseIn
 from customers.services import record_purchase, upsert_customer
 from kundenpuls.csvfile import SafeWriter
+from kundenpuls.inputs import error_list
 
 COMMIT_EVERY = 500
 

@@ -13,7 +13,6 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
-    ValidationError,
     ValidationInfo,
     field_validator,
 )
@@ -117,13 +116,3 @@ class CancellationIn(BaseModel):
     @classmethod
     def _not_in_future(cls, value: datetime, info: ValidationInfo) -> datetime:
         return utc_not_in_future(value, info)
-
-
-def error_list(exc: ValidationError) -> list[dict[str, str]]:
-    """Pydantic's errors as [{field, message}], with dotted field paths."""
-    errors = []
-    for err in exc.errors(include_url=False):
-        field = ".".join(str(part) for part in err["loc"]) or "(body)"
-        message = err["msg"].removeprefix("Value error, ")
-        errors.append({"field": field, "message": message})
-    return errors

@@ -5,33 +5,22 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, jsonify
 from pydantic import ValidationError
 from sqlalchemy import select
 
 from customers.models import Cancellation, Customer, Purchase
 from customers.privacy import erase_customer, export_customer
-from customers.schemas import CancellationIn, PurchaseIn, error_list
+from customers.schemas import CancellationIn, PurchaseIn
 from customers.services import CustomerErased, record_cancellation, record_purchase
 from kundenpuls.apiauth import require_api_key
 from kundenpuls.extensions import csrf, db
+from kundenpuls.inputs import error_list, json_body
 from kundenpuls.problems import Problem
 from kundenpuls.timeutil import utcnow
 
 bp = Blueprint("customers_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
-
-
-def json_body(what: str = "purchase") -> dict:
-    """The request's JSON object, or a 400/415 problem that says what is wrong."""
-    if not request.is_json:
-        raise Problem(415, "Unsupported Media Type", "Send the body as application/json.")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise Problem(400, "Malformed JSON", "The request body is not valid JSON.")
-    if not isinstance(body, dict):
-        raise Problem(422, f"Invalid {what}", "The body must be a JSON object.")
-    return body
 
 
 def _money(value) -> str | None:

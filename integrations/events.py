@@ -18,7 +18,7 @@ from customers.models import Customer
 from feedback.models import Case
 from integrations.models import WebhookDelivery, WebhookEndpoint
 from kundenpuls.dialect import name_of, upsert_insert
-from surveys.kinds import NPS
+from surveys.kinds import KINDS, NPS
 from surveys.models import Response, Survey, nps_class
 
 SUBSCRIPTIONS_TTL = 10.0
@@ -94,7 +94,8 @@ def _response_data(session: Session, response: Response) -> dict:
         "survey": {"id": response.survey_id, "name": survey_name, "kind": survey_kind},
         "customer_external_id": external_id,
         "score": response.score,
-        "nps_class": nps_class(response.score),
+        "nps_class": nps_class(response.score) if survey_kind == NPS.key else None,
+        "class": KINDS[survey_kind].classify(response.score) if KINDS[survey_kind].scored else None,
         "comment": response.comment,
         "locale": response.locale,
         "answered_at": iso(response.created_at),

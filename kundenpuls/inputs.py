@@ -12,8 +12,11 @@ import re
 
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
+from pydantic import ValidationError
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
+
+from kundenpuls.problems import Problem
 
 # The largest value of the INTEGER columns every id and count is stored in (PostgreSQL and SQLite alike).
 DB_INT_MAX = 2**31 - 1
@@ -77,3 +80,25 @@ def register_input_checks(app: Flask) -> None:
     app.json = CheckedJSONProvider(app)
     app.url_map.converters["int"] = DatabaseIdConverter
     app.before_request(_refuse_nul)
+
+
+def json_body(what: str = "purchase") -> dict:
+    """The request's JSON object, or a 400/415 problem that says what is wrong."""
+    if not request.is_json:
+        raise Problem(415, "Unsupported Media Type", "Send the body as application/json.")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise Problem(400, "Malformed JSON", "The request body is not valid JSON.")
+    if not isinstance(body, dict):
+        raise Problem(422, f"Invalid {what}", "The body must be a JSON object.")
+    return body
+
+
+def error_list(exc: ValidationError) -> list[dict[str, str]]:
+    """Pydantic's errors as [{field, message}], with dotted field paths."""
+    errors = []
+    for err in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in err["loc"]) or "(body)"
+        message = err["msg"].removeprefix("Value error, ")
+        errors.append({"field": field, "message": message})
+    return errors

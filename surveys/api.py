@@ -13,6 +13,7 @@ from kundenpuls.apiauth import require_api_key
 from kundenpuls.extensions import csrf, db
 from kundenpuls.problems import Problem
 from kundenpuls.timeutil import parse_instant
+from surveys.kinds import KINDS, NPS
 from surveys.models import Response, Survey, nps_class
 
 bp = Blueprint("surveys_api", __name__, url_prefix="/api/v1")
@@ -73,7 +74,8 @@ def responses():
             "survey": {"key": key, "kind": kind},
             "customer_external_id": external_id,
             "score": response.score,
-            "nps_class": nps_class(response.score),
+            "nps_class": nps_class(response.score) if kind == NPS.key else None,
+            "class": KINDS[kind].classify(response.score) if KINDS[kind].scored else None,
             "comment": response.comment,
             "comeback": response.comeback,
             "reasons": [{"reason": r.reason.key, "main": r.main} for r in response.reasons],

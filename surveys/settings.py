@@ -55,8 +55,11 @@ def _plain(value):
     return value.strftime("%H:%M") if isinstance(value, time) else value
 
 
-def update_survey(session: Session, survey: Survey, changes: dict, actor_id: int, now: datetime) -> int:
-    """Apply `changes` (settings and a full `texts` dict); returns how many queued mails were rendered again."""
+def update_survey(
+    session: Session, survey: Survey, changes: dict, actor_id: int | None, now: datetime, note: str | None = None
+) -> int:
+    """Apply `changes` (settings and a full `texts` dict); returns how many queued mails were rendered again.
+    `actor_id` is the admin; an API change has none and says which key in `note`."""
     before, after = {}, {}
     for name in settings_for(survey.kind):
         if name in changes and changes[name] != getattr(survey, name):
@@ -76,30 +79,45 @@ def update_survey(session: Session, survey: Survey, changes: dict, actor_id: int
     if not after:
         return 0
     session.flush()
-    audit.record(session, "survey", survey.id, "changed", actor_id, now, before, after)
+    audit.record(session, "survey", survey.id, "changed", actor_id, now, before, after, note=note)
     return rerender_pending(session, survey.id, now)
 
 
-def create_survey(
-    session: Session, name: str, key: str, actor_id: int, now: datetime, kind: str = "nps", changes: dict | None = None
-) -> Survey:
-    """A new survey starts paused, with the first NPS survey's settings (send window, quiet period, reminders) and
-    texts for an NPS survey, or the default texts of its kind and the resolved-case trigger for CSAT and CES;
-    `changes` (checked by the caller) apply on top, without an audit entry of their own."""
+def new_survey(session: Session, kind: str) -> Survey:
+    """A survey of `kind` as it would start (not added to the session): paused, with the first NPS survey's
+    settings (send window, quiet period, reminders) and texts for NPS, or the default texts of its kind and the
+    resolved-case trigger, one day later, for CSAT and CES."""
     if kind not in CREATABLE:
         raise ValueError(f"kind must be one of {CREATABLE}")
     template = session.scalars(select(Survey).where(Survey.kind == "nps").order_by(Survey.id)).first()
     texts = template.texts if kind == "nps" else DEFAULT_TEXTS[kind]
-    survey = Survey(key=key, kind=kind, name=name, active=False, texts=copy.deepcopy(texts))
+    survey = Survey(kind=kind, active=False, texts=copy.deepcopy(texts), audience=None)
     for setting in SETTINGS:
         if setting not in ("name", "active"):
             setattr(survey, setting, getattr(template, setting))
     if kind != "nps":
         survey.trigger, survey.delay_days = "case_resolved", 1
-    for name_, value in (changes or {}).items():
-        setattr(survey, name_, copy.deepcopy(value))
+    return survey
+
+
+def create_survey(
+    session: Session,
+    name: str,
+    key: str,
+    actor_id: int | None,
+    now: datetime,
+    kind: str = "nps",
+    changes: dict | None = None,
+    note: str | None = None,
+) -> Survey:
+    """Create a survey as new_survey starts it; `changes` (checked by the caller: the admin form's rules) apply on
+    top and are part of the audit entry."""
+    survey = new_survey(session, kind)
+    survey.key, survey.name = key, name
+    for setting, value in (changes or {}).items():
+        setattr(survey, setting, copy.deepcopy(value))
     session.add(survey)
     session.flush()
     after = {"name": survey.name, "key": key, "kind": kind, **{n: _plain(v) for n, v in (changes or {}).items()}}
-    audit.record(session, "survey", survey.id, "created", actor_id, now, after=after)
+    audit.record(session, "survey", survey.id, "created", actor_id, now, after=after, note=note)
     return survey

@@ -134,6 +134,9 @@ def api(client, api_key):
         def get(self, path, **kwargs):
             return client.get(path, headers={"Authorization": f"Bearer {api_key}"}, **kwargs)
 
+        def patch(self, path, payload=None, **kwargs):
+            return client.patch(path, json=payload, headers={"Authorization": f"Bearer {api_key}"}, **kwargs)
+
         def delete(self, path, **kwargs):
             return client.delete(path, headers={"Authorization": f"Bearer {api_key}"}, **kwargs)
 
