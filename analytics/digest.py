@@ -22,6 +22,8 @@ from feedback.models import OPEN, Case
 from kundenpuls.models import User
 from messaging.mail import queue_mail
 from messaging.models import OutboxMessage
+from surveys.kinds import NPS
+from surveys.models import survey_names
 
 SEND_HOUR_UTC = 7
 WEEKS = 8
@@ -55,6 +57,7 @@ def digest_content(session: Session, now: datetime) -> dict:
     ).one()
     return {
         "week_start": last_week,
+        "surveys": survey_names(session, NPS),
         "week": week,
         "periods": report.periods,
         "significant": significant,

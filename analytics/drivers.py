@@ -19,6 +19,8 @@ from sqlalchemy import Float, and_, case, cast, func, literal_column, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, aliased
 
+from analytics.follow_up_reports import choice_counts
+from analytics.follow_up_reports import findings as follow_up_findings
 from analytics.models import AnswerFact
 from analytics.queries import ReportFilter, _answer_filters, _customer_filters, survey_filters
 from analytics.themes import themes
@@ -339,6 +341,8 @@ def driver_report(session: Session, start: date, end: date, filters: ReportFilte
     findings: list[Finding] = [finding for finding in numeric if finding is not None]
     for attribute in CATEGORICAL:
         findings.extend(_categorical(counts[attribute], attribute))
+    # Follow-up choices (analytics.follow_up_reports): the same 2x2 test, among the answers to their question.
+    findings.extend(follow_up_findings(choice_counts(session, start, end, filters), two_by_two_test, _phi, Finding))
     if findings:
         corrected = false_discovery_control([f.p_value for f in findings], method="bh")
         for finding, q_value in zip(findings, corrected, strict=True):

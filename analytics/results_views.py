@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask_babel import get_locale
 from sqlalchemy import select
 
+from analytics.follow_up_reports import breakdown
 from analytics.params import BadParameters, parse
 from analytics.queries import categories
 from analytics.results import METRICS, SurveyResults, survey_results
@@ -48,13 +50,17 @@ def survey_page(survey_id: int):
         abort(404)
     try:
         results, errors = _results(survey), None
+        start, end, _interval, filters = parse(request.args, utcnow().date())
+        follow_ups = breakdown(db.session, survey, start, end, filters)
     except BadParameters as exc:
-        results, errors = None, exc.errors
+        results, errors, follow_ups = None, exc.errors, []
     page = render_template(
         "analytics/survey_results.html",
         survey=survey,
         results=results,
         errors=errors,
+        follow_ups=follow_ups,
+        locale=str(get_locale()),
         surveys=scored_surveys(),
         categories=categories(db.session),
         phases=PHASES,

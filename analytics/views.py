@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, render_te
 from flask_babel import get_locale
 from sqlalchemy import select
 
+from analytics import follow_up_reports
 from analytics.chart import nps_chart
 from analytics.churn import churn_mailing, churn_rates, lifecycle_flow
 from analytics.churn_csv import churn_csv_rows
@@ -126,14 +127,17 @@ def drivers_page():
         start = end - timedelta(days=365)
     report = driver_report(db.session, start, end, filters)
     if request.args.get("format") == "csv":
+        choice_labels = follow_up_reports.labels(db.session, str(get_locale()))
         rows = [
-            [f.attribute, f.level or "", f.test, f.promoters_value, f.detractors_value, round(f.effect, 4),
-             f.p_value, f.q_value, int(f.significant), f.sentence]
+            [f.attribute, choice_labels.get(f.level, f.level) if f.attribute == "follow_up" else f.level or "",
+             f.test, f.promoters_value, f.detractors_value, round(f.effect, 4), f.p_value, f.q_value,
+             int(f.significant), f.sentence]
             for f in report.findings
         ]  # fmt: skip
         return csv_download([DRIVER_COLUMNS, *rows], f"drivers-{start}-{end}.csv")
     locale = str(get_locale())
     reason_labels = {r.key: r.label(locale) for r in db.session.scalars(select(ChurnReason))}
+    follow_up_labels = follow_up_reports.labels(db.session, locale)
     return render_template(
         "analytics/drivers.html",
         report=report,
@@ -142,6 +146,7 @@ def drivers_page():
         start=start,
         end=end,
         reason_labels=reason_labels,
+        follow_up_labels=follow_up_labels,
     )
 
 

@@ -60,6 +60,7 @@ def register_extensions(app: Flask) -> None:
     from kundenpuls import audit, models  # noqa: F401  (tables known to Alembic)
     from messaging import models as messaging_models  # noqa: F401
     from retention import models as retention_models  # noqa: F401
+    from surveys import follow_ups  # noqa: F401
     from surveys import models as survey_models  # noqa: F401
 
     db.init_app(app)
@@ -105,6 +106,8 @@ def register_blueprints(app: Flask) -> None:
     from retention.views import bp as retention
     from surveys.admin import bp as survey_admin
     from surveys.api import bp as surveys_api
+    from surveys.follow_up_admin import bp as follow_up_admin
+    from surveys.follow_up_views import bp as follow_ups
     from surveys.settings_api import bp as survey_settings_api
     from surveys.views import bp as surveys
 
@@ -115,7 +118,9 @@ def register_blueprints(app: Flask) -> None:
         customer_admin,
         customer_staff,
         surveys,
+        follow_ups,
         survey_admin,
+        follow_up_admin,
         messaging,
         feedback,
         analytics,
@@ -162,7 +167,7 @@ def register_signals() -> None:
     from surveys.jobs import register_trigger
     from surveys.mail import SURVEY_MAIL_KINDS, on_messages_sent, withdrawn_survey_mail
     from surveys.services import on_customer_churned, on_lifecycle_changes_removed
-    from surveys.signals import invitations_sent, response_submitted
+    from surveys.signals import follow_ups_given, invitations_sent, response_submitted
 
     register_condition("after_resolved_case", resolved_since_latest_answer)
     register_trigger("case_resolved", due_resolved_cases)
@@ -181,6 +186,7 @@ def register_signals() -> None:
     lifecycle_changes_removed.connect(on_lifecycle_changes_removed)
     response_submitted.connect(events.on_response_submitted)
     add_answer_writer(events.writes_for_answer)
+    follow_ups_given.connect(events.on_follow_ups_given)
     case_opened.connect(events.on_case_opened)
     case_opened.connect(alerts.on_case_opened)
     case_closed.connect(events.on_case_closed)

@@ -1,4 +1,5 @@
-"""Survey answers per second under gunicorn against PostgreSQL, next to a bare one-INSERT Flask endpoint.
+"""Survey answers per second under gunicorn against PostgreSQL, next to a bare one-INSERT Flask endpoint: NPS
+answers, and CSAT answers (another kind, the same hot path) in rounds of their own.
 
 Both run under the same gunicorn settings and are driven by the same load generator over loopback.
 The survey POST is the real one: the form's anti-forgery token, one answer per invitation, signal sent (case,
@@ -14,6 +15,7 @@ import argparse
 import hashlib
 import hmac
 import io
+import json
 import os
 import subprocess
 import sys
@@ -25,13 +27,25 @@ import psycopg
 
 from bench import loadgen
 from bench.common import ROOT, migrated, psycopg_url, throwaway_database
+from surveys.default_texts import DEFAULT_TEXTS
 from tests.smtp import free_port
 
 SECRET = "bench-secret"
 
 
-def seed(url: str, n: int) -> list[str]:
-    """n customers with one open, mailed invitation each (COPY); returns the tokens."""
+def seed(url: str, n: int) -> tuple[list[str], list[str]]:
+    """n customers with one open, mailed invitation each (COPY), half of them of the NPS survey and half of a CSAT
+    survey; returns the two lists of tokens."""
+    with psycopg.connect(psycopg_url(url)) as conn:
+        csat = conn.execute(
+            "INSERT INTO surveys (key, kind, name, active, delay_days, catchup_days, reminder_count,"
+            " reminder_after_days, expiry_days, quiet_days, send_weekdays, send_start, send_end, texts,"
+            " passive_comment_cases, trigger_cancellation, trigger_inactive, trigger)"
+            " SELECT 'csat', 'csat', 'CSAT', false, delay_days, catchup_days, reminder_count, reminder_after_days,"
+            " expiry_days, quiet_days, send_weekdays, send_start, send_end, %s, false, false, false, 'case_resolved'"
+            " FROM surveys WHERE id = 1 RETURNING id",
+            (json.dumps(DEFAULT_TEXTS["csat"]),),
+        ).fetchone()[0]
     now = datetime.now(UTC)
     created = now.strftime("%Y-%m-%d %H:%M:%S")
     expires = (now + timedelta(days=30)).strftime("%Y-%m-%d %H:%M:%S")
@@ -40,7 +54,8 @@ def seed(url: str, n: int) -> list[str]:
         token = f"bench{i:08d}" + os.urandom(8).hex()
         tokens.append(token)
         customers.write(f"s{i}\tkunde{i}@example.com\tde\t{created}\n")
-        invitations.write(f"{token}\t1\t{i + 1}\tde\tsent\t{created}\t{expires}\t{created}\t{created}\t0\n")
+        survey = 1 if i % 2 == 0 else csat
+        invitations.write(f"{token}\t{survey}\t{i + 1}\tde\tsent\t{created}\t{expires}\t{created}\t{created}\t0\n")
     with psycopg.connect(psycopg_url(url)) as conn, conn.cursor() as cur:
         with cur.copy("COPY customers (external_id, email, locale, created_at) FROM STDIN") as copy:
             copy.write(customers.getvalue())
@@ -62,7 +77,7 @@ def seed(url: str, n: int) -> list[str]:
             " created_at timestamptz)"
         )
         cur.execute("ANALYZE")
-    return tokens
+    return tokens[0::2], tokens[1::2]
 
 
 def gunicorn(app: str, port: int, workers: int, env: dict) -> subprocess.Popen:
@@ -142,11 +157,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--invitations", type=int, default=90_000)
+    parser.add_argument("--invitations", type=int, default=180_000)
     args = parser.parse_args()
     with throwaway_database("kp_bench_submit") as url:
         env = migrated(url, SECRET)
-        tokens = seed(url, args.invitations)
+        tokens, csat_tokens = seed(url, args.invitations)
         comment = "Schnelle+Lieferung%2C+freundlicher+Service"
 
         floor_port, app_port = free_port(), free_port()
@@ -160,17 +175,27 @@ def main() -> None:
                 form_request(f"/s/{t}", f"score=9&comment={comment}&csrf_token={form_token(t)}".encode())
                 for t in tokens
             ]
+            csat_requests = [  # satisfied (4): no case, like the NPS 9
+                form_request(f"/s/{t}", f"score=4&comment={comment}&csrf_token={form_token(t)}".encode())
+                for t in csat_tokens
+            ]
             loadgen.run(floor_port, floor_requests[:2000], 2)  # warm-up
             accepted = loadgen.run(app_port, requests[:2000], 2).ok
-            used = 2000
+            accepted += loadgen.run(app_port, csat_requests[:2000], 2).ok
+            used, csat_used = 2000, 2000
             # Rounds alternate between floor and app, so that a busy moment of the machine hits both alike.
-            floors, peaks = [], []
+            floors, peaks, csat_floors, csat_peaks = [], [], [], []
             for _ in range(args.rounds):
                 floors.append(loadgen.run(floor_port, floor_requests[used:], args.seconds))
                 used += floors[-1].ok + floors[-1].errors
                 peaks.append(loadgen.run(app_port, requests[used:], args.seconds))
                 accepted += peaks[-1].ok
                 used += peaks[-1].ok + peaks[-1].errors
+                csat_floors.append(loadgen.run(floor_port, floor_requests[used:], args.seconds))
+                used += csat_floors[-1].ok + csat_floors[-1].errors
+                csat_peaks.append(loadgen.run(app_port, csat_requests[csat_used:], args.seconds))
+                accepted += csat_peaks[-1].ok
+                csat_used += csat_peaks[-1].ok + csat_peaks[-1].errors
             floor, peak = _median(floors), _median(peaks)
             half = loadgen.run(app_port, requests[used:], args.seconds, rate=peak.rate / 2)
             accepted += half.ok
@@ -184,6 +209,8 @@ def main() -> None:
     # tenants, autovacuum), and the medians of floor and app rounds may come from moments far apart.
     ratios = sorted(p.rate / f.rate for f, p in zip(floors, peaks, strict=True))
     ratio = ratios[len(ratios) // 2]
+    csat_ratios = sorted(p.rate / f.rate for f, p in zip(csat_floors, csat_peaks, strict=True))
+    csat_ratio, csat_peak = csat_ratios[len(csat_ratios) // 2], _median(csat_peaks)
     print(
         f"gunicorn sync workers: {args.workers}; load: 2 processes x 8 threads, new connection per request; "
         f"{args.rounds} alternating rounds of {args.seconds:.0f} s, medians"
@@ -207,6 +234,13 @@ def main() -> None:
     print(
         f"at half the peak ({peak.rate / 2:.0f}/s): {half.rate:.0f} answers/s  p50 {half.percentile(0.5):.1f} ms  "
         f"p99 {half.percentile(0.99):.1f} ms (target p99 < 50 ms)"
+    )
+    print(
+        f"CSAT POST /s/<token> peak:       {csat_peak.rate:7.0f} answers/s  p50 {csat_peak.percentile(0.5):5.1f} ms  "
+        f"p99 {csat_peak.percentile(0.99):5.1f} ms  errors {csat_peak.errors} {csat_peak.statuses}; "
+        f"{csat_ratio:.0%} of the floor (median of its rounds' ratios; rounds "
+        + ", ".join(f"{p.rate / f.rate:.0%}" for f, p in zip(csat_floors, csat_peaks, strict=True))
+        + ")"
     )
     print(f"responses stored: {stored}; answers accepted with 200: {accepted}")
     drain = applied / applying

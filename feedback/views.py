@@ -44,6 +44,7 @@ from kundenpuls.extensions import db
 from kundenpuls.inputs import query_int
 from kundenpuls.models import User
 from kundenpuls.timeutil import utcnow
+from surveys.follow_ups import answers_of
 from surveys.models import Survey
 
 bp = Blueprint("feedback", __name__)
@@ -108,6 +109,7 @@ def _render_case(case: Case, now, code: int = 200, **forms):
             case=case,
             now=now,
             picture=customer_picture(db.session, case, now),
+            follow_ups=answers_of(db.session, [case.response_id]).get(case.response_id, []) if case.response_id else [],
             timeline=audit.trail(db.session, "case", case.id),
             assign_form=assign,
             status_form=forms.get("status") or StatusForm(status=case.status, version=case.version),

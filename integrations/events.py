@@ -18,6 +18,7 @@ from customers.models import Customer
 from feedback.models import Case
 from integrations.models import WebhookDelivery, WebhookEndpoint
 from kundenpuls.dialect import name_of, upsert_insert
+from surveys.follow_ups import answers_of
 from surveys.kinds import KINDS, NPS
 from surveys.models import Response, Survey, nps_class
 
@@ -141,6 +142,19 @@ def on_response_submitted(response: Response, session: Session, now: datetime, *
     emit(session, "response.created", f"response.created.{response.id}", data, now, created)
     if data["survey"]["kind"] == "nps":
         emit(session, "detractor.created", f"detractor.created.{response.id}", data, now, alerted)
+
+
+def on_follow_ups_given(response_id: int, session: Session, now: datetime, **_: object) -> None:
+    """response.follow_ups: the answer as in response.created, with the follow-up answers just stored."""
+
+    def data() -> dict:
+        response = session.get(Response, response_id)
+        return {
+            **_response_data(session, response),
+            "follow_ups": answers_of(session, [response_id]).get(response_id, []),
+        }
+
+    emit(session, "response.follow_ups", f"response.follow_ups.{response_id}", data, now)
 
 
 def on_case_opened(case: Case, session: Session, now: datetime, **_: object) -> None:

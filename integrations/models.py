@@ -10,7 +10,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from kundenpuls.extensions import db
 from kundenpuls.timeutil import UTCDateTime
 
-EVENTS = ("response.created", "detractor.created", "case.opened", "case.resolved", "customer.churned")
+EVENTS = (
+    "response.created",
+    "response.follow_ups",
+    "detractor.created",
+    "case.opened",
+    "case.resolved",
+    "customer.churned",
+)
 
 
 class WebhookEndpoint(db.Model):

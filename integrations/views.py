@@ -31,6 +31,7 @@ bp = Blueprint("integrations", __name__, url_prefix="/settings")
 
 EVENT_LABELS = {
     "response.created": _l("every answer"),
+    "response.follow_ups": _l("the follow-up answers given after a score"),
     "detractor.created": _l("a detractor answer (NPS 0–6)"),
     "case.opened": _l("a case opened"),
     "case.resolved": _l("a case closed (resolved or won't fix)"),

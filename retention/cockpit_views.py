@@ -26,6 +26,8 @@ from retention.customer import customer_json, customer_profile
 from retention.refresh import last_run
 from retention.strategies import DIRECTIONS, SERVICE_LEVELS, strategy_for
 from retention.views import bp, suggestion_context
+from surveys.kinds import NPS
+from surveys.models import survey_names
 
 # The API's customer record (segment, suggestions, latest answer) lives with the customer page it mirrors.
 api = Blueprint("retention_api", __name__, url_prefix="/api/v1")
@@ -43,6 +45,7 @@ def customer_page(customer_id: int):
         status_labels=STATUS_LABELS,
         cause_labels=CAUSE_LABELS,
         nps_labels=NPS_LABELS,
+        nps_surveys=survey_names(db.session, NPS),
         potential_form=PotentialForm(formdata=None, potential=customer.potential_value),
         description_form=DescriptionForm(formdata=None, obj=profile.description),
         contact_form=ContactForm(formdata=None),

@@ -15,6 +15,7 @@ from kundenpuls.extensions import db
 from kundenpuls.timeutil import utcnow
 from surveys.admin_forms import TRIGGER_LABELS, NewSurveyForm, ReasonForm, SurveyForm, survey_form_class
 from surveys.audience import preview as preview_audience
+from surveys.follow_ups import active_questions
 from surveys.forms import ChurnForm, score_form
 from surveys.kinds import KINDS
 from surveys.mail import render_survey_mail
@@ -161,7 +162,8 @@ def preview_page(survey_id: int):
     kind = KINDS[survey.kind]
     form = score_form(kind, csrf_token="preview")
     form.score.data = kind.high
-    return render_template("surveys/survey.html", form=form, invitation=invitation, preview=True)
+    questions = active_questions(db.session, survey.id)
+    return render_template("surveys/survey.html", form=form, invitation=invitation, preview=True, questions=questions)
 
 
 def _reasons_page(new_form: ReasonForm, code: int = 200, failed: tuple[int, ReasonForm] | None = None):

@@ -80,7 +80,7 @@ def _days(maximum: int):
     return [InputRequired(), NumberRange(min=0, max=maximum)]
 
 
-def _checkboxes(label, choices) -> SelectMultipleField:
+def checkboxes(label, choices) -> SelectMultipleField:
     return SelectMultipleField(
         label,
         choices=[SelectChoice(value, text) for value, text in choices],
@@ -125,10 +125,10 @@ class SurveyForm(FlaskForm):
     )
     texts_de = FormField(TextsForm, label=_l("German texts"))
     texts_en = FormField(TextsForm, label=_l("English texts"))
-    audience_value_classes = _checkboxes(_l("Value classes"), [(c, c) for c in VALUE_CLASSES])
-    audience_phases = _checkboxes(_l("Lifecycle phases"), [(p, PHASE_LABELS[p]) for p in PHASES])
-    audience_satisfaction = _checkboxes(_l("Latest NPS answer"), list(SATISFACTION_LABELS.items()))
-    audience_locales = _checkboxes(_l("Languages"), [("de", _l("German")), ("en", _l("English"))])
+    audience_value_classes = checkboxes(_l("Value classes"), [(c, c) for c in VALUE_CLASSES])
+    audience_phases = checkboxes(_l("Lifecycle phases"), [(p, PHASE_LABELS[p]) for p in PHASES])
+    audience_satisfaction = checkboxes(_l("Latest NPS answer"), list(SATISFACTION_LABELS.items()))
+    audience_locales = checkboxes(_l("Languages"), [("de", _l("German")), ("en", _l("English"))])
     audience_categories = StringField(
         _l("Product categories (comma-separated; the purchase that triggers the survey)"),
         validators=[Length(max=1000)],

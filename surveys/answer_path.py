@@ -27,20 +27,22 @@ from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.pool import PoolProxiedConnection
 
 from kundenpuls.dialect import POSTGRESQL
+from surveys.follow_ups import has_questions
 from surveys.kinds import sql_on_scale
 from surveys.models import OPEN_STATUSES, Invitation, Response, Survey
 
 
 def claim_invitation(session: Session, token: str, now) -> tuple | None:
     """Mark the open invitation answered (a churn answer, stored by the ORM with its reasons); None if none is open.
-    Returns (invitation id, survey id, customer id, locale, survey texts, purchase id, sent at, survey kind)."""
+    Returns (invitation id, survey id, customer id, locale, survey texts, purchase id, sent at, survey kind,
+    whether follow-up questions come)."""
     return session.execute(_CLAIM, {"by_token": token, "at_now": now}).one_or_none()
 
 
 def store_answer(session: Session, params: dict) -> tuple | None:
     """Claim the invitation and store the response; returns (response id, invitation id, survey id, customer id,
-    locale, survey texts, survey kind), or None when no open invitation with the score on its survey's scale has
-    the token."""
+    locale, survey texts, survey kind, whether follow-up questions come), or None when no open invitation with the
+    score on its survey's scale has the token."""
     bind = session.get_bind()
     if bind.dialect.name != POSTGRESQL:
         return _claim_then_insert(session, params)
@@ -80,6 +82,7 @@ def _answer_statements():
             invitations.c.purchase_id,
             invitations.c.sent_at,
             kind.label("kind"),
+            has_questions(invitations.c.survey_id).label("asks_more"),
         )
     )
     scored_claim = claim.where(sql_on_scale(kind, score))
@@ -109,6 +112,7 @@ def _answer_statements():
         claimed.c.locale,
         claimed.c.texts,
         claimed.c.kind,
+        claimed.c.asks_more,
     ).join_from(inserted, claimed, inserted.c.invitation_id == claimed.c.id)
     insert_one = insert(responses).returning(responses.c.id)
     return claim, scored_claim, claim_and_insert, insert_one, claimed, inserted
@@ -238,7 +242,7 @@ def _claim_then_insert(session: Session, params: dict) -> tuple | None:
     claimed = session.execute(_SCORED_CLAIM, params).one_or_none()
     if claimed is None:
         return None
-    invitation_id, survey_id, customer_id, locale, texts, _purchase, _sent, kind = claimed
+    invitation_id, survey_id, customer_id, locale, texts, _purchase, _sent, kind, asks_more = claimed
     values = {
         "invitation_id": invitation_id,
         "survey_id": survey_id,
@@ -249,4 +253,4 @@ def _claim_then_insert(session: Session, params: dict) -> tuple | None:
         "created_at": params["new_created_at"],
     }
     response_id = session.execute(_INSERT, values).scalar_one()
-    return response_id, invitation_id, survey_id, customer_id, locale, texts, kind
+    return response_id, invitation_id, survey_id, customer_id, locale, texts, kind, asks_more

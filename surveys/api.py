@@ -13,6 +13,7 @@ from kundenpuls.apiauth import require_api_key
 from kundenpuls.extensions import csrf, db
 from kundenpuls.problems import Problem
 from kundenpuls.timeutil import parse_instant
+from surveys.follow_ups import answers_of
 from surveys.kinds import KINDS, NPS
 from surveys.models import Response, Survey, nps_class
 
@@ -68,6 +69,7 @@ def responses():
         query = query.where(Response.created_at >= since)
     rows = db.session.execute(query).all()
     page = rows[:limit]
+    follow_ups = answers_of(db.session, [row[0].id for row in page])
     items = [
         {
             "id": response.id,
@@ -79,6 +81,7 @@ def responses():
             "comment": response.comment,
             "comeback": response.comeback,
             "reasons": [{"reason": r.reason.key, "main": r.main} for r in response.reasons],
+            "follow_ups": follow_ups.get(response.id, []),
             "locale": response.locale,
             "created_at": response.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }

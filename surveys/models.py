@@ -138,6 +138,11 @@ def answers_of(kind: Kind, survey_id=None):
     return column.in_(select(Survey.id).where(Survey.kind == kind.key))
 
 
+def survey_names(session, kind: Kind) -> list[str]:
+    """The names of the surveys of this kind, for pages that say which surveys their figures come from."""
+    return list(session.scalars(select(Survey.name).where(Survey.kind == kind.key).order_by(Survey.id)))
+
+
 def nps_class(score: int | None) -> str | None:
     """promoter (9-10), passive (7-8), detractor (0-6); None without a score (surveys.kinds.NPS)."""
     return NPS.classify(score)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from customers.models import Customer
 from customers.privacy import row_dict
+from surveys.follow_ups import FollowUpAnswer, answers_of
 from surveys.models import ERASED_STATUS, OPEN_STATUSES, Invitation, Response, Survey, new_token
 
 
@@ -25,6 +26,7 @@ def on_customer_export(customer: Customer, session: Session, **_: object) -> dic
         .options(selectinload(Response.reasons))
         .order_by(Response.created_at, Response.id)
     ).all()
+    follow_ups = answers_of(session, [response.id for response in responses])
     return {
         # The token is left out: it is a key to the survey page, not data about the customer.
         "invitations": [
@@ -35,6 +37,7 @@ def on_customer_export(customer: Customer, session: Session, **_: object) -> dic
             {
                 **row_dict(response, exclude=("customer_id",)),
                 "reasons": [{"reason": r.reason.key, "main": r.main} for r in response.reasons],
+                "follow_ups": follow_ups.get(response.id, []),
             }
             for response in responses
         ],
@@ -42,11 +45,22 @@ def on_customer_export(customer: Customer, session: Session, **_: object) -> dic
 
 
 def on_customer_erasure(customer: Customer, session: Session, now: datetime, **_: object) -> dict[str, int]:
-    """Comments go, scores stay; survey links stop working (the mail itself is messaging's part)."""
+    """Comments and follow-up texts go, scores and chosen answers stay; survey links stop working (the mail itself
+    is messaging's part)."""
     responses = session.execute(
         update(Response)
         .where(Response.customer_id == customer.id, or_(Response.comment.is_not(None), Response.comeback.is_not(None)))
         .values(comment=None, comeback=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    # Follow-up texts are the customer's words like comments; chosen choices and ratings stay, as scores do.
+    texts = session.execute(
+        update(FollowUpAnswer)
+        .where(
+            FollowUpAnswer.response_id.in_(select(Response.id).where(Response.customer_id == customer.id)),
+            FollowUpAnswer.text.is_not(None),
+        )
+        .values(text=None)
         .execution_options(synchronize_session=False)
     ).rowcount
     invitations = session.execute(
@@ -59,4 +73,4 @@ def on_customer_erasure(customer: Customer, session: Session, now: datetime, **_
     # and a fresh secret nobody knows replaces it (`erased` is no open status either, so nothing can answer).
     for invitation_id in session.scalars(select(Invitation.id).where(Invitation.customer_id == customer.id)):
         session.execute(update(Invitation).where(Invitation.id == invitation_id).values(token=new_token()))
-    return {"comments": responses, "invitations_cancelled": invitations}
+    return {"comments": responses, "follow_up_texts": texts, "invitations_cancelled": invitations}

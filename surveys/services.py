@@ -65,6 +65,7 @@ class Submitted:
     response: Response
     survey_texts: dict
     kind: str = "nps"
+    asks_more: bool = False  # the survey has follow-up questions (which of them this answer sees: questions_for)
 
     def text(self, name: str) -> str:
         texts = self.survey_texts
@@ -92,7 +93,7 @@ def submit_answer(session: Session, token: str, score: int, comment: str | None,
     if row is None:
         session.rollback()
         raise _why_not_open(session, token, now)
-    response_id, invitation_id, survey_id, customer_id, locale, texts, kind = row
+    response_id, invitation_id, survey_id, customer_id, locale, texts, kind, asks_more = row
     response = Response(
         id=response_id,
         invitation_id=invitation_id,
@@ -105,7 +106,7 @@ def submit_answer(session: Session, token: str, score: int, comment: str | None,
     )
     # A reminder still queued is cancelled by the sender, which sends nothing for answered invitations.
     response_submitted.send(response, session=session, now=now)
-    return Submitted(response, texts, kind)
+    return Submitted(response, texts, kind, bool(asks_more))
 
 
 def _why_not_open(session: Session, token: str, now: datetime) -> Exception:

@@ -25,6 +25,15 @@ from kundenpuls.problems import Problem
 from kundenpuls.timeutil import utcnow
 from surveys.admin_forms import survey_form_class
 from surveys.audience import SATISFACTION, VALUE_CLASSES
+from surveys.follow_up_settings import (
+    QuestionInvalid,
+    QuestionSpec,
+    add_choice,
+    add_question,
+    retire_choice,
+    retire_question,
+)
+from surveys.follow_ups import MAX_CHOICES, TYPES, FollowUpQuestion, all_questions
 from surveys.models import Survey
 from surveys.settings import CREATABLE, LOCALES, TEXT_NAMES, create_survey, new_survey, settings_for, update_survey
 
@@ -45,6 +54,29 @@ class AudienceIn(BaseModel):
     locales: list[Literal[LOCALES]] = []
     categories: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default=[], max_length=100)
     after_resolved_case: bool = False
+
+
+class ChoiceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    de: Annotated[str, Field(min_length=1, max_length=120)]
+    en: Annotated[str, Field(min_length=1, max_length=120)]
+
+
+class QuestionIn(BaseModel):
+    """A new follow-up question (no `id`), or changes to one (`id`): retire it, add choices, retire choices."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: int | None = None
+    type: Literal[TYPES] | None = None
+    label_de: Annotated[str, Field(max_length=300)] | None = None
+    label_en: Annotated[str, Field(max_length=300)] | None = None
+    show_to: list[Annotated[str, Field(max_length=20)]] | None = Field(default=None, max_length=3)
+    other_option: bool = False
+    choices: list[ChoiceIn] = Field(default=[], max_length=MAX_CHOICES)
+    retired: bool = False
+    retire_choices: list[Annotated[str, Field(max_length=40)]] = Field(default=[], max_length=MAX_CHOICES)
 
 
 class SurveyChanges(BaseModel):
@@ -68,6 +100,7 @@ class SurveyChanges(BaseModel):
     trigger_inactive: bool | None = None
     audience: AudienceIn | None = None
     texts: dict[Literal[LOCALES], dict[Annotated[str, Field(max_length=40)], Text]] | None = None
+    follow_up_questions: list[QuestionIn] | None = Field(default=None, max_length=10)
 
 
 class NewSurvey(SurveyChanges):
@@ -91,9 +124,51 @@ def survey_json(survey: Survey) -> dict:
         **settings,
         "audience": survey.audience,
         "texts": {locale: dict(survey.texts.get(locale) or {}) for locale in LOCALES},
+        "follow_up_questions": [_question_json(q) for q in all_questions(db.session, survey.id)] if survey.id else [],
         # The results route belongs to analytics (a package above): named by its path, not imported.
         "results": f"{request.script_root}/api/v1/surveys/{survey.id}/results" if survey.kind != "churn" else None,
     }
+
+
+def _question_json(question: FollowUpQuestion) -> dict:
+    return {
+        "id": question.id, "position": question.position, "type": question.type, "label_de": question.label_de,
+        "label_en": question.label_en, "show_to": question.show_to, "other_option": question.other_option,
+        "retired": question.retired_at is not None,
+        "choices": [{"id": c.id, "key": c.key, "label_de": c.label_de, "label_en": c.label_en,
+                     "retired": c.retired_at is not None} for c in question.choices],
+    }  # fmt: skip
+
+
+def _apply_questions(survey: Survey, items: list[QuestionIn], now) -> None:
+    """New questions are added, named ones changed, in the order given; the first error stops all (422)."""
+    for n, item in enumerate(items):
+        where = f"follow_up_questions.{n}"
+        try:
+            if item.id is None:
+                if item.retired or item.retire_choices:
+                    raise QuestionInvalid({"id": "a new question has nothing to retire"})
+                spec = QuestionSpec(item.type or "", item.label_de or "", item.label_en or "", item.show_to,
+                                    item.other_option, [(c.de, c.en) for c in item.choices])  # fmt: skip
+                add_question(db.session, survey, spec, None, now, note=_note())
+                continue
+            question = db.session.get(FollowUpQuestion, item.id)
+            if question is None or question.survey_id != survey.id:
+                raise QuestionInvalid({"id": "no follow-up question of this survey has this id"})
+            if item.type or item.label_de or item.label_en or item.show_to or item.other_option:
+                raise QuestionInvalid({"id": "a question's wording and type stay; retire it and add a new one"})
+            for choice in item.choices:
+                add_choice(db.session, question, choice.de, choice.en, None, now)
+            by_key = {choice.key: choice for choice in question.choices}
+            for key in item.retire_choices:
+                if key not in by_key:
+                    raise QuestionInvalid({"retire_choices": f"{key!r} is no choice of this question"})
+                retire_choice(db.session, by_key[key], None, now)
+            if item.retired:
+                retire_question(db.session, question, None, now)
+        except QuestionInvalid as exc:
+            db.session.rollback()
+            raise _invalid([{"field": f"{where}.{k}", "message": v} for k, v in exc.errors.items()]) from None
 
 
 def _invalid(errors: list[dict]) -> Problem:
@@ -114,7 +189,7 @@ def _parse(model: type[SurveyChanges]) -> SurveyChanges:
 def _merged(survey: Survey, body: SurveyChanges) -> dict:
     """The survey's values as the API shows them, with the body's changes on top."""
     values = survey_json(survey)
-    given = body.model_dump(exclude_unset=True, exclude={"kind", "key"})
+    given = body.model_dump(exclude_unset=True, exclude={"kind", "key", "follow_up_questions"})
     for name, value in given.items():
         if name == "texts":
             for locale, texts in value.items():
@@ -228,6 +303,8 @@ def post_survey():
         )
     name = changes.pop("name")
     survey = create_survey(db.session, name, body.key, None, utcnow(), body.kind, changes, note=_note())
+    if body.follow_up_questions:
+        _apply_questions(survey, body.follow_up_questions, utcnow())
     db.session.commit()
     location = url_for(".one_survey", survey_id=survey.id)
     return jsonify(survey_json(survey)), 201, {"Location": location}
@@ -238,5 +315,9 @@ def _patch(survey: Survey):
     body = _parse(SurveyChanges)
     changes = _checked_changes(_merged(survey, body), survey.kind)
     update_survey(db.session, survey, changes, None, utcnow(), note=_note())
+    if body.follow_up_questions:
+        if survey.kind == "churn":
+            raise _invalid([{"field": "follow_up_questions", "message": "churn surveys ask their reasons instead"}])
+        _apply_questions(survey, body.follow_up_questions, utcnow())
     db.session.commit()
     return jsonify(survey_json(survey))

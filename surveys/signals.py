@@ -9,3 +9,6 @@ _signals = Namespace()
 response_submitted = _signals.signal("response-submitted")
 # sender: None; kwargs: session, invitation_ids (first mails just accepted by SMTP, now marked sent), now
 invitations_sent = _signals.signal("invitations-sent")
+# sender: the response id; kwargs: session, now. Its follow-up answers were just stored (in the session's
+# transaction), after the score: webhooks send them as response.follow_ups.
+follow_ups_given = _signals.signal("follow-ups-given")

@@ -15,6 +15,8 @@ from kundenpuls.dbpool import first_statement, is_disconnect
 from kundenpuls.extensions import csrf, db
 from kundenpuls.inputs import query_int
 from kundenpuls.timeutil import utcnow
+from surveys.follow_up_views import after_score
+from surveys.follow_ups import active_questions
 from surveys.forms import ChurnForm, answer_form_token, churn_form_token, score_form
 from surveys.kinds import HIGHEST, KINDS, LOWEST, NPS, SCORED, Kind
 from surveys.models import Invitation
@@ -69,6 +71,9 @@ def _load(token: str) -> Invitation:
     return invitation
 
 
+NO_STORE = {"Cache-Control": "no-store"}
+
+
 def _page(template: str, status: int = 200, **context):
     return render_template(template, **context), status, {"Cache-Control": "no-store"}
 
@@ -88,7 +93,8 @@ def survey(token: str):
     preselect = request.args.get("score", type=query_int)
     if preselect is not None and preselect in kind.scale:
         form.score.data = preselect
-    return _page("surveys/survey.html", form=form, invitation=invitation)
+    questions = active_questions(db.session, invitation.survey_id)
+    return _page("surveys/survey.html", form=form, invitation=invitation, questions=questions)
 
 
 @bp.post("/s/<token>")
@@ -117,8 +123,10 @@ def answer(token: str):
     except OffScale:
         return _invalid_answer(token)
     locale = g.locale = submitted.response.locale
-    page = _thanks_page(locale, submitted.text("thanks"), request.script_root)
-    return page, 200, {"Cache-Control": "no-store"}
+    thanks = functools.partial(_thanks_page, locale, submitted.text("thanks"), request.script_root)
+    if submitted.asks_more:
+        return after_score(token, submitted.response, submitted.kind, lambda: (thanks(), 200, NO_STORE))
+    return thanks(), 200, NO_STORE
 
 
 def _invalid_answer(token: str):
@@ -133,7 +141,8 @@ def _invalid_answer(token: str):
         return _page("surveys/churn.html", 422, form=form, invitation=invitation)
     form = score_form(KINDS[invitation.survey.kind], csrf_token=answer_form_token(token))
     form.validate()
-    return _page("surveys/survey.html", 422, form=form, invitation=invitation)
+    questions = active_questions(db.session, invitation.survey_id)
+    return _page("surveys/survey.html", 422, form=form, invitation=invitation, questions=questions)
 
 
 def churn_form(invitation, **kwargs) -> ChurnForm:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+
 from analytics.digest import send_weekly_digest
 from messaging.outbox import dispatch_due
+from surveys.models import Survey
 from tests.feedback_helpers import answered, make_user
 
 MONDAY = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
@@ -36,6 +39,8 @@ def test_digest_goes_to_managers_once_a_week(session, smtp):
     assert mail["Subject"] == "Weekly NPS 2026-W46: +17"
     text = mail.get_body(("plain",)).get_content()
     assert "NPS in the week from 2026-11-09: +16.7 (n = 6" in text
+    nps_names = ", ".join(session.scalars(select(Survey.name).where(Survey.kind == "nps")))
+    assert f"From the NPS surveys: {nps_names}" in text
     assert "lieferung (2)" in text and "spät (2)" in text
     assert "2 open, 2 overdue" in text  # opened Wednesday, first contact was due by Friday
     html = mail.get_body(("html",)).get_content()

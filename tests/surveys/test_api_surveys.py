@@ -105,3 +105,49 @@ def test_every_bad_body_is_refused_with_the_forms_rules_and_nothing_changes(sess
     session.expire_all()
     assert session.scalars(select(AuditEvent).where(AuditEvent.entity == "survey")).all() == []
     assert session.scalars(select(Survey.kind).order_by(Survey.id)).all() == ["nps", "churn"]
+
+
+def test_follow_up_questions_by_api(session, api):
+    made = api.post(
+        "/api/v1/surveys",
+        {"kind": "csat", "key": "csat-api", "name": "CSAT", "follow_up_questions": [
+            {"type": "multiple", "label_de": "Was war das Problem?", "label_en": "What was the problem?",
+             "show_to": ["dissatisfied"], "other_option": True,
+             "choices": [{"de": "Wartezeit", "en": "Waiting time"}, {"de": "Freundlichkeit", "en": "Friendliness"}]},
+            {"type": "text", "label_de": "Noch etwas?", "label_en": "Anything else?"},
+        ]},
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    survey = made.get_json()
+    reasons, text = survey["follow_up_questions"]
+    assert [c["key"] for c in reasons["choices"]] == ["waiting_time", "friendliness"]
+    assert (reasons["show_to"], text["show_to"], text["type"]) == (["dissatisfied"], None, "text")
+
+    changed = api.patch(
+        f"/api/v1/surveys/{survey['id']}",
+        {"follow_up_questions": [
+            {"id": reasons["id"], "choices": [{"de": "Kompetenz", "en": "Expertise"}],
+             "retire_choices": ["friendliness"]},
+            {"id": text["id"], "retired": True},
+        ]},
+    )  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    reasons, text = changed.get_json()["follow_up_questions"]
+    assert [(c["key"], c["retired"]) for c in reasons["choices"]] == [
+        ("waiting_time", False), ("friendliness", True), ("expertise", False),
+    ]  # fmt: skip
+    assert text["retired"] is True
+
+    url = f"/api/v1/surveys/{survey['id']}"
+    for body, field in (
+        ({"follow_up_questions": [{"type": "rating", "label_de": "A", "label_en": "A", "show_to": ["promoter"]}]},
+         "follow_up_questions.0.show_to"),
+        ({"follow_up_questions": [{"id": 999999, "retired": True}]}, "follow_up_questions.0.id"),
+        ({"follow_up_questions": [{"id": reasons["id"], "retire_choices": ["nope"]}]},
+         "follow_up_questions.0.retire_choices"),
+        ({"follow_up_questions": [{"id": reasons["id"], "label_en": "New wording"}]}, "follow_up_questions.0.id"),
+    ):  # fmt: skip
+        assert fields(problem(api.patch(url, body), 422)) == {field}
+    four = [{"type": "text", "label_de": f"F{n}", "label_en": f"Q{n}"} for n in range(3)]
+    assert fields(problem(api.patch(url, {"follow_up_questions": four}), 422)) == {"follow_up_questions.2.survey"}
+    assert len(api.get(url).get_json()["follow_up_questions"]) == 2  # nothing of the refused bodies stayed

@@ -12,6 +12,8 @@ from sqlalchemy import select, update
 
 from feedback.models import Case
 from messaging.outbox import dispatch_due
+from surveys.follow_up_settings import QuestionSpec, add_question
+from surveys.follow_ups import answers_of
 from surveys.jobs import create_due_invitations
 from surveys.models import Response, Survey
 from surveys.settings import create_survey
@@ -28,6 +30,9 @@ def test_a_csat_answer_on_a_phone(session, buy, smtp, live_server, chromium, jav
     session.execute(update(Survey).values(active=False))
     survey = create_survey(session, "Zufriedenheit", "csat", admin.id, datetime.now(UTC), kind="csat")
     survey.active, survey.trigger, survey.delay_days = True, "purchase", 3
+    choices = [("Lieferzeit", "Delivery time"), ("Preis", "Price"), ("Beratung", "Advice")]
+    reasons = QuestionSpec("single", "Was lief nicht gut?", "What went wrong?", ["dissatisfied"], choices=choices)
+    question = add_question(session, survey, reasons, admin.id, datetime.now(UTC))
     session.commit()
     send_at = next_business_morning(datetime.now(UTC))
     buy(purchased_at=send_at - timedelta(days=3, hours=12), name="Anna Becker")
@@ -54,11 +59,30 @@ def test_a_csat_answer_on_a_phone(session, buy, smtp, live_server, chromium, jav
         assert results.violations_count == 0, results.generate_report()
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "csat-phone.png"), full_page=True)
+    follow_up = page.get_by_role("group", name="Was lief nicht gut?")
+    if javascript:  # the question for the chosen class shows at once, and hides again for a happy score
+        assert follow_up.is_visible()
+        page.get_by_role("radio", name="5 sehr zufrieden").check()
+        assert not follow_up.is_visible()
+        page.get_by_role("radio", name="2 unzufrieden").check()
+        follow_up.get_by_role("radio", name="Beratung").check()
+        results = Axe().run(page)
+        assert results.violations_count == 0, results.generate_report()
+        page.screenshot(path=str(ARTIFACTS / "csat-follow-up-phone.png"), full_page=True)
+    else:
+        assert not follow_up.is_visible()
     page.get_by_label("Möchten Sie uns noch etwas sagen?").fill("Die Rückmeldung kam spät")
     page.get_by_role("button", name="Antwort senden").click()
+    if not javascript:  # one more step: the score is stored, the question for its class follows
+        page.get_by_text("Ihre Bewertung wurde gespeichert.").wait_for()
+        assert session.scalars(select(Response.score)).one() == 2
+        page.get_by_role("group", name="Was lief nicht gut?").get_by_role("radio", name="Beratung").check()
+        page.get_by_role("button", name="Senden").click()
     page.get_by_role("heading", name="Vielen Dank für Ihre Antwort!").wait_for()
     context.close()
 
     stored = session.scalars(select(Response)).one()
     assert (stored.score, stored.comment) == (2, "Die Rückmeldung kam spät")
+    [given] = answers_of(session, [stored.id])[stored.id]
+    assert (given["question_id"], [c["key"] for c in given["choices"]]) == (question.id, ["advice"])
     assert session.scalars(select(Case.kind).where(Case.response_id == stored.id)).one() == "dissatisfied"

@@ -85,7 +85,7 @@ def test_a_csat_survey_after_resolved_cases_is_set_up_mailed_answered_and_counte
     page = client.get(f"/s/{invitation.token}?score=2")
     assert page.status_code == 200
     assert "Wie zufrieden waren Sie mit der Bearbeitung Ihres Anliegens?" in page.text
-    assert re.findall(r'name="score" value="(\d+)"', page.text) == ["1", "2", "3", "4", "5"]
+    assert re.findall(r'name="score" data-class="[a-z]+" value="(\d+)"', page.text) == ["1", "2", "3", "4", "5"]
     assert 'value="2" required checked' in page.text and "<b>2</b> unzufrieden" in page.text
 
     token = csrf_token(page.text)
@@ -127,7 +127,7 @@ def test_an_effort_answer_opens_a_case_only_when_it_was_hard(admin_client, sessi
     invitation = session.scalars(select(Invitation).where(Invitation.survey_id == survey.id)).one()
 
     page = client.get(f"/s/{invitation.token}")
-    assert re.findall(r'name="score" value="(\d+)"', page.text) == [str(n) for n in range(1, 8)]
+    assert re.findall(r'name="score" data-class="[a-z]+" value="(\d+)"', page.text) == [str(n) for n in range(1, 8)]
     assert "<b>7</b> stimme voll und ganz zu" in page.text
     posted = client.post(f"/s/{invitation.token}", data={"csrf_token": csrf_token(page.text), "score": str(score)})
     assert posted.status_code == 200
