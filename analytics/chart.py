@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
 from markupsafe import Markup, escape
 
 from analytics.queries import NpsReport
@@ -9,51 +12,71 @@ from analytics.queries import NpsReport
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 720, 260, 44, 28, 12, 36
 
 
-def _y(value: float) -> float:
-    return TOP + (100 - value) / 200 * (HEIGHT - TOP - BOTTOM)
+@dataclass(frozen=True)
+class Point:
+    """One period of a trend: its value and 95% interval (None without answers)."""
+
+    start: date
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    too_few: bool
 
 
 def nps_chart(report: NpsReport) -> Markup:
     """Line for NPS, a band for the 95% interval, hollow points for periods with too few answers."""
-    periods = report.periods
-    if not periods:
+    points = [Point(p.start, p.figure.nps, p.figure.ci_low, p.figure.ci_high, p.figure.n, p.figure.too_few)
+              for p in report.periods]  # fmt: skip
+    return trend_chart(points, "NPS", -100, 100, (-100, -50, 0, 50, 100))
+
+
+def trend_chart(points: list[Point], title: str, bottom: float, top: float, ticks: tuple) -> Markup:
+    """A metric per period on a fixed scale (NPS -100..100, CSAT 0..100 %, CES 1..7): the line, the interval band,
+    hollow points for periods with too few answers."""
+    if not points:
         return Markup("")
-    step = (WIDTH - LEFT - RIGHT) / max(len(periods) - 1, 1)
+    step = (WIDTH - LEFT - RIGHT) / max(len(points) - 1, 1)
 
     def x(i: int) -> float:
         return LEFT + i * step
 
+    def y(value: float) -> float:
+        return TOP + (top - value) / (top - bottom) * (HEIGHT - TOP - BOTTOM)
+
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-title">',
-        '<title id="chart-title">NPS</title>',
+        f'<title id="chart-title">{escape(title)}</title>',
     ]
-    for value in (-100, -50, 0, 50, 100):
-        y = _y(value)
+    for value in ticks:
+        at = y(value)
         parts.append(
-            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d9dee3" '
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{at:.1f}" y2="{at:.1f}" stroke="#d9dee3" '
             f'stroke-width="{1.5 if value == 0 else 1}"/>'
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#52606d">{value}</text>'
+            f'<text x="{LEFT - 6}" y="{at + 4:.1f}" text-anchor="end" font-size="11" fill="#52606d">{value}</text>'
         )
-    with_data = [(i, p.figure) for i, p in enumerate(periods) if p.figure.nps is not None]
-    if with_data:
-        upper = " ".join(f"{x(i):.1f},{_y(f.ci_high):.1f}" for i, f in with_data)
-        lower = " ".join(f"{x(i):.1f},{_y(f.ci_low):.1f}" for i, f in reversed(with_data))
+    with_data = [(i, p) for i, p in enumerate(points) if p.value is not None]
+    banded = [(i, p) for i, p in with_data if p.ci_low is not None]
+    if banded:
+        upper = " ".join(f"{x(i):.1f},{y(p.ci_high):.1f}" for i, p in banded)
+        lower = " ".join(f"{x(i):.1f},{y(p.ci_low):.1f}" for i, p in reversed(banded))
         parts.append(f'<polygon points="{upper} {lower}" fill="#1d4ed8" fill-opacity="0.15" stroke="none"/>')
-        line = " ".join(f"{x(i):.1f},{_y(f.nps):.1f}" for i, f in with_data)
+    if with_data:
+        line = " ".join(f"{x(i):.1f},{y(p.value):.1f}" for i, p in with_data)
         parts.append(f'<polyline points="{line}" fill="none" stroke="#1d4ed8" stroke-width="2"/>')
-        for i, f in with_data:
-            fill = "#ffffff" if f.too_few else "#1d4ed8"
-            label = escape(f"{periods[i].start}: NPS {f.nps} (n={f.n}, {f.ci_low} to {f.ci_high})")
+        for i, p in with_data:
+            fill = "#ffffff" if p.too_few else "#1d4ed8"
+            label = escape(f"{p.start}: {title} {p.value} (n={p.n}, {p.ci_low} to {p.ci_high})")
             parts.append(
-                f'<circle cx="{x(i):.1f}" cy="{_y(f.nps):.1f}" r="3.5" fill="{fill}" stroke="#1d4ed8" '
+                f'<circle cx="{x(i):.1f}" cy="{y(p.value):.1f}" r="3.5" fill="{fill}" stroke="#1d4ed8" '
                 f'stroke-width="1.5"><title>{label}</title></circle>'
             )
-    every = max(1, len(periods) // 8)
-    for i, period in enumerate(periods):
+    every = max(1, len(points) // 8)
+    for i, point in enumerate(points):
         if i % every == 0:
             parts.append(
                 f'<text x="{x(i):.1f}" y="{HEIGHT - 14}" text-anchor="middle" font-size="11" '
-                f'fill="#52606d">{escape(period.start.strftime("%d.%m.%y"))}</text>'
+                f'fill="#52606d">{escape(point.start.strftime("%d.%m.%y"))}</text>'
             )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 from flask_babel import get_locale
 from sqlalchemy import select
 
+from analytics.chart import Point, trend_chart
 from analytics.follow_up_reports import breakdown
 from analytics.params import BadParameters, parse
 from analytics.queries import categories
@@ -60,6 +61,7 @@ def survey_page(survey_id: int):
         results=results,
         errors=errors,
         follow_ups=follow_ups,
+        chart=results_chart(results) if results else None,
         locale=str(get_locale()),
         surveys=scored_surveys(),
         categories=categories(db.session),
@@ -67,6 +69,21 @@ def survey_page(survey_id: int):
         args=request.args,
     )
     return page, 422 if errors else 200
+
+
+SCALES = {"nps": (-100, 100, (-100, -50, 0, 50, 100)), "csat": (0, 100, (0, 25, 50, 75, 100)),
+          "ces": (1, 7, (1, 2, 3, 4, 5, 6, 7))}  # fmt: skip
+
+
+def results_chart(results: SurveyResults):
+    """The kind's metric per period with its interval band, on the metric's whole scale."""
+    points = [
+        Point(p.start, p.figure.value.value, p.figure.value.ci_low, p.figure.value.ci_high, p.figure.counts.n,
+              p.figure.too_few)
+        for p in results.periods
+    ]  # fmt: skip
+    bottom, top, ticks = SCALES[results.kind.key]
+    return trend_chart(points, METRICS[results.kind.key], bottom, top, ticks)
 
 
 def _cell(value):

@@ -60,7 +60,10 @@ def register_extensions(app: Flask) -> None:
     from kundenpuls import audit, models  # noqa: F401  (tables known to Alembic)
     from messaging import models as messaging_models  # noqa: F401
     from retention import models as retention_models  # noqa: F401
-    from surveys import follow_ups  # noqa: F401
+    from surveys import (
+        follow_ups,  # noqa: F401
+        rating_grid,  # noqa: F401
+    )
     from surveys import models as survey_models  # noqa: F401
 
     db.init_app(app)
@@ -108,6 +111,7 @@ def register_blueprints(app: Flask) -> None:
     from surveys.api import bp as surveys_api
     from surveys.follow_up_admin import bp as follow_up_admin
     from surveys.follow_up_views import bp as follow_ups
+    from surveys.rating_admin import bp as rating_admin
     from surveys.settings_api import bp as survey_settings_api
     from surveys.views import bp as surveys
 
@@ -121,6 +125,7 @@ def register_blueprints(app: Flask) -> None:
         follow_ups,
         survey_admin,
         follow_up_admin,
+        rating_admin,
         messaging,
         feedback,
         analytics,

@@ -31,6 +31,9 @@ from surveys.default_texts import DEFAULT_TEXTS
 from tests.smtp import free_port
 
 SECRET = "bench-secret"
+# Tokens skipped after a round: requests still in flight when a round ends are answered but not counted, and must
+# not be sent again by the next round (they would come back 409, already answered).
+GAP = 200
 
 
 def seed(url: str, n: int) -> tuple[list[str], list[str]]:
@@ -51,7 +54,8 @@ def seed(url: str, n: int) -> tuple[list[str], list[str]]:
     expires = (now + timedelta(days=30)).strftime("%Y-%m-%d %H:%M:%S")
     customers, invitations, tokens = io.StringIO(), io.StringIO(), []
     for i in range(n):
-        token = f"bench{i:08d}" + os.urandom(8).hex()
+        # CSAT tokens name their kind, as surveys.models.new_token writes them.
+        token = ("" if i % 2 == 0 else "csat.") + f"bench{i:08d}" + os.urandom(8).hex()
         tokens.append(token)
         customers.write(f"s{i}\tkunde{i}@example.com\tde\t{created}\n")
         survey = 1 if i % 2 == 0 else csat
@@ -170,7 +174,9 @@ def main() -> None:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{app_port}/s/{tokens[0]}") as page:
                 assert page.headers["Set-Cookie"] is None, "survey pages set no cookie"
-            floor_requests = [form_request(f"/answer/{t}", f"score=9&comment={comment}".encode()) for t in tokens]
+            floor_requests = [
+                form_request(f"/answer/{t}", f"score=9&comment={comment}".encode()) for t in tokens + csat_tokens
+            ]
             requests = [
                 form_request(f"/s/{t}", f"score=9&comment={comment}&csrf_token={form_token(t)}".encode())
                 for t in tokens
@@ -182,20 +188,21 @@ def main() -> None:
             loadgen.run(floor_port, floor_requests[:2000], 2)  # warm-up
             accepted = loadgen.run(app_port, requests[:2000], 2).ok
             accepted += loadgen.run(app_port, csat_requests[:2000], 2).ok
-            used, csat_used = 2000, 2000
+            # Each list is used up by its own rounds: the floor's by the floor rounds, the answers' by the app's.
+            used, csat_used, floor_used = 2000, 2000, 2000
             # Rounds alternate between floor and app, so that a busy moment of the machine hits both alike.
             floors, peaks, csat_floors, csat_peaks = [], [], [], []
             for _ in range(args.rounds):
-                floors.append(loadgen.run(floor_port, floor_requests[used:], args.seconds))
-                used += floors[-1].ok + floors[-1].errors
+                floors.append(loadgen.run(floor_port, floor_requests[floor_used:], args.seconds))
+                floor_used += floors[-1].ok + floors[-1].errors
                 peaks.append(loadgen.run(app_port, requests[used:], args.seconds))
                 accepted += peaks[-1].ok
-                used += peaks[-1].ok + peaks[-1].errors
-                csat_floors.append(loadgen.run(floor_port, floor_requests[used:], args.seconds))
-                used += csat_floors[-1].ok + csat_floors[-1].errors
+                used += peaks[-1].ok + peaks[-1].errors + GAP
+                csat_floors.append(loadgen.run(floor_port, floor_requests[floor_used:], args.seconds))
+                floor_used += csat_floors[-1].ok + csat_floors[-1].errors
                 csat_peaks.append(loadgen.run(app_port, csat_requests[csat_used:], args.seconds))
                 accepted += csat_peaks[-1].ok
-                csat_used += csat_peaks[-1].ok + csat_peaks[-1].errors
+                csat_used += csat_peaks[-1].ok + csat_peaks[-1].errors + GAP
             floor, peak = _median(floors), _median(peaks)
             half = loadgen.run(app_port, requests[used:], args.seconds, rate=peak.rate / 2)
             accepted += half.ok

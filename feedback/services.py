@@ -56,21 +56,26 @@ def case_kind(response: Response, survey: Survey) -> str | None:
     return None
 
 
-def may_need_case(score: int | None, comment: str | None) -> bool:
-    """Answers no survey kind would open a case for (NPS 7-10 and every CSAT 4-5 / CES 5-7 without a comment)
-    never need one: decided without the survey or the database, because every answer passes here on the answer
-    POST's hot path."""
+def may_need_case(score: int | None, comment: str | None, kind: str | None = None) -> bool:
+    """Whether an answer may open a case, decided without the survey or the database, because every answer passes
+    here on the answer POST's hot path: by its kind's classes when the kind is known (the invitation's token names
+    CSAT and CES), else by every kind's (NPS 7-10 without a comment never needs one)."""
+    if kind is not None and score is not None:
+        scale = KINDS[kind]
+        answer_class = scale.classify(score) if score in scale.scale else None
+        return answer_class in scale.case_classes or (bool(comment) and answer_class == scale.middle)
     return may_be_case_class(score) or (bool(comment) and may_be_middle(score))
 
 
-def writes_for_answer(session: Session, score: int | None, comment: str | None) -> bool:
+def writes_for_answer(session: Session, score: int | None, comment: str | None, kind: str | None = None) -> bool:
     """surveys.answer_path.add_answer_writer check: an answer that may need a case is stored with the case."""
-    return may_need_case(score, comment)
+    return may_need_case(score, comment, kind)
 
 
-def open_case(session: Session, response: Response, now: datetime) -> Case | None:
-    """Open the case for an answer that needs one (idempotent: one case per response)."""
-    if not may_need_case(response.score, response.comment):
+def open_case(session: Session, response: Response, now: datetime, kind: str | None = None) -> Case | None:
+    """Open the case for an answer that needs one (idempotent: one case per response); `kind`, when the caller
+    knows the survey's, saves the survey's query for an answer that needs none."""
+    if not may_need_case(response.score, response.comment, kind):
         return None
     survey = session.get(Survey, response.survey_id)
     kind = case_kind(response, survey)
@@ -149,9 +154,11 @@ def open_measure(
     return case
 
 
-def on_response_submitted(response: Response, session: Session, now: datetime, **_: object) -> None:
+def on_response_submitted(
+    response: Response, session: Session, now: datetime, kind: str | None = None, **_: object
+) -> None:
     """Receiver of surveys.signals.response_submitted: the case is written in the answer's transaction."""
-    open_case(session, response, now)
+    open_case(session, response, now, kind)
 
 
 def _check_version(case: Case, version: int | None) -> None:

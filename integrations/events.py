@@ -122,15 +122,16 @@ def _case_data(session: Session, case: Case) -> dict:
     }
 
 
-def _answer_endpoints(session: Session, score: int | None) -> tuple[list[int], list[int]]:
-    """Endpoints for response.created (every answer) and for detractor.created (an NPS score of 0 to 6)."""
-    detractor = NPS.is_in(score, "detractor")
+def _answer_endpoints(session: Session, score: int | None, kind: str | None = None) -> tuple[list[int], list[int]]:
+    """Endpoints for response.created (every answer) and for detractor.created (an NPS score of 0 to 6; `kind`
+    None: a kind not known yet, maybe NPS)."""
+    detractor = kind in (None, NPS.key) and NPS.is_in(score, "detractor")
     return subscribers(session, "response.created"), subscribers(session, "detractor.created") if detractor else []
 
 
-def writes_for_answer(session: Session, score: int | None, comment: str | None) -> bool:
+def writes_for_answer(session: Session, score: int | None, comment: str | None, kind: str | None = None) -> bool:
     """surveys.answer_path.add_answer_writer check: an answer with subscribers is stored in its events' transaction."""
-    return any(_answer_endpoints(session, score))
+    return any(_answer_endpoints(session, score, kind))
 
 
 def on_response_submitted(response: Response, session: Session, now: datetime, **_: object) -> None:

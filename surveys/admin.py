@@ -20,6 +20,7 @@ from surveys.forms import ChurnForm, score_form
 from surveys.kinds import KINDS
 from surveys.mail import render_survey_mail
 from surveys.models import ChurnReason, Survey
+from surveys.rating_grid import active_attributes
 from surveys.reasons import add_reason, all_reasons, set_retired, update_reason
 from surveys.services import active_reasons
 from surveys.settings import LOCALES, TEXT_NAMES, create_survey, settings_for, update_survey
@@ -163,7 +164,15 @@ def preview_page(survey_id: int):
     form = score_form(kind, csrf_token="preview")
     form.score.data = kind.high
     questions = active_questions(db.session, survey.id)
-    return render_template("surveys/survey.html", form=form, invitation=invitation, preview=True, questions=questions)
+    attributes = active_attributes(db.session) if survey.rating_grid else []
+    return render_template(
+        "surveys/survey.html",
+        form=form,
+        invitation=invitation,
+        preview=True,
+        questions=questions,
+        attributes=attributes,
+    )
 
 
 def _reasons_page(new_form: ReasonForm, code: int = 200, failed: tuple[int, ReasonForm] | None = None):

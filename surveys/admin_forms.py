@@ -123,6 +123,7 @@ class SurveyForm(FlaskForm):
             SelectChoice("case_resolved", _l("a resolved feedback case (days after the resolution): re-ask")),
         ],
     )
+    rating_grid = BooleanField(_l("After the score, ask for ratings of the offer's attributes (rating grid)"))
     texts_de = FormField(TextsForm, label=_l("German texts"))
     texts_en = FormField(TextsForm, label=_l("English texts"))
     audience_value_classes = checkboxes(_l("Value classes"), [(c, c) for c in VALUE_CLASSES])
@@ -159,6 +160,7 @@ class SurveyForm(FlaskForm):
 class ChurnSurveyForm(SurveyForm):
     delay_days = IntegerField(_l("Days after the cancellation"), validators=_days(365))
     trigger = None  # churn surveys have their own triggers
+    rating_grid = None
     trigger_cancellation = BooleanField(_l("Ask customers who cancel (POST /api/v1/cancellations)"))
     trigger_inactive = BooleanField(_l("Ask customers who turn inactive"))
     texts_de = FormField(ChurnTextsForm, label=_l("German texts"))

@@ -9,10 +9,11 @@ in the same transaction. Two extension points, both registered by the applicatio
 - `add_answer_part(builder)`: `builder(claimed, inserted)` returns an INSERT or UPDATE built from the two CTEs
   (the rollup's counts, the queue of answers for the scheduler). Its receiver of `response_submitted` must do the
   same work on SQLite and skip it on PostgreSQL; `tests/surveys/test_answer_path.py` proves both leave the same rows.
-- `add_answer_writer(check)`: `check(session, score, comment)` is True when a receiver of `response_submitted`
-  may write for such an answer (a case, a webhook event). On PostgreSQL an answer no check claims, in a session
-  with nothing under way, commits by its own statement in autocommit mode (no BEGIN and COMMIT round trips);
-  any other answer waits for the caller's commit together with the receivers' writes.
+- `add_answer_writer(check)`: `check(session, score, comment, kind)` is True when a receiver of
+  `response_submitted` may write for such an answer (a case, a webhook event); `kind` is the survey kind the token
+  names, or None when it names none (then the check must hold for every kind). On PostgreSQL an answer no check
+  claims, in a session with nothing under way, commits by its own statement in autocommit mode (no BEGIN and
+  COMMIT round trips); any other answer waits for the caller's commit together with the receivers' writes.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import functools
 from collections.abc import Callable
 from datetime import UTC
 
-from sqlalchemy import Connection, Engine, String, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Engine, String, bindparam, exists, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.pool import PoolProxiedConnection
@@ -29,7 +30,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 from kundenpuls.dialect import POSTGRESQL
 from surveys.follow_ups import has_questions
 from surveys.kinds import sql_on_scale
-from surveys.models import OPEN_STATUSES, Invitation, Response, Survey
+from surveys.models import OPEN_STATUSES, Invitation, Response, Survey, kind_in_token
 
 
 def claim_invitation(session: Session, token: str, now) -> tuple | None:
@@ -46,7 +47,7 @@ def store_answer(session: Session, params: dict) -> tuple | None:
     bind = session.get_bind()
     if bind.dialect.name != POSTGRESQL:
         return _claim_then_insert(session, params)
-    if _stands_alone(session, params["new_score"], params["new_comment"]):
+    if _stands_alone(session, params["new_score"], params["new_comment"], kind_in_token(params["by_token"])):
         return _claim_and_insert_alone(bind, params)
     return _claim_and_insert(session.connection(), params)
 
@@ -82,10 +83,16 @@ def _answer_statements():
             invitations.c.purchase_id,
             invitations.c.sent_at,
             kind.label("kind"),
-            has_questions(invitations.c.survey_id).label("asks_more"),
+            or_(
+                has_questions(invitations.c.survey_id),
+                select(surveys.c.rating_grid).where(surveys.c.id == invitations.c.survey_id).scalar_subquery(),
+            ).label("asks_more"),
         )
     )
-    scored_claim = claim.where(sql_on_scale(kind, score))
+    # One lookup of the survey row, not one per kind the OR names.
+    scored_claim = claim.where(
+        exists().where(surveys.c.id == invitations.c.survey_id, sql_on_scale(surveys.c.kind, score))
+    )
     claimed = scored_claim.cte("claimed")
     inserted = (
         insert(responses)
@@ -127,10 +134,10 @@ _answer_parts: list[Callable] = []
 
 # Checks other packages register: `check(session, score, comment)` is True when their receiver of response_submitted
 # may write for such an answer, so that the answer and those writes share one transaction.
-_answer_writers: list[Callable[[Session, int, str | None], bool]] = []
+_answer_writers: list[Callable[[Session, int, str | None, str | None], bool]] = []
 
 
-def add_answer_writer(check: Callable[[Session, int, str | None], bool]) -> None:
+def add_answer_writer(check: Callable[[Session, int, str | None, str | None], bool]) -> None:
     """Register a receiver's check; an answer no check claims may be stored in a transaction of its own."""
     if check not in _answer_writers:
         _answer_writers.append(check)
@@ -174,9 +181,9 @@ def _claim_and_insert(connection: Connection, params: dict):
     return connection.exec_driver_sql(_compiled_answer(connection.dialect), _driver_values(params)).one_or_none()
 
 
-def _stands_alone(session: Session, score: int, comment: str | None) -> bool:
+def _stands_alone(session: Session, score: int, comment: str | None, kind: str | None) -> bool:
     """Nothing else will be written with this answer: no receiver claims it and the session has nothing under way."""
-    if any(check(session, score, comment) for check in _answer_writers):
+    if any(check(session, score, comment, kind) for check in _answer_writers):
         return False
     return not (session() if isinstance(session, scoped_session) else session).in_transaction()
 

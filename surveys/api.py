@@ -16,6 +16,7 @@ from kundenpuls.timeutil import parse_instant
 from surveys.follow_ups import answers_of
 from surveys.kinds import KINDS, NPS
 from surveys.models import Response, Survey, nps_class
+from surveys.rating_grid import ratings_of
 
 bp = Blueprint("surveys_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -70,6 +71,7 @@ def responses():
     rows = db.session.execute(query).all()
     page = rows[:limit]
     follow_ups = answers_of(db.session, [row[0].id for row in page])
+    ratings = ratings_of(db.session, [row[0].id for row in page])
     items = [
         {
             "id": response.id,
@@ -82,6 +84,7 @@ def responses():
             "comeback": response.comeback,
             "reasons": [{"reason": r.reason.key, "main": r.main} for r in response.reasons],
             "follow_ups": follow_ups.get(response.id, []),
+            "ratings": ratings.get(response.id, []),
             "locale": response.locale,
             "created_at": response.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }

@@ -22,6 +22,7 @@ from surveys.follow_ups import (
 )
 from surveys.forms import answer_form_token
 from surveys.models import Invitation, Response
+from surveys.rating_grid import grid_values, store_ratings
 from surveys.services import invitation_by_token
 
 bp = Blueprint("follow_ups", __name__)
@@ -74,8 +75,12 @@ def step_page(invitation: Invitation, questions: list[FollowUpQuestion], errors:
 
 
 def after_score(token: str, response: Response, kind: str, thanks_page):
-    """Right after a stored score of a survey with follow-up questions: store the inline answers (JavaScript
-    showed them) or show the step; `thanks_page()` when nothing more is asked."""
+    """Right after a stored score of a survey with a rating grid or follow-up questions: store the grid's ratings
+    (checked before the score was stored) and the inline answers (JavaScript showed them), or show the step;
+    `thanks_page()` when nothing more is asked."""
+    ratings = grid_values(request.form)
+    if ratings and store_ratings(db.session, response.id, ratings):
+        db.session.commit()
     questions = questions_for(db.session, response.survey_id, kind, response.score)
     if not questions:
         return thanks_page()

@@ -62,7 +62,7 @@ def _invite(session: Session, survey: Survey, due: list[tuple[str, int, int]], n
     for link, link_id, customer_id in due:
         customer = customers[customer_id]
         invitation = Invitation(
-            token=new_token(),
+            token=new_token(survey.kind),
             survey=survey,
             customer=customer,
             locale=customer.locale or "de",

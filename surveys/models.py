@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, time
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, Time, select, text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, Time, false, select, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from customers.models import Customer, LifecycleChange, Purchase
@@ -19,9 +19,25 @@ OPEN_STATUSES = ("pending", "sent", "cancelled")
 ERASED_STATUS = "erased"
 
 
-def new_token() -> str:
-    """An invitation's secret: the survey and unsubscribe links carry it, and it is all they need."""
-    return secrets.token_urlsafe(24)
+def new_token(kind: str | None = None) -> str:
+    """An invitation's secret: the survey and unsubscribe links carry it, and it is all they need.
+
+    A CSAT or effort survey's token starts with its kind ("csat.", "ces."; token_urlsafe never writes a dot): the
+    answer POST then knows before any query whether the answer may open a case (a CSAT 4 is satisfied, an NPS 4 a
+    detractor), and a satisfied answer commits by its own statement like an NPS promoter's (bench/submit: CSAT at
+    39% of the floor with every 4 and 5 in a transaction of its own). NPS tokens stay bare; a bare token is
+    judged by every kind at once, which is NPS's rule. The answer's SQL still checks the survey's real kind."""
+    secret = secrets.token_urlsafe(24)
+    return f"{kind}.{secret}" if kind in NAMED_IN_TOKEN else secret
+
+
+NAMED_IN_TOKEN = ("csat", "ces")
+
+
+def kind_in_token(token: str) -> str | None:
+    """The survey kind a token names (see new_token); None for a bare token."""
+    prefix, dot, _rest = token.partition(".")
+    return prefix if dot and prefix in NAMED_IN_TOKEN else None
 
 
 class Survey(db.Model):
@@ -54,6 +70,8 @@ class Survey(db.Model):
     trigger: Mapped[str] = mapped_column(String(20), default="purchase", server_default="purchase")
     # Who is asked (surveys.audience): {"value_classes": [...], "phases": [...], ...}; None: everyone.
     audience: Mapped[dict | None] = mapped_column(JSON)
+    # Scored surveys: the rating grid of the offer's attributes after the score (surveys.rating_grid).
+    rating_grid: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     def text(self, locale: str, name: str) -> str:
         return (self.texts.get(locale) or self.texts["en"]).get(name) or self.texts["en"][name]

@@ -11,6 +11,7 @@ from customers.models import Customer
 from customers.privacy import row_dict
 from surveys.follow_ups import FollowUpAnswer, answers_of
 from surveys.models import ERASED_STATUS, OPEN_STATUSES, Invitation, Response, Survey, new_token
+from surveys.rating_grid import ratings_of
 
 
 def on_customer_export(customer: Customer, session: Session, **_: object) -> dict:
@@ -27,6 +28,7 @@ def on_customer_export(customer: Customer, session: Session, **_: object) -> dic
         .order_by(Response.created_at, Response.id)
     ).all()
     follow_ups = answers_of(session, [response.id for response in responses])
+    ratings = ratings_of(session, [response.id for response in responses])
     return {
         # The token is left out: it is a key to the survey page, not data about the customer.
         "invitations": [
@@ -38,6 +40,7 @@ def on_customer_export(customer: Customer, session: Session, **_: object) -> dic
                 **row_dict(response, exclude=("customer_id",)),
                 "reasons": [{"reason": r.reason.key, "main": r.main} for r in response.reasons],
                 "follow_ups": follow_ups.get(response.id, []),
+                "ratings": ratings.get(response.id, []),
             }
             for response in responses
         ],

@@ -105,7 +105,7 @@ def submit_answer(session: Session, token: str, score: int, comment: str | None,
         created_at=now,
     )
     # A reminder still queued is cancelled by the sender, which sends nothing for answered invitations.
-    response_submitted.send(response, session=session, now=now)
+    response_submitted.send(response, session=session, now=now, kind=kind)
     return Submitted(response, texts, kind, bool(asks_more))
 
 

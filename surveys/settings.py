@@ -39,9 +39,10 @@ SETTINGS = (
     "send_end",
     "passive_comment_cases",
     "trigger",
+    "rating_grid",
 )
 CHURN_SETTINGS = (
-    *(name for name in SETTINGS if name not in ("passive_comment_cases", "trigger")),
+    *(name for name in SETTINGS if name not in ("passive_comment_cases", "trigger", "rating_grid")),
     "trigger_cancellation",
     "trigger_inactive",
 )

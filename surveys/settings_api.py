@@ -96,6 +96,7 @@ class SurveyChanges(BaseModel):
     send_start: Annotated[str, Field(pattern=r"^[0-2][0-9]:[0-5][0-9]$")] | None = None
     send_end: Annotated[str, Field(pattern=r"^[0-2][0-9]:[0-5][0-9]$")] | None = None
     passive_comment_cases: bool | None = None
+    rating_grid: bool | None = None
     trigger_cancellation: bool | None = None
     trigger_inactive: bool | None = None
     audience: AudienceIn | None = None

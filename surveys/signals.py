@@ -4,7 +4,8 @@ from blinker import Namespace
 
 _signals = Namespace()
 
-# sender: the stored Response (a detached copy of the row); kwargs: session, now. A receiver that writes registers
+# sender: the stored Response (a detached copy of the row); kwargs: session, now, and kind (the survey's, when the
+# answer statement returned it). A receiver that writes registers
 # a check with surveys.answer_path.add_answer_writer: on PostgreSQL an answer no check claims is already committed.
 response_submitted = _signals.signal("response-submitted")
 # sender: None; kwargs: session, invitation_ids (first mails just accepted by SMTP, now marked sent), now

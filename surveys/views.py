@@ -20,6 +20,7 @@ from surveys.follow_ups import active_questions
 from surveys.forms import ChurnForm, answer_form_token, churn_form_token, score_form
 from surveys.kinds import HIGHEST, KINDS, LOWEST, NPS, SCORED, Kind
 from surveys.models import Invitation
+from surveys.rating_grid import active_attributes, grid_values
 from surveys.services import (
     MAX_COMMENT,
     AlreadyAnswered,
@@ -93,8 +94,7 @@ def survey(token: str):
     preselect = request.args.get("score", type=query_int)
     if preselect is not None and preselect in kind.scale:
         form.score.data = preselect
-    questions = active_questions(db.session, invitation.survey_id)
-    return _page("surveys/survey.html", form=form, invitation=invitation, questions=questions)
+    return _page("surveys/survey.html", form=form, invitation=invitation, **_more(invitation))
 
 
 @bp.post("/s/<token>")
@@ -110,7 +110,7 @@ def answer(token: str):
             return _answer_churn(token)
         raise CSRFError(_("The form is missing its security token."))
     score, comment = request.form.get("score", ""), request.form.get("comment", "")
-    if not (SCORE.fullmatch(score) and len(comment) <= MAX_COMMENT):
+    if not (SCORE.fullmatch(score) and len(comment) <= MAX_COMMENT) or grid_values(request.form) is None:
         return _invalid_answer(token)
     try:
         submitted = _submit_committed(token, int(score), comment)
@@ -141,8 +141,15 @@ def _invalid_answer(token: str):
         return _page("surveys/churn.html", 422, form=form, invitation=invitation)
     form = score_form(KINDS[invitation.survey.kind], csrf_token=answer_form_token(token))
     form.validate()
-    questions = active_questions(db.session, invitation.survey_id)
-    return _page("surveys/survey.html", 422, form=form, invitation=invitation, questions=questions)
+    return _page("surveys/survey.html", 422, form=form, invitation=invitation, **_more(invitation))
+
+
+def _more(invitation: Invitation) -> dict:
+    """What the score page shows after the score: the rating grid (if the survey has it) and the follow-up
+    questions (JavaScript shows those for the chosen class)."""
+    survey = invitation.survey
+    attributes = active_attributes(db.session) if survey.rating_grid else []
+    return {"questions": active_questions(db.session, invitation.survey_id), "attributes": attributes}
 
 
 def churn_form(invitation, **kwargs) -> ChurnForm:

@@ -154,6 +154,7 @@ def test_the_report_page_and_csv_show_the_kinds_figures(client, session, ces_sur
     assert page.status_code == 200
     assert f"{np.mean(october + november):.2f}" in page.text
     assert "Welch" in page.text and 'data-table="ces"' in page.text
+    assert page.text.count("<circle ") == 2 and '<title id="chart-title">ces_mean</title>' in page.text
     assert "Aufwand Service (CES)" in client.get("/reports/nps").text
     sheet = client.get(f"/reports/surveys/{survey.id}.csv?from=2026-10-01&to=2026-11-30")
     rows = list(csv.reader(io.StringIO(sheet.text)))

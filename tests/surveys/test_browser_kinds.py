@@ -15,7 +15,7 @@ from messaging.outbox import dispatch_due
 from surveys.follow_up_settings import QuestionSpec, add_question
 from surveys.follow_ups import answers_of
 from surveys.jobs import create_due_invitations
-from surveys.models import Response, Survey
+from surveys.models import Invitation, Response, Survey
 from surveys.settings import create_survey
 from tests.conftest import ARTIFACTS, next_business_morning
 from tests.feedback_helpers import make_user
@@ -86,3 +86,40 @@ def test_a_csat_answer_on_a_phone(session, buy, smtp, live_server, chromium, jav
     [given] = answers_of(session, [stored.id])[stored.id]
     assert (given["question_id"], [c["key"] for c in given["choices"]]) == (question.id, ["advice"])
     assert session.scalars(select(Case.kind).where(Case.response_id == stored.id)).one() == "dissatisfied"
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["with-js", "without-js"])
+def test_the_rating_grid_on_a_phone(session, buy, live_server, chromium, javascript):
+    """NPS with the rating grid: one screen of attributes on a phone, rated by tapping, stored with the score."""
+    from surveys.rating_grid import ratings_of
+
+    nps = session.scalars(select(Survey).where(Survey.kind == "nps")).one()
+    nps.rating_grid = True
+    session.commit()
+    now = datetime.now(UTC)
+    buy(purchased_at=now - timedelta(days=3, hours=1))
+    create_due_invitations(session, now)
+    invitation = session.scalars(select(Invitation)).one()
+    context = chromium.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True,
+        locale="de-DE", java_script_enabled=javascript,
+    )  # fmt: skip
+    page = context.new_page()
+    page.goto(f"{live_server}/s/{invitation.token}?score=7")
+    grid = page.get_by_role("group", name="Wie bewerten Sie uns bei")
+    box = grid.bounding_box()
+    assert box["width"] <= 390 and box["height"] < 844  # the six attributes fit one phone screen
+    grid.get_by_role("group", name="Preis").get_by_role("radio", name="2", exact=True).check()
+    grid.get_by_role("group", name="Beratung").get_by_role("radio", name="trifft nicht zu").check()
+    if javascript:
+        results = Axe().run(page)
+        assert results.violations_count == 0, results.generate_report()
+        page.screenshot(path=str(ARTIFACTS / "rating-grid-phone.png"), full_page=True)
+    page.get_by_role("button", name="Antwort senden").click()
+    page.get_by_role("heading", name="Vielen Dank für Ihre Antwort!").wait_for()
+    context.close()
+    response = session.scalars(select(Response)).one()
+    assert response.score == 7
+    assert ratings_of(session, [response.id])[response.id] == [
+        {"attribute": "price", "rating": 2}, {"attribute": "advice", "rating": None},
+    ]  # fmt: skip

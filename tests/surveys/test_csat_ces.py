@@ -152,3 +152,17 @@ def test_a_score_posted_to_a_churn_link_is_refused_and_nothing_is_stored(session
     session.expire_all()
     assert session.get(Invitation, invitation.id).status != "answered"
     assert session.scalars(select(Response)).all() == []
+
+
+def test_the_token_names_a_csat_or_effort_survey_so_a_satisfied_answer_needs_no_case_check():
+    from feedback.services import may_need_case
+    from surveys.models import kind_in_token, new_token
+
+    assert kind_in_token(new_token("csat")) == "csat" and kind_in_token(new_token("ces")) == "ces"
+    assert kind_in_token(new_token("nps")) is None and kind_in_token(new_token()) is None
+    assert kind_in_token("csatX.abc") is None and kind_in_token("nps.abc") is None
+    # CSAT 4 is satisfied, but as NPS a detractor: only a token that names the kind can tell.
+    assert not may_need_case(4, None, "csat") and may_need_case(4, None, None)
+    assert may_need_case(2, None, "csat") and may_need_case(3, "slow", "csat") and not may_need_case(3, None, "csat")
+    assert not may_need_case(7, "great", "ces") and may_need_case(3, None, "ces")
+    assert [may_need_case(s, None) for s in (0, 6, 7, 10)] == [True, True, False, False]  # NPS as before
