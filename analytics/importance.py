@@ -8,7 +8,7 @@
   to MAX_GROUPS answers), each group keeps its sums (counts, sums and cross-products), and a resample draws G
   groups with replacement: the sums of iid groups resample like the sums of the answers, and 1,000 resamples cost
   1,000 small matrix sums instead of 1,000 passes over a million answers.
-- **Performance**: an attribute's mean rating with Student's t interval.
+- **Performance**: an attribute's mean rating with Student's t interval (surveys.kinds.mean_estimate).
 - **Missing ratings** ("does not apply", not rated): the regression uses the answers that rated every attribute
   (complete cases, as relaimpo does); performance uses every rating of its attribute. Both n are reported.
 """
@@ -20,7 +20,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 MAX_ATTRIBUTES = 10
 MAX_GROUPS = 5000
@@ -97,6 +96,8 @@ class Importance:
     values: np.ndarray  # Shapley values, summing to r2
     low: np.ndarray  # 95% bootstrap percentile interval
     high: np.ndarray
+    share_low: np.ndarray  # the same for each attribute's share of R^2 (values / r2), resample by resample
+    share_high: np.ndarray
 
 
 def importance(rows: np.ndarray, seed: int = 0, resamples: int = RESAMPLES) -> Importance:
@@ -104,12 +105,8 @@ def importance(rows: np.ndarray, seed: int = 0, resamples: int = RESAMPLES) -> I
 
     `rows` holds complete cases only (n x (k+1)); the groups for the bootstrap are dealt with `seed`."""
     n, width = rows.shape
-    k = width - 1
-    if not 1 <= k <= MAX_ATTRIBUTES:
+    if not 1 <= width - 1 <= MAX_ATTRIBUTES:
         raise ValueError(f"1 to {MAX_ATTRIBUTES} attributes")
-    full = moments(rows)
-    r2 = subset_r2(correlation(full))
-    values = shapley(r2, k)
     rng = np.random.default_rng(seed)
     groups = min(n, MAX_GROUPS)
     label = rng.permutation(n) % groups
@@ -120,32 +117,27 @@ def importance(rows: np.ndarray, seed: int = 0, resamples: int = RESAMPLES) -> I
     totals = np.add.reduceat(ordered, bounds[:-1], axis=0)
     # Cross-products per group: each group's small product over its own answers (at most MAX_GROUPS of them).
     cross = np.stack([ordered[a:b].T @ ordered[a:b] for a, b in itertools.pairwise(bounds)])
-    picks = np.stack([np.bincount(rng.integers(0, groups, groups), minlength=groups) for _ in range(resamples)])
+    return grouped_importance(Moments(counts, totals, cross), rng, resamples)
+
+
+def grouped_importance(groups: Moments, rng: np.random.Generator, resamples: int = RESAMPLES) -> Importance:
+    """Importance and its bootstrap from the moments of G groups of answers (counts (G,), sums (G, k+1),
+    cross-products (G, k+1, k+1)): from numpy above, or summed in SQL for large segments
+    (analytics.importance_report), where a million answers become a few thousand rows."""
+    k = groups.total.shape[1] - 1
+    full = Moments(groups.n.sum(), groups.total.sum(axis=0), groups.cross.sum(axis=0))
+    r2 = subset_r2(correlation(full))
+    values = shapley(r2, k)
+    count = len(groups.n)
+    picks = np.stack([np.bincount(rng.integers(0, count, count), minlength=count) for _ in range(resamples)])
     picks = picks.astype(float)
-    sample = Moments(picks @ counts, picks @ totals, np.tensordot(picks, cross, axes=1))
+    sample = Moments(picks @ groups.n, picks @ groups.total, np.tensordot(picks, groups.cross, axes=1))
     draws = shapley(subset_r2(correlation(sample)), k)
     low, high = np.percentile(draws, [2.5, 97.5], axis=0)
-    return Importance(n, float(r2[-1]), values, low, high)
-
-
-@dataclass(frozen=True)
-class Performance:
-    n: int
-    mean: float | None
-    low: float | None
-    high: float | None
-
-
-def performance(ratings: np.ndarray) -> Performance:
-    """The mean rating with Student's t 95% interval (none for fewer than two ratings)."""
-    n = len(ratings)
-    if n == 0:
-        return Performance(0, None, None, None)
-    mean = float(np.mean(ratings))
-    if n == 1:
-        return Performance(1, mean, None, None)
-    half = float(stats.t.ppf(0.975, n - 1)) * float(np.std(ratings, ddof=1)) / math.sqrt(n)
-    return Performance(n, mean, mean - half, mean + half)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.nan_to_num(draws / draws.sum(axis=1, keepdims=True))
+    share_low, share_high = np.percentile(shares, [2.5, 97.5], axis=0)
+    return Importance(int(full.n), float(r2[-1]), values, low, high, share_low, share_high)
 
 
 QUADRANTS = ("invest_here", "keep_it_up", "save_there", "low_priority")
@@ -158,8 +150,3 @@ def quadrant(importance_share: float, mean_importance: float, rating: float, mea
     if important:
         return "keep_it_up" if rated_high else "invest_here"
     return "save_there" if rated_high else "low_priority"
-
-
-def subsets(k: int):
-    """Every subset as a tuple of indices (for brute-force checks)."""
-    return itertools.chain.from_iterable(itertools.combinations(range(k), size) for size in range(k + 1))

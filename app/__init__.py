@@ -90,6 +90,8 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from analytics.backtest_views import bp as model_check
+    from analytics.importance_views import api as importance_api
+    from analytics.importance_views import bp as importance
     from analytics.leaving_views import bp as leaving
     from analytics.model_views import api as models_api
     from analytics.results_views import api as results_api
@@ -135,6 +137,8 @@ def register_blueprints(app: Flask) -> None:
         models_api,
         survey_results,
         results_api,
+        importance,
+        importance_api,
         retention,
         retention_api,
         integrations,

@@ -11,6 +11,7 @@ from zoneinfo import available_timezones
 
 from flask import Blueprint, current_app, jsonify
 
+from app.openapi_reports import report_paths
 from app.openapi_surveys import survey_paths
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
@@ -269,6 +270,7 @@ def document(base_url: str) -> dict:
                 }
             },
             **survey_paths(_json, _problem, ERRORS, BODY_ERRORS, schemas),
+            **report_paths(_json, ERRORS),
             "/api/v1/responses": {
                 "get": {
                     "summary": "Answers for export, oldest first; follow `next` for the following page",
