@@ -82,6 +82,9 @@ class Change:
     def too_few(self) -> bool:
         return self.p_value is None
 
+    def as_dict(self) -> dict:
+        return {"delta": self.delta, "p_value": self.p_value, "significant": self.significant, "too_few": self.too_few}
+
 
 def _share(f: NpsFigure) -> float:
     """NPS as a fraction (-1..1)."""

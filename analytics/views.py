@@ -174,12 +174,7 @@ def nps_api():
             partial=period.partial, first_day=period.first_day.isoformat(), last_day=period.last_day.isoformat()
         )
         if period.change is not None:
-            entry["change"] = {
-                "delta": period.change.delta,
-                "p_value": period.change.p_value,
-                "significant": period.change.significant,
-                "too_few": period.change.too_few,
-            }
+            entry["change"] = period.change.as_dict()
         periods.append(entry)
     return jsonify(
         {

@@ -29,26 +29,22 @@ from surveys.kinds import KINDS, Kind
 WEEKDAYS = (_l("Mon"), _l("Tue"), _l("Wed"), _l("Thu"), _l("Fri"), _l("Sat"), _l("Sun"))
 
 
-class TextsForm(Form):
+class _MailTextsForm(Form):
+    """The texts every survey has: the mail and the question."""
+
     subject = StringField(_l("Mail subject"), validators=[DataRequired(), Length(max=200)])
     reminder_subject = StringField(_l("Reminder subject"), validators=[DataRequired(), Length(max=200)])
     greeting = StringField(_l("Greeting"), validators=[DataRequired(), Length(max=100)])
     intro = TextAreaField(_l("Mail text"), validators=[DataRequired(), Length(max=1000)])
     reminder_intro = TextAreaField(_l("Reminder text"), validators=[DataRequired(), Length(max=1000)])
     question = StringField(_l("Question"), validators=[DataRequired(), Length(max=300)])
+
+
+class TextsForm(_MailTextsForm):
     low_label = StringField(_l("Label for 0"), validators=[DataRequired(), Length(max=60)])
     high_label = StringField(_l("Label for 10"), validators=[DataRequired(), Length(max=60)])
     comment_label = StringField(_l("Comment question"), validators=[DataRequired(), Length(max=300)])
     thanks = StringField(_l("Thank-you line"), validators=[DataRequired(), Length(max=200)])
-
-
-class _ScaleTextsBase(Form):
-    subject = StringField(_l("Mail subject"), validators=[DataRequired(), Length(max=200)])
-    reminder_subject = StringField(_l("Reminder subject"), validators=[DataRequired(), Length(max=200)])
-    greeting = StringField(_l("Greeting"), validators=[DataRequired(), Length(max=100)])
-    intro = TextAreaField(_l("Mail text"), validators=[DataRequired(), Length(max=1000)])
-    reminder_intro = TextAreaField(_l("Reminder text"), validators=[DataRequired(), Length(max=1000)])
-    question = StringField(_l("Question"), validators=[DataRequired(), Length(max=300)])
 
 
 def _scale_texts_form(kind: Kind) -> type[Form]:
@@ -59,17 +55,11 @@ def _scale_texts_form(kind: Kind) -> type[Form]:
     }
     fields["comment_label"] = StringField(_l("Comment question"), validators=[DataRequired(), Length(max=300)])
     fields["thanks"] = StringField(_l("Thank-you line"), validators=[DataRequired(), Length(max=200)])
-    return type(f"{kind.key.title()}TextsForm", (_ScaleTextsBase,), fields)
+    return type(f"{kind.key.title()}TextsForm", (_MailTextsForm,), fields)
 
 
-class ChurnTextsForm(Form):
-    subject = StringField(_l("Mail subject"), validators=[DataRequired(), Length(max=200)])
-    reminder_subject = StringField(_l("Reminder subject"), validators=[DataRequired(), Length(max=200)])
-    greeting = StringField(_l("Greeting"), validators=[DataRequired(), Length(max=100)])
-    intro = TextAreaField(_l("Mail text"), validators=[DataRequired(), Length(max=1000)])
-    reminder_intro = TextAreaField(_l("Reminder text"), validators=[DataRequired(), Length(max=1000)])
+class ChurnTextsForm(_MailTextsForm):
     button = StringField(_l("Button in the mail"), validators=[DataRequired(), Length(max=60)])
-    question = StringField(_l("Question"), validators=[DataRequired(), Length(max=300)])
     main_label = StringField(_l("Main-reason question"), validators=[DataRequired(), Length(max=300)])
     comment_label = StringField(_l("Open-text question"), validators=[DataRequired(), Length(max=300)])
     comeback_label = StringField(_l("Come-back question"), validators=[DataRequired(), Length(max=300)])

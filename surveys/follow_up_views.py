@@ -88,13 +88,21 @@ def after_score(token: str, response: Response, kind: str, thanks_page):
     g.locale = invitation.locale
     if request.form.get("follow_ups_inline") != "1":
         return step_page(invitation, questions)
+    return _stored(invitation, response, questions) or thanks_page()
+
+
+def _stored(invitation: Invitation, response: Response, questions: list[FollowUpQuestion]):
+    """Store the posted follow-up answers; the step again (422) with what is wrong, None when stored (or given
+    before: a second submit changes nothing)."""
     try:
         store_follow_ups(db.session, response.id, questions, given_from(request.form, questions), utcnow())
         db.session.commit()
     except FollowUpError as exc:
         db.session.rollback()
         return step_page(invitation, questions, exc.errors, 422)
-    return thanks_page()
+    except FollowUpsGiven:
+        db.session.rollback()
+    return None
 
 
 @bp.post("/s/<token>/more")
@@ -111,13 +119,8 @@ def more(token: str):
     if response is None:
         abort(404)
     questions = questions_for(db.session, response.survey_id, invitation.survey.kind, response.score)
-    try:
-        store_follow_ups(db.session, response.id, questions, given_from(request.form, questions), utcnow())
-        db.session.commit()
-    except FollowUpError as exc:
-        db.session.rollback()
-        return step_page(invitation, questions, exc.errors, 422)
-    except FollowUpsGiven:
-        db.session.rollback()
+    refused = _stored(invitation, response, questions)
+    if refused is not None:
+        return refused
     page = render_template("surveys/thanks.html", thanks=invitation.survey.text(invitation.locale, "thanks"))
     return page, 200, {"Cache-Control": "no-store"}

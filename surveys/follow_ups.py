@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selecti
 from kundenpuls.extensions import db
 from kundenpuls.timeutil import UTCDateTime
 from surveys.kinds import KINDS
+from surveys.models import Labelled
 from surveys.signals import follow_ups_given
 
 TYPES = ("single", "multiple", "text", "rating")
@@ -27,7 +28,7 @@ MAX_TEXT = 500
 RATING = range(1, 6)
 
 
-class FollowUpQuestion(db.Model):
+class FollowUpQuestion(Labelled, db.Model):
     __tablename__ = "follow_up_questions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,9 +49,6 @@ class FollowUpQuestion(db.Model):
         order_by="(FollowUpChoice.position, FollowUpChoice.id)", back_populates="question"
     )
 
-    def label(self, locale: str) -> str:
-        return self.label_de if locale == "de" else self.label_en
-
     def shown_to(self, answer_class: str | None) -> bool:
         return self.show_to is None or answer_class in self.show_to
 
@@ -59,7 +57,7 @@ class FollowUpQuestion(db.Model):
         return [choice for choice in self.choices if choice.retired_at is None]
 
 
-class FollowUpChoice(db.Model):
+class FollowUpChoice(Labelled, db.Model):
     __tablename__ = "follow_up_choices"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,9 +69,6 @@ class FollowUpChoice(db.Model):
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     question: Mapped[FollowUpQuestion] = relationship(back_populates="choices")
-
-    def label(self, locale: str) -> str:
-        return self.label_de if locale == "de" else self.label_en
 
 
 class FollowUpAnswer(db.Model):

@@ -166,25 +166,35 @@ def nps_class(score: int | None) -> str | None:
     return NPS.classify(score)
 
 
-class ChurnReason(db.Model):
+class Labelled:
+    """Rows kept as data with a German and an English label (churn reasons, follow-up questions and choices,
+    rating attributes); the class that mixes it in maps label_de and label_en."""
+
+    def label(self, locale: str) -> str:
+        return self.label_de if locale == "de" else self.label_en
+
+
+class Option(Labelled):
+    """An entry of a list kept as data (churn reasons, rating attributes): a stable key, German and English labels,
+    an order; retired, never deleted, so that old answers still show and count it."""
+
+    key: Mapped[str] = mapped_column(String(40), unique=True)
+    label_de: Mapped[str] = mapped_column(String(120))
+    label_en: Mapped[str] = mapped_column(String(120))
+    position: Mapped[int] = mapped_column(default=0)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ChurnReason(Option, db.Model):
     """One entry of the churn-reason taxonomy. Admins rename and retire reasons; answers keep pointing here."""
 
     __tablename__ = "churn_reasons"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(40), unique=True)
-    label_de: Mapped[str] = mapped_column(String(120))
-    label_en: Mapped[str] = mapped_column(String(120))
-    position: Mapped[int] = mapped_column(default=0)
-    # Retired reasons are no longer offered, but old answers still show and count them.
-    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Win-back: customers who left for a recoverable reason get the suggested measure.
     recoverable: Mapped[bool] = mapped_column(default=False)
     measure_de: Mapped[str | None] = mapped_column(String(300))
     measure_en: Mapped[str | None] = mapped_column(String(300))
-
-    def label(self, locale: str) -> str:
-        return self.label_de if locale == "de" else self.label_en
 
     def measure(self, locale: str) -> str | None:
         return (self.measure_de if locale == "de" else self.measure_en) or self.measure_en or self.measure_de

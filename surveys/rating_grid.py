@@ -9,13 +9,12 @@ are stored after it; the importance report (analytics.importance) reads them.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, exists, select
+from sqlalchemy import ForeignKey, exists, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from kundenpuls.extensions import db
-from kundenpuls.timeutil import UTCDateTime
+from surveys.models import Option
 
 RATINGS = range(1, 6)
 NOT_APPLICABLE = "na"
@@ -24,19 +23,12 @@ VALUE = re.compile(r"[1-5]|na")
 MAX_ATTRIBUTES = 10
 
 
-class RatingAttribute(db.Model):
+class RatingAttribute(Option, db.Model):
+    """An attribute of the offer the grid asks about; retired ones are no longer asked, their ratings stay."""
+
     __tablename__ = "rating_attributes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(40), unique=True)
-    label_de: Mapped[str] = mapped_column(String(120))
-    label_en: Mapped[str] = mapped_column(String(120))
-    position: Mapped[int] = mapped_column(default=0)
-    # Retired attributes are no longer asked; their ratings stay and still count for their period.
-    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-    def label(self, locale: str) -> str:
-        return self.label_de if locale == "de" else self.label_en
 
 
 class AttributeRating(db.Model):
