@@ -78,15 +78,12 @@ def correlation(sums: Moments) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Moments:
-    """Sufficient statistics of rows (attributes..., score): enough for every R^2."""
+    """Sufficient statistics of rows (attributes..., score): enough for every R^2. One set (n a count, total
+    (k+1,), cross (k+1, k+1)) or a stack of them with a leading axis (per group, or per bootstrap resample)."""
 
-    n: float
-    total: np.ndarray  # (k+1,)
-    cross: np.ndarray  # (k+1, k+1)
-
-
-def moments(rows: np.ndarray) -> Moments:
-    return Moments(float(len(rows)), rows.sum(axis=0), rows.T @ rows)
+    n: float | np.ndarray
+    total: np.ndarray
+    cross: np.ndarray
 
 
 @dataclass(frozen=True)
