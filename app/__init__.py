@@ -90,6 +90,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from analytics.backtest_views import bp as model_check
+    from analytics.co_purchase_views import bp as basket
     from analytics.importance_views import api as importance_api
     from analytics.importance_views import bp as importance
     from analytics.leaving_views import bp as leaving
@@ -139,6 +140,7 @@ def register_blueprints(app: Flask) -> None:
         results_api,
         importance,
         importance_api,
+        basket,
         retention,
         retention_api,
         integrations,

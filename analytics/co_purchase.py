@@ -1,0 +1,157 @@
+"""What else a segment buys (issue 24): categories bought together and the category customers move on to.
+
+- **Bought together**: over the segment's customers with a categorised purchase in the range, for each pair of
+  categories A, B: support = customers who bought both / customers; confidence(A -> B) = customers who bought both /
+  customers who bought A; lift = confidence(A -> B) / share who bought B (1: independent; above 1: bought together
+  more often than chance). Pairs under the minimum support are left out. Counted in SQL from the distinct
+  (customer, category) pairs.
+- **Moves on to**: for each customer, the category of the first purchase in the range and the first later purchase
+  in another category: per first category, the share of its customers who moved to each next category and the
+  median days it took. The days are counted in SQL per (first, next, days), the median (the lower middle value)
+  taken from those counts; days are calendar days, UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, aliased
+
+from analytics.queries import day_bounds
+from customers.models import Customer, Purchase
+from kundenpuls.dialect import day_number
+
+MIN_SUPPORT = 0.01
+
+
+@dataclass(frozen=True)
+class Pair:
+    first: str
+    second: str
+    both: int  # customers who bought both
+    support: float
+    confidence: float  # first -> second
+    confidence_back: float  # second -> first
+    lift: float
+
+
+@dataclass(frozen=True)
+class Move:
+    first: str
+    next: str
+    customers: int
+    share: float  # of the customers whose first category was `first`
+    median_days: float
+
+
+def _bought(start: date, end: date, value_class: str | None, phase: str | None):
+    """Distinct (customer, category) of categorised purchases in range, for the segment, as a subquery."""
+    since, until = day_bounds(start, end)
+    statement = (
+        select(Purchase.customer_id, Purchase.category)
+        .where(Purchase.category.is_not(None), Purchase.purchased_at >= since, Purchase.purchased_at < until)
+        .distinct()
+    )
+    if value_class or phase:
+        statement = statement.join(Customer, Customer.id == Purchase.customer_id)
+        if value_class:
+            statement = statement.where(Customer.value_class == value_class)
+        if phase:
+            statement = statement.where(Customer.lifecycle_phase == phase)
+    return statement.subquery("bought")
+
+
+def bought_together(
+    session: Session, start: date, end: date, value_class: str | None = None, phase: str | None = None,
+    min_support: float = MIN_SUPPORT,
+) -> tuple[int, list[Pair]]:  # fmt: skip
+    """(customers, pairs by lift) for the segment."""
+    bought = _bought(start, end, value_class, phase)
+    customers = session.scalar(select(func.count(func.distinct(bought.c.customer_id)))) or 0
+    if not customers:
+        return 0, []
+    per_category = dict(session.execute(select(bought.c.category, func.count()).group_by(bought.c.category)).all())
+    other = aliased(bought, name="other")
+    both = func.count().label("both")
+    pairs = session.execute(
+        select(bought.c.category, other.c.category, both)
+        .join(other, and_(other.c.customer_id == bought.c.customer_id, other.c.category > bought.c.category))
+        .group_by(bought.c.category, other.c.category)
+        .having(func.count() >= min_support * customers)
+    ).all()
+    found = []
+    for first, second, count in pairs:
+        a, b = per_category[first], per_category[second]
+        found.append(Pair(first, second, count, count / customers, count / a, count / b, count * customers / (a * b)))
+    return customers, sorted(found, key=lambda p: (-p.lift, -p.both, p.first, p.second))
+
+
+def moves(session: Session, start: date, end: date, value_class: str | None = None, phase: str | None = None) -> list:
+    """Per first category, where its customers went next (shares and median days), most frequent first."""
+    since, until = day_bounds(start, end)
+    ranked = select(
+        Purchase.customer_id,
+        Purchase.category,
+        Purchase.purchased_at,
+        func.row_number()
+        .over(partition_by=Purchase.customer_id, order_by=(Purchase.purchased_at, Purchase.id))
+        .label("rank"),
+    ).where(Purchase.category.is_not(None), Purchase.purchased_at >= since, Purchase.purchased_at < until)
+    if value_class or phase:
+        ranked = ranked.join(Customer, Customer.id == Purchase.customer_id)
+        if value_class:
+            ranked = ranked.where(Customer.value_class == value_class)
+        if phase:
+            ranked = ranked.where(Customer.lifecycle_phase == phase)
+    ranked = ranked.subquery("ranked")
+    first = select(ranked.c.customer_id, ranked.c.category, ranked.c.purchased_at).where(ranked.c.rank == 1)
+    first = first.subquery("first")
+    later = aliased(ranked, name="later")
+    step = (
+        select(first.c.customer_id, first.c.category.label("first"), func.min(later.c.purchased_at).label("at"))
+        .join(
+            later,
+            and_(
+                later.c.customer_id == first.c.customer_id,
+                later.c.category != first.c.category,
+                later.c.purchased_at >= first.c.purchased_at,
+            ),
+        )  # fmt: skip
+        .group_by(first.c.customer_id, first.c.category)
+        .subquery("step")
+    )
+    nxt = aliased(ranked, name="next_purchase")
+    days = (day_number(session, step.c.at) - day_number(session, first.c.purchased_at)).label("days")
+    rows = session.execute(
+        select(step.c.first, nxt.c.category, days, func.count(func.distinct(step.c.customer_id)))
+        .join(first, first.c.customer_id == step.c.customer_id)
+        .join(
+            nxt,
+            and_(
+                nxt.c.customer_id == step.c.customer_id, nxt.c.purchased_at == step.c.at, nxt.c.category != step.c.first
+            ),
+        )  # fmt: skip
+        .group_by(step.c.first, nxt.c.category, days)
+    ).all()
+    starters = dict(session.execute(select(first.c.category, func.count()).group_by(first.c.category)).all())
+    by_pair: dict[tuple[str, str], list[tuple[float, int]]] = {}
+    for first_category, next_category, day, count in rows:
+        by_pair.setdefault((first_category, next_category), []).append((float(day), int(count)))
+    found = []
+    for (first_category, next_category), counts in by_pair.items():
+        total = sum(count for _, count in counts)
+        found.append(Move(first_category, next_category, total, total / starters[first_category], _median(counts)))
+    return sorted(found, key=lambda m: (-m.customers, m.first, m.next))
+
+
+def _median(counts: list[tuple[float, int]]) -> float:
+    """The median of values given with their counts (the lower middle value for an even total)."""
+    ordered = sorted(counts)
+    half, seen = (sum(count for _, count in ordered) - 1) // 2, 0
+    for value, count in ordered:
+        seen += count
+        if seen > half:
+            return value
+    return ordered[-1][0]
