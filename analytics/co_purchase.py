@@ -89,53 +89,50 @@ def bought_together(
 
 
 def moves(session: Session, start: date, end: date, value_class: str | None = None, phase: str | None = None) -> list:
-    """Per first category, where its customers went next (shares and median days), most frequent first."""
+    """Per first category, where its customers went next (shares and median days), most frequent first.
+
+    Two window passes over the segment's purchases, no self-join: each purchase learns its customer's first
+    category and time, then the first purchase in another category is the first row of those that differ."""
     since, until = day_bounds(start, end)
-    ranked = select(
+    in_order = (Purchase.purchased_at, Purchase.id)
+    first_of = {"partition_by": Purchase.customer_id, "order_by": in_order}
+    purchases = select(
         Purchase.customer_id,
         Purchase.category,
         Purchase.purchased_at,
-        func.row_number()
-        .over(partition_by=Purchase.customer_id, order_by=(Purchase.purchased_at, Purchase.id))
-        .label("rank"),
+        Purchase.id,
+        func.first_value(Purchase.category).over(**first_of).label("first"),
+        func.first_value(Purchase.purchased_at).over(**first_of).label("first_at"),
     ).where(Purchase.category.is_not(None), Purchase.purchased_at >= since, Purchase.purchased_at < until)
     if value_class or phase:
-        ranked = ranked.join(Customer, Customer.id == Purchase.customer_id)
+        purchases = purchases.join(Customer, Customer.id == Purchase.customer_id)
         if value_class:
-            ranked = ranked.where(Customer.value_class == value_class)
+            purchases = purchases.where(Customer.value_class == value_class)
         if phase:
-            ranked = ranked.where(Customer.lifecycle_phase == phase)
-    ranked = ranked.subquery("ranked")
-    first = select(ranked.c.customer_id, ranked.c.category, ranked.c.purchased_at).where(ranked.c.rank == 1)
-    first = first.subquery("first")
-    later = aliased(ranked, name="later")
-    step = (
-        select(first.c.customer_id, first.c.category.label("first"), func.min(later.c.purchased_at).label("at"))
-        .join(
-            later,
-            and_(
-                later.c.customer_id == first.c.customer_id,
-                later.c.category != first.c.category,
-                later.c.purchased_at >= first.c.purchased_at,
-            ),
-        )  # fmt: skip
-        .group_by(first.c.customer_id, first.c.category)
-        .subquery("step")
+            purchases = purchases.where(Customer.lifecycle_phase == phase)
+    purchases = purchases.subquery("purchases")
+    other = (
+        select(
+            purchases.c.first,
+            purchases.c.category,
+            (day_number(session, purchases.c.purchased_at) - day_number(session, purchases.c.first_at)).label("days"),
+            func.row_number()
+            .over(partition_by=purchases.c.customer_id, order_by=(purchases.c.purchased_at, purchases.c.id))
+            .label("rank"),
+        )
+        .where(purchases.c.category != purchases.c.first)
+        .subquery("other")
     )
-    nxt = aliased(ranked, name="next_purchase")
-    days = (day_number(session, step.c.at) - day_number(session, first.c.purchased_at)).label("days")
     rows = session.execute(
-        select(step.c.first, nxt.c.category, days, func.count(func.distinct(step.c.customer_id)))
-        .join(first, first.c.customer_id == step.c.customer_id)
-        .join(
-            nxt,
-            and_(
-                nxt.c.customer_id == step.c.customer_id, nxt.c.purchased_at == step.c.at, nxt.c.category != step.c.first
-            ),
-        )  # fmt: skip
-        .group_by(step.c.first, nxt.c.category, days)
+        select(other.c.first, other.c.category, other.c.days, func.count())
+        .where(other.c.rank == 1)
+        .group_by(other.c.first, other.c.category, other.c.days)
     ).all()
-    starters = dict(session.execute(select(first.c.category, func.count()).group_by(first.c.category)).all())
+    starters = dict(
+        session.execute(
+            select(purchases.c.first, func.count(func.distinct(purchases.c.customer_id))).group_by(purchases.c.first)
+        ).all()
+    )
     by_pair: dict[tuple[str, str], list[tuple[float, int]]] = {}
     for first_category, next_category, day, count in rows:
         by_pair.setdefault((first_category, next_category), []).append((float(day), int(count)))

@@ -91,6 +91,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from analytics.backtest_views import bp as model_check
     from analytics.co_purchase_views import bp as basket
+    from analytics.contacts_views import bp as contacts
     from analytics.importance_views import api as importance_api
     from analytics.importance_views import bp as importance
     from analytics.leaving_views import bp as leaving
@@ -141,6 +142,7 @@ def register_blueprints(app: Flask) -> None:
         importance,
         importance_api,
         basket,
+        contacts,
         retention,
         retention_api,
         integrations,

@@ -54,6 +54,12 @@ class RootCauseForm(VersionedForm):
     )
 
 
+class InteractionForm(VersionedForm):
+    contact_reason_id = SelectField(_l("Why the customer got in touch"), coerce=int, validate_choice=False)
+    customer_priority = StringField(_l("What mattered most to the customer"), validators=[Length(max=300)])
+    measure_taken = TextAreaField(_l("Measure taken"), validators=[Length(max=1000)])
+
+
 class NoteForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=[SelectChoice(k, label) for k, label in NOTE_LABELS.items()])
     text = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=MAX_NOTE)])

@@ -12,7 +12,7 @@ from customers.models import Customer
 from kundenpuls.extensions import db
 from kundenpuls.models import User
 from kundenpuls.timeutil import UTCDateTime
-from surveys.models import Response, Survey
+from surveys.models import Option, Response, Survey
 
 OPEN = ("new", "in_progress", "waiting")
 CLOSED = ("resolved", "wont_fix")
@@ -29,6 +29,15 @@ ROOT_CAUSES = (
     "communication",
     "other",
 )
+
+
+class ContactReason(Option, db.Model):
+    """Why a contact happened (a question about delivery, a complaint, a return, ...): kept as data, retired not
+    deleted, chosen by the agent on the case."""
+
+    __tablename__ = "contact_reasons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
 
 
 class Case(db.Model):
@@ -63,6 +72,10 @@ class Case(db.Model):
     customer_value: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=0)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     root_cause: Mapped[str | None] = mapped_column(String(30))
+    # The interaction as data (issue 24): why the customer got in touch, what mattered most to them, what was done.
+    contact_reason_id: Mapped[int | None] = mapped_column(ForeignKey("contact_reasons.id"))
+    customer_priority: Mapped[str | None] = mapped_column(String(300))
+    measure_taken: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     first_contact_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     resolution_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -80,6 +93,7 @@ class Case(db.Model):
     survey: Mapped[Survey | None] = relationship()
     response: Mapped[Response | None] = relationship()
     owner: Mapped[User | None] = relationship()
+    contact_reason: Mapped[ContactReason | None] = relationship()
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -6,6 +6,7 @@ import functools
 import itertools
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -19,12 +20,14 @@ from feedback.forms import (
     ROOT_CAUSE_LABELS,
     STATUS_LABELS,
     AssignForm,
+    InteractionForm,
     NoteForm,
     ReplyForm,
     RootCauseForm,
     StatusForm,
     TakeForm,
 )
+from feedback.interactions import contact_reasons, set_interaction
 from feedback.models import OPEN, Case
 from feedback.queries import (
     COUNT_CAP,
@@ -98,6 +101,17 @@ def case_page(case_id: int):
     return _render_case(case, now)
 
 
+def _interaction_form(case: Case, form: InteractionForm | None) -> InteractionForm:
+    form = form or InteractionForm(
+        contact_reason_id=case.contact_reason_id or 0, customer_priority=case.customer_priority,
+        measure_taken=case.measure_taken, version=case.version,
+    )  # fmt: skip
+    locale = str(get_locale())
+    reasons = contact_reasons(db.session, case.contact_reason_id)
+    form.contact_reason_id.choices = [SelectChoice(0, "—")] + [SelectChoice(r.id, r.label(locale)) for r in reasons]
+    return form
+
+
 def _render_case(case: Case, now, code: int = 200, **forms):
     staff = staff_choices(db.session)
     assign = forms.get("assign") or AssignForm(owner_id=case.owner_id or 0, version=case.version)
@@ -115,6 +129,7 @@ def _render_case(case: Case, now, code: int = 200, **forms):
             status_form=forms.get("status") or StatusForm(status=case.status, version=case.version),
             cause_form=forms.get("cause") or RootCauseForm(root_cause=case.root_cause or "", version=case.version),
             note_form=forms.get("note") or NoteForm(),
+            interaction_form=_interaction_form(case, forms.get("interaction")),
             reply_form=reply,
             take_form=TakeForm(),
             status_labels=STATUS_LABELS,
@@ -211,6 +226,24 @@ def root_cause(case_id: int):
             db.session, case, form.root_cause.data or None, current_user, utcnow(), form.version.data
         )
         return _done(case, _("Root cause saved."))
+    except (services.CaseConflict, StaleDataError):
+        return _conflict(case_id)
+
+
+@bp.post("/cases/<int:case_id>/interaction")
+@role_required("agent")
+def interaction(case_id: int):
+    case, form = _case(case_id), InteractionForm()
+    if not form.validate_on_submit():
+        return _render_case(case, utcnow(), 422, interaction=form)
+    try:
+        set_interaction(db.session, case, form.contact_reason_id.data or None, form.customer_priority.data,
+                        form.measure_taken.data, current_user, utcnow(), form.version.data)  # fmt: skip
+        return _done(case, _("Interaction saved."))
+    except ValueError:
+        db.session.rollback()
+        form.contact_reason_id.errors = [_("Please choose one of the reasons offered.")]
+        return _render_case(_case(case_id), utcnow(), 422, interaction=form)
     except (services.CaseConflict, StaleDataError):
         return _conflict(case_id)
 

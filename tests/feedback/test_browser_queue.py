@@ -53,7 +53,7 @@ def test_agent_closes_the_loop_and_manager_sees_it(session, smtp, live_server, c
     agent.get_by_role("button", name="Send reply").click()
     expect(agent.locator(".flash")).to_contain_text("Reply queued for sending.")
     agent.get_by_label("Root cause").select_option("delivery")
-    agent.get_by_role("button", name="Save").click()
+    agent.get_by_role("button", name="Save", exact=True).click()
     agent.get_by_label("Status").select_option("resolved")
     agent.get_by_role("button", name="Change status").click()
     expect(agent.locator("h1")).to_contain_text("Resolved")
