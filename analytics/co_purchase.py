@@ -3,8 +3,8 @@
 - **Bought together**: over the segment's customers with a categorised purchase in the range, for each pair of
   categories A, B: support = customers who bought both / customers; confidence(A -> B) = customers who bought both /
   customers who bought A; lift = confidence(A -> B) / share who bought B (1: independent; above 1: bought together
-  more often than chance). Pairs under the minimum support are left out. Counted in SQL from the distinct
-  (customer, category) pairs.
+  more often than chance). Pairs under the minimum support are left out. The database counts customers per basket
+  (their set of categories); the pairs are counted over the baskets.
 - **Moves on to**: for each customer, the category of the first purchase in the range and the first later purchase
   in another category: per first category, the share of its customers who moved to each next category and the
   median days it took. The days are counted in SQL per (first, next, days), the median (the lower middle value)
@@ -13,17 +13,20 @@
 
 from __future__ import annotations
 
+import itertools
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from analytics.queries import day_bounds
 from customers.models import Customer, Purchase
-from kundenpuls.dialect import day_number
+from kundenpuls.dialect import day_number, text_list
 
 MIN_SUPPORT = 0.01
+SEPARATOR = "\x1f"  # the unit separator: no category name holds it
 
 
 @dataclass(frozen=True)
@@ -67,24 +70,37 @@ def bought_together(
     session: Session, start: date, end: date, value_class: str | None = None, phase: str | None = None,
     min_support: float = MIN_SUPPORT,
 ) -> tuple[int, list[Pair]]:  # fmt: skip
-    """(customers, pairs by lift) for the segment."""
+    """(customers, pairs by lift) for the segment.
+
+    The database returns each distinct basket (the set of categories a customer bought) with its number of
+    customers: a shop's customers share a few thousand baskets, so the pairs are counted over those here instead of
+    joining a million customers' categories with themselves (bench/basket.py: 23 s for 5,000,000 purchases that
+    way)."""
     bought = _bought(start, end, value_class, phase)
-    customers = session.scalar(select(func.count(func.distinct(bought.c.customer_id)))) or 0
+    per_customer = (
+        select(text_list(session, bought.c.category, SEPARATOR).label("basket"))
+        .group_by(bought.c.customer_id)
+        .subquery("baskets")
+    )
+    baskets: Counter = Counter()
+    for basket, n in session.execute(select(per_customer.c.basket, func.count()).group_by(per_customer.c.basket)):
+        baskets[frozenset(basket.split(SEPARATOR))] += n
+    customers = sum(baskets.values())
     if not customers:
         return 0, []
-    per_category = dict(session.execute(select(bought.c.category, func.count()).group_by(bought.c.category)).all())
-    other = aliased(bought, name="other")
-    both = func.count().label("both")
-    pairs = session.execute(
-        select(bought.c.category, other.c.category, both)
-        .join(other, and_(other.c.customer_id == bought.c.customer_id, other.c.category > bought.c.category))
-        .group_by(bought.c.category, other.c.category)
-        .having(func.count() >= min_support * customers)
-    ).all()
-    found = []
-    for first, second, count in pairs:
-        a, b = per_category[first], per_category[second]
-        found.append(Pair(first, second, count, count / customers, count / a, count / b, count * customers / (a * b)))
+    single: Counter = Counter()
+    together: Counter = Counter()
+    for categories, n in baskets.items():
+        for category in categories:
+            single[category] += n
+        for pair in itertools.combinations(sorted(categories), 2):
+            together[pair] += n
+    found = [
+        Pair(first, second, both, both / customers, both / single[first], both / single[second],
+             both * customers / (single[first] * single[second]))
+        for (first, second), both in together.items()
+        if both >= min_support * customers
+    ]  # fmt: skip
     return customers, sorted(found, key=lambda p: (-p.lift, -p.both, p.first, p.second))
 
 

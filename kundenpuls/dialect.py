@@ -49,6 +49,13 @@ def days_between(session: Session, later, earlier):
     return func.julianday(later) - func.julianday(earlier)
 
 
+def text_list(session: Session, column, separator: str):
+    """An aggregate joining a text column's values with `separator` (order not promised: split and sort them)."""
+    if is_postgresql(session):
+        return func.string_agg(column, literal(separator))
+    return func.group_concat(column, literal(separator))
+
+
 def hours_between(session: Session, later, earlier):
     return days_between(session, later, earlier) * 24.0
 
