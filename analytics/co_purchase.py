@@ -21,8 +21,8 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from analytics.queries import day_bounds
-from customers.models import Customer, Purchase
+from analytics.queries import day_bounds, segment_filters
+from customers.models import Purchase
 from kundenpuls.dialect import day_number, text_list
 
 MIN_SUPPORT = 0.01
@@ -57,13 +57,7 @@ def _bought(start: date, end: date, value_class: str | None, phase: str | None):
         .where(Purchase.category.is_not(None), Purchase.purchased_at >= since, Purchase.purchased_at < until)
         .distinct()
     )
-    if value_class or phase:
-        statement = statement.join(Customer, Customer.id == Purchase.customer_id)
-        if value_class:
-            statement = statement.where(Customer.value_class == value_class)
-        if phase:
-            statement = statement.where(Customer.lifecycle_phase == phase)
-    return statement.subquery("bought")
+    return segment_filters(statement, Purchase.customer_id, value_class, phase).subquery("bought")
 
 
 def bought_together(
@@ -120,13 +114,7 @@ def moves(session: Session, start: date, end: date, value_class: str | None = No
         func.first_value(Purchase.category).over(**first_of).label("first"),
         func.first_value(Purchase.purchased_at).over(**first_of).label("first_at"),
     ).where(Purchase.category.is_not(None), Purchase.purchased_at >= since, Purchase.purchased_at < until)
-    if value_class or phase:
-        purchases = purchases.join(Customer, Customer.id == Purchase.customer_id)
-        if value_class:
-            purchases = purchases.where(Customer.value_class == value_class)
-        if phase:
-            purchases = purchases.where(Customer.lifecycle_phase == phase)
-    purchases = purchases.subquery("purchases")
+    purchases = segment_filters(purchases, Purchase.customer_id, value_class, phase).subquery("purchases")
     other = (
         select(
             purchases.c.first,

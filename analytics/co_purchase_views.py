@@ -18,10 +18,7 @@ bp = Blueprint("basket", __name__)
 
 
 def _params():
-    args = request.args.copy()
-    if "value_class" in args:
-        args["segment"] = args.pop("value_class")
-    start, end, _interval, filters = parse(args, utcnow().date())
+    start, end, _interval, filters = parse(request.args, utcnow().date())
     if "from" not in request.args:
         start = end - timedelta(days=365)
     raw = request.args.get("min_support") or ""

@@ -9,8 +9,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from analytics.queries import day_bounds
-from customers.models import Customer
+from analytics.queries import day_bounds, segment_filters
 from feedback.models import Case, ContactReason
 from kundenpuls.dialect import period_start_text
 
@@ -40,13 +39,7 @@ class ContactReport:
 def _scope(statement, start: date, end: date, value_class: str | None, phase: str | None):
     since, until = day_bounds(start, end)
     statement = statement.where(Case.created_at >= since, Case.created_at < until)
-    if value_class or phase:
-        statement = statement.join(Customer, Customer.id == Case.customer_id)
-        if value_class:
-            statement = statement.where(Customer.value_class == value_class)
-        if phase:
-            statement = statement.where(Customer.lifecycle_phase == phase)
-    return statement
+    return segment_filters(statement, Case.customer_id, value_class, phase)
 
 
 def _frequent(session: Session, column, start, end, value_class, phase) -> list[Frequent]:

@@ -20,11 +20,8 @@ bp = Blueprint("contacts", __name__)
 @bp.get("/reports/contacts")
 @role_required("manager")
 def contacts_page():
-    args = request.args.copy()
-    if "value_class" in args:
-        args["segment"] = args.pop("value_class")
     try:
-        start, end, _interval, filters = parse(args, utcnow().date())
+        start, end, _interval, filters = parse(request.args, utcnow().date())
     except BadParameters as exc:
         return render_template("analytics/contacts.html", errors=exc.errors, args=request.args, phases=PHASES), 422
     if "from" not in request.args:

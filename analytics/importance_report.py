@@ -12,8 +12,7 @@ from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
 from analytics.importance import MAX_GROUPS, Moments, grouped_importance, quadrant
-from analytics.queries import ReportFilter, day_bounds, survey_filters
-from customers.models import Customer
+from analytics.queries import ReportFilter, day_bounds, segment_filters, survey_filters
 from surveys.audience import latest_nps_class
 from surveys.kinds import mean_estimate
 from surveys.models import Response
@@ -80,12 +79,7 @@ def _answers(start: date, end: date, segment: Segment):
         Response.created_at >= since, Response.created_at < until, Response.score.is_not(None)
     )
     statement = survey_filters(statement, ReportFilter(segment.survey_id), Response.survey_id, Response.locale)
-    if segment.value_class or segment.phase:
-        statement = statement.join(Customer, Customer.id == Response.customer_id)
-        if segment.value_class:
-            statement = statement.where(Customer.value_class == segment.value_class)
-        if segment.phase:
-            statement = statement.where(Customer.lifecycle_phase == segment.phase)
+    statement = segment_filters(statement, Response.customer_id, segment.value_class, segment.phase)
     if segment.satisfaction:
         statement = statement.where(latest_nps_class(Response.customer_id) == segment.satisfaction)
     return statement.subquery("answers")

@@ -26,10 +26,7 @@ csrf.exempt(api)
 
 
 def _report() -> ImportanceReport:
-    args = request.args.copy()
-    if "value_class" in args:
-        args["segment"] = args.pop("value_class")
-    start, end, _interval, filters = parse(args, utcnow().date())
+    start, end, _interval, filters = parse(request.args, utcnow().date())
     if "from" not in request.args:
         start = end.replace(year=end.year - 1)
     satisfaction = request.args.get("satisfaction") or None

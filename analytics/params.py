@@ -59,7 +59,7 @@ def parse(args: MultiDict, today: date) -> tuple[date, date, str, ReportFilter]:
     if locale not in (None, "de", "en"):
         errors.append({"field": "language", "message": "language: de or en"})
         locale = None
-    segment = args.get("segment") or None
+    segment = args.get("segment") or args.get("value_class") or None  # value_class: the newer reports' name
     if segment not in (None, "A", "B", "C"):
         errors.append({"field": "segment", "message": "segment: A, B or C (value class)"})
         segment = None

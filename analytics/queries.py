@@ -84,15 +84,21 @@ def _nps_surveys():
     return _nps_surveys_select().scalar_subquery()
 
 
+def segment_filters(statement, customer_id, value_class: str | None, phase: str | None):
+    """Only the customers of a value class and lifecycle phase (today's): joins Customer on `customer_id` when
+    asked to. Every report that cuts by segment uses it."""
+    if value_class or phase:
+        statement = statement.join(Customer, Customer.id == customer_id)
+        if value_class:
+            statement = statement.where(Customer.value_class == value_class)
+        if phase:
+            statement = statement.where(Customer.lifecycle_phase == phase)
+    return statement
+
+
 def _customer_filters(statement, filters: ReportFilter, customer_id):
     """Value class and lifecycle phase are the customer's (today's, in the raw rows)."""
-    if filters.segment or filters.phase:
-        statement = statement.join(Customer, Customer.id == customer_id)
-        if filters.segment:
-            statement = statement.where(Customer.value_class == filters.segment)
-        if filters.phase:
-            statement = statement.where(Customer.lifecycle_phase == filters.phase)
-    return statement
+    return segment_filters(statement, customer_id, filters.segment, filters.phase)
 
 
 def survey_filters(statement, filters: ReportFilter, survey_id, locale):
