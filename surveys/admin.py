@@ -15,15 +15,14 @@ from kundenpuls.extensions import db
 from kundenpuls.timeutil import utcnow
 from surveys.admin_forms import TRIGGER_LABELS, NewSurveyForm, ReasonForm, SurveyForm, survey_form_class
 from surveys.audience import preview as preview_audience
-from surveys.follow_ups import active_questions
 from surveys.forms import ChurnForm, score_form
 from surveys.kinds import KINDS
 from surveys.mail import render_survey_mail
 from surveys.models import ChurnReason, Survey
-from surveys.rating_grid import active_attributes
 from surveys.reasons import add_reason, all_reasons, set_retired, update_reason
 from surveys.services import active_reasons
 from surveys.settings import LOCALES, TEXT_NAMES, create_survey, settings_for, update_survey
+from surveys.views import after_the_score
 
 bp = Blueprint("survey_admin", __name__, url_prefix="/surveys")
 
@@ -163,15 +162,8 @@ def preview_page(survey_id: int):
     kind = KINDS[survey.kind]
     form = score_form(kind, csrf_token="preview")
     form.score.data = kind.high
-    questions = active_questions(db.session, survey.id)
-    attributes = active_attributes(db.session) if survey.rating_grid else []
     return render_template(
-        "surveys/survey.html",
-        form=form,
-        invitation=invitation,
-        preview=True,
-        questions=questions,
-        attributes=attributes,
+        "surveys/survey.html", form=form, invitation=invitation, preview=True, **after_the_score(survey)
     )
 
 

@@ -82,10 +82,9 @@ def _page(template: str, status: int = 200, **context):
 @bp.route("/s/<token>", methods=["GET"])
 def survey(token: str):
     invitation = _load(token)
-    if invitation.status == "answered":
-        return _page("surveys/already.html", invitation=invitation)
-    if is_expired(invitation, utcnow()):
-        abort(410)
+    closed = _closed(invitation, 200)
+    if closed is not None:
+        return closed
     if invitation.survey.kind == "churn":
         form = churn_form(invitation, formdata=None, csrf_token=churn_form_token(token))
         return _page("surveys/churn.html", form=form, invitation=invitation)
@@ -94,7 +93,7 @@ def survey(token: str):
     preselect = request.args.get("score", type=query_int)
     if preselect is not None and preselect in kind.scale:
         form.score.data = preselect
-    return _page("surveys/survey.html", form=form, invitation=invitation, **_more(invitation))
+    return _page("surveys/survey.html", form=form, invitation=invitation, **after_the_score(invitation.survey))
 
 
 @bp.post("/s/<token>")
@@ -132,24 +131,32 @@ def answer(token: str):
 def _invalid_answer(token: str):
     """The form again with what is wrong (a score off the survey's scale, a comment too long); nothing stored."""
     invitation = _load(token)
-    if invitation.status == "answered":
-        return _page("surveys/already.html", 409, invitation=invitation)
-    if is_expired(invitation, utcnow()):
-        abort(410)
+    closed = _closed(invitation, 409)
+    if closed is not None:
+        return closed
     if invitation.survey.kind == "churn":
         form = churn_form(invitation, formdata=None, csrf_token=churn_form_token(token))
         return _page("surveys/churn.html", 422, form=form, invitation=invitation)
     form = score_form(KINDS[invitation.survey.kind], csrf_token=answer_form_token(token))
     form.validate()
-    return _page("surveys/survey.html", 422, form=form, invitation=invitation, **_more(invitation))
+    return _page("surveys/survey.html", 422, form=form, invitation=invitation, **after_the_score(invitation.survey))
 
 
-def _more(invitation: Invitation) -> dict:
-    """What the score page shows after the score: the rating grid (if the survey has it) and the follow-up
-    questions (JavaScript shows those for the chosen class)."""
-    survey = invitation.survey
+def _closed(invitation: Invitation, code: int):
+    """The page for an invitation that takes no answer any more (already answered: `code`; expired: 410), else
+    None."""
+    if invitation.status == "answered":
+        return _page("surveys/already.html", code, invitation=invitation)
+    if is_expired(invitation, utcnow()):
+        abort(410)
+    return None
+
+
+def after_the_score(survey) -> dict:
+    """What the score page shows after the score (the page, its 422 and the admin's preview): the rating grid if
+    the survey has it, and the follow-up questions (JavaScript shows those for the chosen class)."""
     attributes = active_attributes(db.session) if survey.rating_grid else []
-    return {"questions": active_questions(db.session, invitation.survey_id), "attributes": attributes}
+    return {"questions": active_questions(db.session, survey.id), "attributes": attributes}
 
 
 def churn_form(invitation, **kwargs) -> ChurnForm:
@@ -161,10 +168,9 @@ def churn_form(invitation, **kwargs) -> ChurnForm:
 def _answer_churn(token: str):
     """The churn-reason form: not the hot path, so the invitation is loaded first and the form validated."""
     invitation = _load(token)
-    if invitation.status == "answered":
-        return _page("surveys/already.html", 409, invitation=invitation)
-    if is_expired(invitation, utcnow()):
-        abort(410)
+    closed = _closed(invitation, 409)
+    if closed is not None:
+        return closed
     if invitation.survey.kind != "churn":
         raise CSRFError(_("The form is missing its security token."))
     form = churn_form(invitation)
