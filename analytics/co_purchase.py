@@ -16,14 +16,14 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from analytics.queries import day_bounds, segment_filters
-from customers.models import Purchase
-from kundenpuls.dialect import day_number, text_list
+from customers.models import Customer, Purchase
+from kundenpuls.dialect import day_number, plus_days, text_list
 
 MIN_SUPPORT = 0.01
 SEPARATOR = "\x1f"  # the unit separator: no category name holds it
@@ -156,3 +156,46 @@ def _median(counts: list[tuple[float, int]]) -> float:
         if seen > half:
             return value
     return ordered[-1][0]
+
+
+def known_categories(session: Session, limit: int = 1000) -> list[str]:
+    """The categories purchases carry, sorted (a rule or a report offers them to choose from)."""
+    statement = select(Purchase.category).where(Purchase.category.is_not(None)).distinct()
+    return sorted(session.scalars(statement.order_by(Purchase.category).limit(limit)))
+
+
+def follows(
+    session: Session, now: datetime, firsts: list[str], then: str, days: int
+) -> dict[tuple[str, str] | None, tuple[int, int]]:
+    """How often category `then` follows the first purchase in any of `firsts` within `days` days, per segment.
+
+    Counts customers whose first purchase in `firsts` lies at least `days` days back (so their whole window is
+    seen) and, of those, the ones who bought `then` after it and within `days` days; per (value class, phase) the
+    customer is in now, and over all of them under None: {segment: (customers, followed)}."""
+    first = (
+        select(Purchase.customer_id.label("customer_id"), func.min(Purchase.purchased_at).label("first_at"))
+        .where(Purchase.category.in_(firsts), Purchase.purchased_at <= now - timedelta(days=days))
+        .group_by(Purchase.customer_id)
+        .subquery("first_bought")
+    )
+    later = aliased(Purchase)
+    followed = (
+        select(later.id)
+        .where(
+            later.customer_id == first.c.customer_id,
+            later.category == then,
+            later.purchased_at > first.c.first_at,
+            later.purchased_at <= plus_days(session, first.c.first_at, days),
+        )
+        .exists()
+    )
+    value_class = func.coalesce(Customer.value_class, "C")
+    rows = session.execute(
+        select(value_class, Customer.lifecycle_phase, func.count(), func.count().filter(followed))
+        .select_from(first)
+        .join(Customer, Customer.id == first.c.customer_id)
+        .group_by(value_class, Customer.lifecycle_phase)
+    ).all()
+    counts: dict[tuple[str, str] | None, tuple[int, int]] = {(vc, phase): (int(n), int(k)) for vc, phase, n, k in rows}
+    counts[None] = (sum(n for n, _ in counts.values()), sum(k for _, k in counts.values()))
+    return counts

@@ -104,6 +104,7 @@ def register_blueprints(app: Flask) -> None:
     from customers.admin import bp as customer_admin
     from customers.staff import bp as customer_staff
     from customers.views import bp as customers_api
+    from feedback.contact_reason_admin import bp as contact_reason_admin
     from feedback.views import bp as feedback
     from integrations.views import bp as integrations
     from kundenpuls.auth import bp as auth
@@ -132,6 +133,7 @@ def register_blueprints(app: Flask) -> None:
         rating_admin,
         messaging,
         feedback,
+        contact_reason_admin,
         analytics,
         analytics_api,
         leaving,

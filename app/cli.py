@@ -8,6 +8,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from app.demo_texts import DEMO_CUSTOMERS, DEMO_SEED
 from kundenpuls.extensions import db
 from kundenpuls.timeutil import parse_instant, utcnow
 
@@ -45,8 +46,8 @@ def scheduler_run(interval: int) -> None:
 
 
 @demo_cli.command("seed")
-@click.option("--customers", "count", default=3000, show_default=True)
-@click.option("--seed", default=1, show_default=True)
+@click.option("--customers", "count", default=DEMO_CUSTOMERS, show_default=True)
+@click.option("--seed", default=DEMO_SEED, show_default=True)
 @click.option("--if-empty", is_flag=True, help="Do nothing when customers exist already.")
 def demo_seed(count: int, seed: int, if_empty: bool) -> None:
     """Realistic demo data: customers, two years of purchases, answers with patterns."""

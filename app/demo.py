@@ -15,7 +15,8 @@ from analytics.facts import record_facts
 from analytics.purchase_models import fit_models
 from analytics.rollup import rebuild as rebuild_rollup
 from app.demo_churn import churn_answers, historic_invitation, replay_lifecycle
-from app.demo_texts import COMMENTS, DEMO_CALL_NOTES, DISMISS_REASONS, FIRST, LAST
+from app.demo_interactions import offer_rule, rate_answers, record_interactions
+from app.demo_texts import COMMENTS, DEMO_CALL_NOTES, DEMO_CUSTOMERS, DEMO_SEED, DISMISS_REASONS, FIRST, LAST
 from customers.models import Customer, Purchase
 from customers.values import refresh_values
 from feedback.models import ROOT_CAUSES
@@ -27,6 +28,7 @@ from surveys.kinds import NPS
 from surveys.models import Invitation, Response, Survey
 
 UNHAPPY_SHARE = 0.25  # of customers who are not loyal
+HOUSEHOLD_TO_GARDEN = 0.5  # the chance that the order after a household one is a garden one
 CATEGORIES = {
     "Elektronik": (240.0, 0.12, 0.10),
     "Haushalt": (65.0, 0.30, 0.05),
@@ -48,7 +50,9 @@ def _nps_class(score: int) -> str:
     return NPS.classify(score)
 
 
-def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int = 1) -> dict[str, int]:
+def seed_demo(
+    session: Session, now: datetime, customers: int = DEMO_CUSTOMERS, seed: int = DEMO_SEED
+) -> dict[str, int]:
     """Two years of purchases with survey history, in bulk inserts; refuses to run twice."""
     if session.scalar(select(func.count()).select_from(Customer).where(Customer.external_id.like("demo-%"))):
         raise ValueError("demo data is already there")
@@ -64,7 +68,10 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
     cancellations = replay_lifecycle(session, start, now, rng, unhappy)
     churn_answered = churn_answers(session, cancellations, now, rng)
     rebuild_rollup(session)
+    ratings = rate_answers(session, now, rng)
     cases = _demo_cases(session, now, rng)
+    interactions = record_interactions(session, now, rng)
+    offer_rule(session, now)
     fit = fit_models(session, now)  # so the outlook, at-risk counts and rules have a fit from the start
     run = refresh_all(session, now)
     record_facts(session)  # the answers above went in past the scheduler's apply_answers
@@ -78,6 +85,8 @@ def seed_demo(session: Session, now: datetime, customers: int = 3000, seed: int 
         "cancellations": len(cancellations),
         "churn answers": churn_answered,
         "cases": cases,
+        "attribute ratings": ratings,
+        "interactions recorded": interactions,
         "suggestions": run.suggestions,
         "suggestions worked": worked,
         "model fit": fit.status,
@@ -142,15 +151,18 @@ def _demo_purchases(
     session: Session, profiles: dict[int, _Profile], now: datetime, seed: int, rng: random.Random
 ) -> list[dict]:
     """Each customer's orders from joining until they drop out or now, at their own rate (exponential gaps), mostly
-    in their favourite category; after each repeat order a coin with their dropout chance decides whether they
-    stay."""
+    in their favourite category, and after household goods often garden ones (the offer rule's pattern); after each
+    repeat order a coin with their dropout chance decides whether they stay."""
     rows: list[dict] = []
     for cid, profile in profiles.items():
-        moment = profile.joined
+        moment, category = profile.joined, None
         while moment < now:
             if moment > profile.joined and rng.random() < profile.dropout:
                 break
-            category = profile.favourite if rng.random() < 0.6 else rng.choice(list(CATEGORIES))
+            if category == "Haushalt" and rng.random() < HOUSEHOLD_TO_GARDEN:
+                category = "Garten"
+            else:
+                category = profile.favourite if rng.random() < 0.6 else rng.choice(list(CATEGORIES))
             value, margin_share, _ = CATEGORIES[category]
             amount = round(max(5.0, rng.lognormvariate(0, 0.5) * value), 2)
             rows.append(

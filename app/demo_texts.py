@@ -1,4 +1,7 @@
-"""The words of the demo data: names, comments by NPS class, call notes, dismiss reasons (app/demo.py)."""
+"""The words of the demo data: names, comments by NPS class, call notes, dismiss reasons (app/demo.py); and its
+size, here because the CLI reads it without importing the demo's machinery."""
+
+DEMO_CUSTOMERS, DEMO_SEED = 3000, 1  # what `flask demo seed` (and so `make run`) makes
 
 FIRST = [
     "Anna",

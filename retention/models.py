@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, text
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from analytics.models import SHARDS  # noqa: F401  segment cells spread over shards too
@@ -43,6 +43,8 @@ class CustomerSegment(db.Model):
     purchases_before: Mapped[int] = mapped_column(default=0)
     # Reasons given in the last year (churn answers, root causes of cases) as ",delivery,price,"; None: none.
     reasons: Mapped[str | None] = mapped_column(String(500))
+    # Categories bought in the last two years, framed by analytics.co_purchase.SEPARATOR; None: none.
+    categories: Mapped[str | None] = mapped_column(Text)
     # From the latest good purchase-model fit (analytics.purchase_models); None before the first one. Bands, not
     # the probability itself: P(alive) moves a little for everyone every day, a band rarely, so the nightly
     # refresh rewrites only the customers whose band or risk changed.
@@ -124,6 +126,11 @@ class RetentionRule(db.Model):
     # The same rule suggests nothing again to a customer for this long after the last suggestion was settled.
     repeat_after_days: Mapped[int] = mapped_column(default=90)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A measure of type "offer": the category to offer (the rule then needs "has bought" conditions and
+    # never fires for a customer who bought it), and how often it follows the bought ones per segment
+    # (retention.offers keeps it at every full refresh and every save).
+    offer_category: Mapped[str | None] = mapped_column(String(100))
+    offer_evidence: Mapped[dict | None] = mapped_column(JSON)
 
     def measure(self, locale: str) -> str:
         return self.measure_de if locale == "de" else self.measure_en

@@ -36,6 +36,8 @@ class Outcome:
     settled: int = 0
     purchases_before: float | None = None
     purchases_after: float | None = None
+    # Of the settled measures of an offer rule: customers who bought the offered category in the OUTCOME_DAYS after.
+    took_offer: int = 0
 
     @property
     def total(self) -> int:
@@ -70,10 +72,12 @@ def rule_outcomes(session: Session, now: datetime) -> list[Outcome]:
             func.count(per_measure.c.bought_before),
             func.avg(cast(per_measure.c.bought_before, Float)),
             func.avg(cast(per_measure.c.bought_after, Float)),
+            func.count().filter(per_measure.c.took_offer),
         ).group_by(per_measure.c.rule_id)
     ).all()
-    for rule_id, done, n_answered, s_before, s_after, n_before, n_after, n_settled, p_before, p_after in rows:
+    for rule_id, done, n_answered, s_before, s_after, n_before, n_after, n_settled, p_before, p_after, took in rows:
         o = outcomes[rule_id]
+        o.took_offer = int(took)
         o.done, o.answered_after, o.settled = int(done), int(n_answered), int(n_settled)
         o.score_before, o.score_after = _round(s_before, 1), _round(s_after, 1)
         o.nps_before, o.nps_after = _round(n_before, 0), _round(n_after, 0)
@@ -108,6 +112,17 @@ def _per_measure(session: Session, now: datetime) -> Subquery:
         .scalar_subquery()
     )
     settled = Suggestion.done_at <= now - window
+    took_offer = (
+        select(Purchase.id)
+        .where(
+            Purchase.customer_id == Suggestion.customer_id,
+            Purchase.category == RetentionRule.offer_category,
+            Purchase.purchased_at > Suggestion.done_at,
+            Purchase.purchased_at <= days(Suggestion.done_at, OUTCOME_DAYS),
+        )
+        .correlate(Suggestion, RetentionRule)
+        .exists()
+    )
     return (
         select(
             Suggestion.rule_id,
@@ -117,7 +132,9 @@ def _per_measure(session: Session, now: datetime) -> Subquery:
                 "bought_before"
             ),
             case((settled, bought(Suggestion.done_at, days(Suggestion.done_at, OUTCOME_DAYS)))).label("bought_after"),
+            and_(settled, RetentionRule.offer_category.is_not(None), took_offer).label("took_offer"),
         )
+        .join(RetentionRule, RetentionRule.id == Suggestion.rule_id)
         .where(Suggestion.status == "done")
         .subquery()
     )

@@ -15,7 +15,7 @@ from customers.models import Customer
 from kundenpuls.dialect import is_postgresql, set_local
 from kundenpuls.locks import SEGMENT_LOCK, try_job_lock
 from kundenpuls.timeutil import utcnow
-from retention import cells
+from retention import cells, offers
 from retention.models import CustomerSegment, SegmentRun
 from retention.segments import CHUNK, expire_segments, refresh_scope
 
@@ -85,6 +85,7 @@ def refresh_all(session: Session, now: datetime, workers: int = 1) -> SegmentRun
                 run.changes += moved
                 run.suggestions += made
     cells.rebuild(session, now)
+    offers.refresh_evidence(session, now)
     run.customers = session.scalar(select(func.count()).select_from(CustomerSegment)) or 0
     run.finished_at = utcnow()
     expire_segments(session, None)

@@ -16,10 +16,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from analytics.co_purchase import SEPARATOR, known_categories
 from analytics.labels import NPS_LABELS, PORTFOLIO_LABELS
 from customers.models import PHASES, phase_label
 from feedback.models import ROOT_CAUSES
 from kundenpuls import audit
+from retention import offers
 from retention.cockpit import ALIVE_BANDS, PORTFOLIO, SATISFACTION, VALUE_CLASSES
 from retention.models import RetentionRule, Suggestion
 from surveys.models import ChurnReason
@@ -28,8 +30,9 @@ TRENDS = ("falling", "rising", "steady")
 RISKS = ("at_risk", "not_at_risk", "no_model")
 DIMENSIONS = (
     "value_class", "phase", "satisfaction", "portfolio", "reason", "score_trend", "purchase_trend", "churn_risk",
-    "alive_band", "clv_class",
+    "alive_band", "clv_class", "bought", "not_bought",
 )  # fmt: skip
+CATEGORY_DIMENSIONS = ("bought", "not_bought")  # values are purchase categories, matched in the segment's list
 DIMENSION_LABELS = {
     "value_class": _l("Value class"),
     "phase": _l("Lifecycle phase"),
@@ -41,6 +44,8 @@ DIMENSION_LABELS = {
     "churn_risk": _l("At risk of leaving (purchase model)"),
     "alive_band": _l("Probability of still being a customer (purchase model)"),
     "clv_class": _l("Class by expected CLV (purchase model)"),
+    "bought": _l("Has bought (any of these, in the last two years)"),
+    "not_bought": _l("But not (none of these, in the last two years)"),
 }
 RISK_WORDS = {
     "at_risk": _l("at risk of leaving"),
@@ -54,7 +59,7 @@ ALIVE_WORDS = {
 OWNER_ROLES = ("agent", "manager")
 RULE_FIELDS = (
     "name", "position", "active", "conditions", "measure_de", "measure_en", "owner_role", "due_days",
-    "repeat_after_days",
+    "repeat_after_days", "offer_category",
 )  # fmt: skip
 
 
@@ -84,6 +89,7 @@ def allowed_values(session: Session) -> dict[str, tuple[str, ...]]:
         "churn_risk": RISKS,
         "alive_band": ALIVE_BANDS,
         "clv_class": VALUE_CLASSES,
+        **dict.fromkeys(CATEGORY_DIMENSIONS, tuple(known_categories(session))),
     }
 
 
@@ -112,6 +118,7 @@ def validate(session: Session, values: dict) -> dict:
             errors[dimension] = _("Unknown value %(value)s for %(dimension)s.", value=unknown[0], dimension=dimension)
             continue
         clean_conditions[dimension] = [v for v in allowed[dimension] if v in chosen]
+    cleaned["offer_category"] = offers.clean_offer(values.get("offer_category"), clean_conditions, allowed, errors)
     if not clean_conditions and "conditions" not in errors:
         errors["conditions"] = _("A rule without conditions would suggest its measure to every customer.")
     never = _never_fires(clean_conditions)
@@ -141,6 +148,8 @@ def validate(session: Session, values: dict) -> dict:
 
 def _never_fires(conditions: dict[str, list[str]]) -> str | None:
     """Combinations no customer can have: the rule would be dead, which is almost certainly a mistake."""
+    if conditions.get("bought") and not set(conditions["bought"]) - set(conditions.get("not_bought", ())):
+        return _('Every category in "Has bought" is also in "But not": this rule could never fire.')
     gone = set(conditions.get("phase", ())) and set(conditions["phase"]) <= {"potential", "inactive", "churned"}
     if gone and conditions.get("churn_risk") == ["at_risk"]:
         return _("Only new and existing customers can be at risk: this rule could never fire.")
@@ -150,6 +159,8 @@ def _never_fires(conditions: dict[str, list[str]]) -> str | None:
     if phases and phases <= {"potential"}:
         if set(conditions.get("value_class", ("C",))) <= {"A", "B"}:
             return _("Potential customers have bought nothing, so they are never A or B: this rule could never fire.")
+        if conditions.get("bought"):
+            return _("Potential customers have bought nothing: this rule could never fire.")
         if "purchase_trend" in conditions and set(conditions["purchase_trend"]) <= {"falling", "rising"}:
             return _("Potential customers have no purchases to compare: this rule could never fire.")
     return None
@@ -167,6 +178,7 @@ def save_rule(session: Session, rule: RetentionRule | None, values: dict, actor_
     if not after and not created:
         return rule
     rule.updated_at = now
+    rule.offer_evidence = offers.evidence(session, now, rule)
     session.flush()
     forget_rules()
     audit.record(
@@ -206,9 +218,17 @@ def condition(rule_conditions: dict[str, list[str]], segment):
             given = [(func.coalesce(segment.reasons, "").like(f"%,{key},%"), key) for key in chosen]
             parts.append(or_(*(match for match, _key in given)))
             reason = case(*given, else_=None)
+        elif dimension in CATEGORY_DIMENSIONS:
+            bought = or_(*(_has_category(segment.categories, category) for category in chosen))
+            parts.append(bought if dimension == "bought" else ~bought)
         else:
             parts.append(getattr(segment, dimension).in_(chosen))
     return and_(*parts), reason
+
+
+def _has_category(categories, category: str):
+    """The segment's category list holds `category` (LIKE with % and _ in names escaped)."""
+    return func.coalesce(categories, "").contains(f"{SEPARATOR}{category}{SEPARATOR}", autoescape=True)
 
 
 def _trend_holds(later: int | None, earlier: int | None, chosen: list[str]) -> bool:
@@ -237,6 +257,9 @@ def matches(rule_conditions: dict[str, list[str]], facts) -> tuple[bool, str | N
         elif dimension == "reason":
             given = [key for key in chosen if f",{key}," in (facts.reasons or "")]
             ok, reason = bool(given), (given[0] if given else None)
+        elif dimension in CATEGORY_DIMENSIONS:
+            held = any(f"{SEPARATOR}{category}{SEPARATOR}" in (facts.categories or "") for category in chosen)
+            ok = held if dimension == "bought" else not held
         else:
             ok = getattr(facts, dimension) in chosen
         if not ok:
@@ -333,6 +356,10 @@ def words(conditions: dict[str, list[str]], facts=None, reason_labels: dict[str,
             phrases.append(_either(ALIVE_WORDS[v] for v in chosen))
         elif dimension == "clv_class":
             phrases.append(_("expected CLV class %(classes)s", classes=_either(chosen)))
+        elif dimension == "bought":
+            phrases.append(_("bought %(categories)s", categories=_either(chosen)))
+        elif dimension == "not_bought":
+            phrases.append(_("not %(categories)s", categories=_either(chosen)))
     return phrases
 
 
@@ -357,4 +384,6 @@ def due_words(days: int) -> str:
 def sentence(rule: RetentionRule, locale: str, facts=None, conditions=None, reason_labels=None) -> str:
     """ "A customer, detractor (score 3), reason price -> Personal call ... (manager, within 1 working day)" """
     when = ", ".join(words(conditions if conditions is not None else rule.conditions, facts, reason_labels))
-    return f"{when} → {rule.measure(locale)} ({owner_role_label(rule.owner_role)}, {due_words(rule.due_days)})"
+    said = f"{when} → {rule.measure(locale)} ({owner_role_label(rule.owner_role)}, {due_words(rule.due_days)})"
+    why = offers.why(rule, facts.value_class, facts.phase) if facts is not None and rule.offer_category else None
+    return f"{said}. {why}" if why else said

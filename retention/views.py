@@ -67,6 +67,8 @@ def _dimension_choices() -> dict[str, list[SelectChoice]]:
         "churn_risk": rule_service.RISK_WORDS,
         "alive_band": rule_service.ALIVE_WORDS,
         "clv_class": {v: v for v in allowed["clv_class"]},
+        "bought": {},
+        "not_bought": {},
     }
     return {
         dimension: [SelectChoice(value, str(words[dimension].get(value, value))) for value in allowed[dimension]]
@@ -88,6 +90,9 @@ class RuleForm(FlaskForm):
     churn_risk = CheckboxesField(rule_service.DIMENSION_LABELS["churn_risk"], validate_choice=False)
     alive_band = CheckboxesField(rule_service.DIMENSION_LABELS["alive_band"], validate_choice=False)
     clv_class = CheckboxesField(rule_service.DIMENSION_LABELS["clv_class"], validate_choice=False)
+    bought = CheckboxesField(rule_service.DIMENSION_LABELS["bought"], validate_choice=False)
+    not_bought = CheckboxesField(rule_service.DIMENSION_LABELS["not_bought"], validate_choice=False)
+    offer_category = SelectField(_l("Measure type: offer a category (optional)"), validate_choice=False)
     measure_en = StringField(_l("Measure (English)"))
     measure_de = StringField(_l("Measure (German)"))
     owner_role = SelectField(
@@ -99,6 +104,7 @@ class RuleForm(FlaskForm):
     def fill_choices(self) -> None:
         for dimension, choices in _dimension_choices().items():
             getattr(self, dimension).choices = choices
+        self.offer_category.choices = [SelectChoice("", _("No offer (a task)")), *self.not_bought.choices]
 
     def values(self) -> dict:
         return {
@@ -111,6 +117,7 @@ class RuleForm(FlaskForm):
             "owner_role": self.owner_role.data,
             "due_days": self.due_days.data,
             "repeat_after_days": self.repeat_after_days.data,
+            "offer_category": self.offer_category.data,
         }
 
 

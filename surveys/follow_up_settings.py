@@ -3,8 +3,6 @@ audited as a change of the survey. Nothing is deleted: answers keep the question
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -14,6 +12,7 @@ from kundenpuls import audit
 from surveys.follow_ups import MAX_CHOICES, MAX_QUESTIONS, TYPES, FollowUpChoice, FollowUpQuestion, active_questions
 from surveys.kinds import KINDS
 from surveys.models import Survey
+from surveys.options import option_key
 
 
 class QuestionInvalid(ValueError):
@@ -63,16 +62,6 @@ def check(survey: Survey, spec: QuestionSpec, active: int) -> None:
         raise QuestionInvalid(errors)
 
 
-def choice_key(label_en: str, taken: set[str]) -> str:
-    """A stable key from the English label (exports and webhooks name choices by it), unique in its question."""
-    plain = unicodedata.normalize("NFKD", label_en).encode("ascii", "ignore").decode().lower()
-    base = re.sub(r"[^a-z0-9]+", "_", plain).strip("_")[:36] or "choice"
-    key, n = base, 2
-    while key in taken:
-        key, n = f"{base}_{n}", n + 1
-    return key
-
-
 def _describe(question: FollowUpQuestion) -> dict:
     return {
         "id": question.id, "type": question.type, "label_de": question.label_de, "label_en": question.label_en,
@@ -98,7 +87,7 @@ def add_question(
     )
     taken: set[str] = set()
     for position, (de, en) in enumerate(spec.choices):
-        key = choice_key(en, taken)
+        key = option_key(en, taken)
         taken.add(key)
         question.choices.append(FollowUpChoice(key=key, label_de=de.strip(), label_en=en.strip(), position=position))
     session.add(question)
@@ -116,7 +105,7 @@ def add_choice(
         raise QuestionInvalid({"choices": f"at most {MAX_CHOICES} choices; retire one first"})
     if not de.strip() or not en.strip() or len(de) > 120 or len(en) > 120:
         raise QuestionInvalid({"choices": "a German and an English label of up to 120 characters"})
-    key = choice_key(en, {c.key for c in question.choices})
+    key = option_key(en, {c.key for c in question.choices})
     position = max((c.position for c in question.choices), default=-1) + 1
     choice = FollowUpChoice(key=key, label_de=de.strip(), label_en=en.strip(), position=position)
     question.choices.append(choice)

@@ -79,3 +79,54 @@ def test_the_contacts_report_counts_reasons_and_problems_per_segment_and_month(c
     sign_in(client, make_user(session, "chefin@example.com", "manager"))
     page = client.get("/reports/contacts?from=2026-10-01&to=2026-11-30")
     assert page.status_code == 200 and 'data-table="reasons"' in page.text and f"/cases/{top.latest[0]}" in page.text
+
+
+def test_an_admin_keeps_the_contact_reasons_and_cases_keep_theirs(client, session):
+    """The generic list page (surveys.option_admin) for contact reasons: add, rename (the key stays), retire (no
+    longer offered; a case that has it keeps it), at least one stays; admins only; bad input loses nothing."""
+    case = answered(session, 1, 2, "Paket kam nicht")
+    agent = make_user(session, "agent@example.com", "agent")
+    sign_in(client, agent)
+    assert client.get("/cases/contact-reasons").status_code == 403
+    from feedback.interactions import set_interaction
+
+    set_interaction(session, case, reason(session, "invoice").id, None, None, agent, datetime.now(UTC), None)
+    session.commit()
+    client.post("/logout", data={"csrf_token": csrf_token(client.get(f"/cases/{case.id}").text)})
+    sign_in(client, make_user(session, "admin@example.com", "admin"))
+    listing = client.get("/cases/contact-reasons", headers={"Accept-Language": "en"})
+    assert listing.status_code == 200 and 'data-key="invoice"' in listing.text
+    token = csrf_token(listing.text)
+    bad = client.post("/cases/contact-reasons", data={"csrf_token": token, "new-label_de": "", "new-label_en": "Gift"})
+    assert bad.status_code == 422 and 'value="Gift"' in bad.text
+    added = client.post("/cases/contact-reasons", data={"csrf_token": token, "new-label_de": "Gutschein einlösen",
+                                                         "new-label_en": "Redeem a voucher"})  # fmt: skip
+    assert added.status_code == 302
+    voucher = reason(session, "redeem_a_voucher")
+    assert voucher.position > reason(session, "other").position  # after the last one
+    invoice = reason(session, "invoice")
+    renamed = client.post(f"/cases/contact-reasons/{invoice.id}", data={
+        "csrf_token": token, f"o{invoice.id}-label_de": "Rechnung", f"o{invoice.id}-label_en": "Invoice",
+        f"o{invoice.id}-position": str(invoice.position)})  # fmt: skip
+    assert renamed.status_code == 302
+    retired = client.post(f"/cases/contact-reasons/{invoice.id}/retire", data={"csrf_token": token, "retire": "1"})
+    assert retired.status_code == 302
+    session.expire_all()
+    invoice = session.get(ContactReason, invoice.id)
+    assert (invoice.key, invoice.label_en, invoice.retired_at is not None) == ("invoice", "Invoice", True)
+    page = client.get(f"/cases/{case.id}", headers={"Accept-Language": "en"}).text
+    assert "Redeem a voucher" in page and "Invoice" in page  # the case keeps its retired reason
+    assert 'href="/cases/contact-reasons"' in page  # admins reach the list from the case
+    other = client.get(f"/cases/{answered(session, 2, 1, 'Kaputt').id}", headers={"Accept-Language": "en"}).text
+    assert "Redeem a voucher" in other and ">Invoice<" not in other
+    for r in session.scalars(select(ContactReason).where(ContactReason.retired_at.is_(None))).all()[1:]:
+        client.post(f"/cases/contact-reasons/{r.id}/retire", data={"csrf_token": token, "retire": "1"})
+    last = session.scalars(select(ContactReason).where(ContactReason.retired_at.is_(None))).one()
+    refused = client.post(f"/cases/contact-reasons/{last.id}/retire", data={"csrf_token": token, "retire": "1"})
+    assert (
+        refused.status_code == 302
+        and "At least one must stay on offer"
+        in client.get("/cases/contact-reasons", headers={"Accept-Language": "en"}).text
+    )
+    session.expire_all()
+    assert session.get(ContactReason, last.id).retired_at is None

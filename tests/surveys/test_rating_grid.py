@@ -73,8 +73,8 @@ def test_ratings_in_the_api_and_the_export_and_attributes_kept_as_data(client, s
     sign_in(client, make_user(session, "admin@example.com", "admin"))
     listing = client.get("/surveys/attributes")
     added = client.post("/surveys/attributes", data={"csrf_token": csrf_token(listing.text),
-                                                     "label_de": "Verpackung", "label_en": "Packaging",
-                                                     "position": "70"})  # fmt: skip
+                                                     "new-label_de": "Verpackung", "new-label_en": "Packaging",
+                                                     "new-position": "70"})  # fmt: skip
     assert added.status_code == 302
     retired = client.post(f"/surveys/attributes/{service.id}/retire",
                           data={"csrf_token": csrf_token(listing.text), "retire": "1"})  # fmt: skip
