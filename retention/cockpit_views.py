@@ -3,7 +3,7 @@ page, and the customer record in the API (GET /api/v1/customers/<external_id>)."
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from sqlalchemy import select
 
@@ -95,6 +95,8 @@ def cockpit_customers():
     value_class, phase = request.args.get("value_class") or None, request.args.get("phase") or None
     group = request.args.get("portfolio") or None
     satisfaction = request.args.get("satisfaction") or None
+    if not request.args:  # a bare address (bookmarked, typed): the cockpit is where a cell or group is chosen
+        return redirect(url_for("retention.cockpit"))
     cell = value_class in VALUE_CLASSES and phase in PHASES and group is None
     in_group = group in PORTFOLIO and value_class is None and phase is None
     if not (cell or in_group) or satisfaction not in (None, *SATISFACTION):

@@ -17,7 +17,7 @@ from tests.conftest import ARTIFACTS
 from tests.feedback.test_browser_queue import sign_in
 from tests.feedback_helpers import make_user
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.one_database]
 
 
 def no_violations(page) -> None:
