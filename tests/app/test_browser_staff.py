@@ -1,6 +1,7 @@
 """In headless Chromium: every staff page, signed in as an admin on the demo data, at 360, 1024 and 1440 px wide,
 has no sideways scrolling (tables scroll in their own focusable region, as WCAG 1.4.10 allows data tables) and no
-axe-core violations (axe at 360 and 1440 px); the menu marks the current page and keeps sign-out on the screen (issue 20)."""
+axe-core violations (axe at 360 and 1440 px); the menu marks the current page and keeps sign-out on the screen
+(issue 20)."""
 
 from __future__ import annotations
 

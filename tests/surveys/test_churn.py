@@ -261,3 +261,20 @@ def test_the_answer_shows_on_the_case_and_the_customer_page_with_the_win_back_me
     again = client.get(f"/customers/{customer_id}", headers={"Accept-Language": "en"}).text
     assert 'data-phase="existing"' in again
     assert "Win-back offer" not in again
+
+
+def test_an_admin_renames_and_retires_a_churn_reason_on_its_page(session, client):
+    """The churn reasons' page uses the shared list parts (templates/surveys/_options.html): its forms post to
+    the reason's own actions."""
+    from tests.conftest import csrf_token
+    from tests.feedback_helpers import make_user, sign_in
+
+    sign_in(client, make_user(session, "admin@example.com", "admin"))
+    [price] = reason_ids(session, "price")
+    page = client.get("/surveys/reasons", headers={"Accept-Language": "en"}).text
+    assert f'action="/surveys/reasons/{price}/retire"' in page and f'action="/surveys/reasons/{price}"' in page
+    token = csrf_token(page)
+    assert client.post(f"/surveys/reasons/{price}/retire", data={"csrf_token": token, "retire": "1"}).status_code == 302
+    session.expire_all()
+    assert session.get(ChurnReason, price).retired_at is not None
+    assert "Offer again" in client.get("/surveys/reasons", headers={"Accept-Language": "en"}).text
