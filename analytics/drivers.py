@@ -42,6 +42,7 @@ CATEGORICAL = {
     "segment": "value class",
     "phase": "lifecycle phase",
     "language": "language",
+    "channel": "channel",
     "churn_reason": "churn reason",
 }
 
@@ -86,7 +87,7 @@ def _base(session: Session, start: date, end: date, filters: ReportFilter, *colu
             NPS.sql_in(Response.score, "promoter") | NPS.sql_in(Response.score, "detractor"),
         )
     )
-    statement = _answer_filters(statement, ReportFilter(filters.survey_id, filters.locale, None, None))
+    statement = _answer_filters(statement, ReportFilter(filters.survey_id, filters.locale, channel=filters.channel))
     if filters.segment:
         statement = statement.where(Customer.value_class == filters.segment)
     if filters.phase:
@@ -106,6 +107,8 @@ def _facts(start: date, end: date, filters: ReportFilter, *columns):
     statement = survey_filters(statement, filters, AnswerFact.survey_id, AnswerFact.locale)
     if filters.category:
         statement = statement.where(AnswerFact.category == filters.category)
+    if filters.channel:
+        statement = statement.where(AnswerFact.channel == filters.channel)
     return _customer_filters(statement, filters, AnswerFact.customer_id)
 
 
@@ -163,6 +166,7 @@ _COLUMNS = {
     "segment": Customer.value_class,
     "phase": Customer.lifecycle_phase,
     "language": Response.locale,
+    "channel": Response.channel,
 }
 
 

@@ -27,6 +27,7 @@ def _source(session: Session):
             Response.survey_id,
             Response.customer_id,
             Response.locale,
+            Response.channel,
             Response.created_at,
             Response.score,
             Purchase.category,
@@ -44,8 +45,8 @@ def _source(session: Session):
     )
 
 
-COLUMNS = ["response_id", "survey_id", "customer_id", "locale", "answered_at", "score", "category", "order_value",
-           "margin", "purchases_per_year", "tenure_days", "answer_delay_days"]  # fmt: skip
+COLUMNS = ["response_id", "survey_id", "customer_id", "locale", "channel", "answered_at", "score", "category",
+           "order_value", "margin", "purchases_per_year", "tenure_days", "answer_delay_days"]  # fmt: skip
 
 
 def record_facts(session: Session, response_ids: list[int] | None = None) -> int:

@@ -18,7 +18,7 @@ class NpsDaily(db.Model):
     __tablename__ = "nps_daily"
     __table_args__ = (
         UniqueConstraint(
-            "day", "survey_id", "locale", "category", "segment", "phase", "shard", name="uq_nps_daily_key"
+            "day", "survey_id", "locale", "category", "segment", "phase", "channel", "shard", name="uq_nps_daily_key"
         ),
     )
 
@@ -29,6 +29,7 @@ class NpsDaily(db.Model):
     category: Mapped[str] = mapped_column(String(100), default="")  # "" when the purchase had none
     segment: Mapped[str] = mapped_column(String(1), default="")  # value class at answer time; "" unknown
     phase: Mapped[str] = mapped_column(String(10), default="")  # lifecycle phase at answer time
+    channel: Mapped[str] = mapped_column(String(16), default="email", server_default="email")  # the answer's path
     # Concurrent answers with the same key would queue on one row; they spread over SHARDS rows instead,
     # which the scheduler folds back into shard 0 once the day is over (analytics.rollup.compact).
     shard: Mapped[int] = mapped_column(default=0)
@@ -43,12 +44,21 @@ class NpsDaily(db.Model):
 
 
 class InvitationsDaily(db.Model):
-    """Invitations mailed per day (the day the first mail went out) and how many of them were answered."""
+    """Invitations delivered per day (the day the first mail went out, or the printed link was handed out) and how
+    many of them were answered (by any path)."""
 
     __tablename__ = "invitations_daily"
     __table_args__ = (
         UniqueConstraint(
-            "day", "survey_id", "locale", "category", "segment", "phase", "shard", name="uq_invitations_daily_key"
+            "day",
+            "survey_id",
+            "locale",
+            "category",
+            "segment",
+            "phase",
+            "channel",
+            "shard",
+            name="uq_invitations_daily_key",
         ),
     )
 
@@ -59,6 +69,8 @@ class InvitationsDaily(db.Model):
     category: Mapped[str] = mapped_column(String(100), default="")
     segment: Mapped[str] = mapped_column(String(1), default="")
     phase: Mapped[str] = mapped_column(String(10), default="")  # lifecycle phase when the first mail went out
+    # The invitation's channel (the first delivery): a response rate per channel where one is defined.
+    channel: Mapped[str] = mapped_column(String(16), default="email", server_default="email")
     shard: Mapped[int] = mapped_column(default=0)
     sent: Mapped[int] = mapped_column(default=0)
     answered: Mapped[int] = mapped_column(default=0)
@@ -95,6 +107,7 @@ class AnswerFact(db.Model):
     survey_id: Mapped[int] = mapped_column()
     customer_id: Mapped[int | None] = mapped_column()
     locale: Mapped[str] = mapped_column(String(5))
+    channel: Mapped[str] = mapped_column(String(16), default="email", server_default="email")  # the answer's path
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime())
     score: Mapped[int] = mapped_column()
     category: Mapped[str | None] = mapped_column(String(100))

@@ -10,6 +10,7 @@ from analytics.queries import INTERVALS, ReportFilter
 from customers.models import PHASES
 from kundenpuls.inputs import whole_number
 from kundenpuls.timeutil import EARLIEST_DAY, LATEST_DAY, check_day
+from surveys.channels import CHANNELS
 
 MAX_DAYS = 3 * 366 + 31
 
@@ -67,7 +68,12 @@ def parse(args: MultiDict, today: date) -> tuple[date, date, str, ReportFilter]:
     if phase not in (None, *PHASES):
         errors.append({"field": "phase", "message": f"phase: one of {', '.join(PHASES)}"})
         phase = None
+    channel = args.get("channel") or None
+    if channel not in (None, *CHANNELS):
+        errors.append({"field": "channel", "message": f"channel: one of {', '.join(CHANNELS)}"})
+        channel = None
     if errors:
         raise BadParameters(errors)
-    filters = ReportFilter(int(survey) if survey else None, locale, args.get("category") or None, segment, phase)
+    category = args.get("category") or None
+    filters = ReportFilter(int(survey) if survey else None, locale, category, segment, phase, channel)
     return start, end, interval, filters

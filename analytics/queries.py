@@ -26,6 +26,8 @@ class ReportFilter:
     category: str | None = None
     segment: str | None = None  # value class A/B/C
     phase: str | None = None  # lifecycle phase (at answer time in the rollup, today's in the raw rows)
+    # Answers that came by this channel; invitations (the response rate) that it first delivered (surveys.channels)
+    channel: str | None = None
 
     def as_query(self) -> dict:
         return {k: v for k, v in vars(self).items() if v not in (None, "")}
@@ -115,6 +117,8 @@ def survey_filters(statement, filters: ReportFilter, survey_id, locale):
 def _answer_filters(statement, filters: ReportFilter):
     statement = survey_filters(statement, filters, Response.survey_id, Response.locale)
     statement = _customer_filters(statement, filters, Response.customer_id)
+    if filters.channel:
+        statement = statement.where(Response.channel == filters.channel)
     if filters.category:
         statement = (
             statement.join(Invitation, Invitation.id == Response.invitation_id)
@@ -127,6 +131,8 @@ def _answer_filters(statement, filters: ReportFilter):
 def _sent_filters(statement, filters: ReportFilter):
     statement = survey_filters(statement, filters, Invitation.survey_id, Invitation.locale)
     statement = _customer_filters(statement, filters, Invitation.customer_id)
+    if filters.channel:
+        statement = statement.where(Invitation.channel == filters.channel)
     if filters.category:
         statement = statement.join(Purchase, Purchase.id == Invitation.purchase_id).where(
             Purchase.category == filters.category
@@ -162,27 +168,36 @@ def nps_survey_ids(session: Session) -> list[int]:
     return list(session.scalars(_nps_surveys_select()))
 
 
-def _rollup(
-    session: Session, model, columns: tuple, first: date, end: date, interval: str, filters, survey_ids
-) -> dict:
-    """Sums of `columns` per period from a daily rollup table, with the report's filters.
+def rollup_where(statement, session: Session, model, first: date, end: date, filters: ReportFilter, survey_ids):
+    """The report's range and filters on a daily rollup table.
 
     Without a chosen survey, `survey_ids` are the NPS surveys (looked up once per report, or here if None).
     """
-    bucket = period_start_day(session, model.day, interval)
-    statement = select(bucket, *(func.sum(column) for column in columns)).where(model.day >= first, model.day <= end)
+    statement = statement.where(model.day >= first, model.day <= end)
     for name, value in (
         ("survey_id", filters.survey_id),
         ("locale", filters.locale),
         ("category", filters.category),
         ("segment", filters.segment),
         ("phase", filters.phase),
+        ("channel", filters.channel),
     ):
         if value:
             statement = statement.where(getattr(model, name) == value)
     if not filters.survey_id:
         # The few NPS survey ids as values: the planner then scans the rollup instead of looping over surveys.
         statement = statement.where(model.survey_id.in_(survey_ids or nps_survey_ids(session)))
+    return statement
+
+
+def _rollup(
+    session: Session, model, columns: tuple, first: date, end: date, interval: str, filters, survey_ids
+) -> dict:
+    """Sums of `columns` per period from a daily rollup table, with the report's filters."""
+    bucket = period_start_day(session, model.day, interval)
+    statement = rollup_where(
+        select(bucket, *(func.sum(column) for column in columns)), session, model, first, end, filters, survey_ids
+    )
     rows = session.execute(statement.group_by(bucket))
     return {_key(row[0]): tuple(int(v) for v in row[1:]) for row in rows}
 

@@ -174,7 +174,7 @@ def survey_results(
 ) -> SurveyResults:
     """Per period from `start` to `end` (inclusive; cut periods count only their days inside), oldest first."""
     kind = _scored(survey)
-    filters = ReportFilter(survey.id, filters.locale, filters.category, filters.segment, filters.phase)
+    filters = ReportFilter(survey.id, filters.locale, filters.category, filters.segment, filters.phase, filters.channel)
     read = rollup_counts if source == "rollup" else raw_counts
     rows = read(session, start, end, interval, filters)
     results = SurveyResults(survey, kind, interval, start, end)

@@ -20,7 +20,7 @@ from kundenpuls.dialect import POSTGRESQL, day_of, is_postgresql, name_of, upser
 from surveys.kinds import sql_position_flags
 from surveys.models import Invitation, Response, Survey
 
-KEY = ("day", "survey_id", "locale", "category", "segment", "phase")
+KEY = ("day", "survey_id", "locale", "category", "segment", "phase", "channel")
 # The kind's three classes, best first (for NPS promoters, passives, detractors), and the sums for a mean score.
 COUNTS = ("promoters", "passives", "detractors", "score_sum", "score_squares")
 
@@ -47,6 +47,7 @@ def _source(dialect: str, *where, shard=0):
             func.coalesce(Purchase.category, "").label("category"),
             func.coalesce(Customer.value_class, "").label("segment"),
             func.coalesce(Customer.lifecycle_phase, "").label("phase"),
+            Response.channel,
             _shard(shard),
             *_counted(Survey.kind, Response.score),
         )
@@ -72,7 +73,8 @@ def _upsert(dialect: str, table, columns: tuple[str, ...], source):
 
 
 def _sent_source(dialect: str, *where, answered_only: bool = False, shard=0):
-    """Mailed invitations with their rollup key (day of the first mail); `answered_only` counts one answer."""
+    """Delivered invitations with their rollup key (day of the first mail or of the printed link, the invitation's
+    channel); `answered_only` counts one answer."""
     return (
         select(
             day_of(dialect, Invitation.sent_at).label("day"),
@@ -81,6 +83,7 @@ def _sent_source(dialect: str, *where, answered_only: bool = False, shard=0):
             func.coalesce(Purchase.category, "").label("category"),
             func.coalesce(Customer.value_class, "").label("segment"),
             func.coalesce(Customer.lifecycle_phase, "").label("phase"),
+            Invitation.channel,
             _shard(shard),
             (literal(0) if answered_only else literal(1)).label("sent"),
             (literal(1) if answered_only else case((Invitation.status == "answered", 1), else_=0)).label("answered"),
@@ -165,7 +168,7 @@ def _answer_joins(claimed, inserted):
     )
 
 
-def _answer_key(claimed, inserted, day_column) -> tuple:
+def _answer_key(claimed, inserted, day_column, channel_column) -> tuple:
     return (
         cast(day_column, Date).label("day"),
         claimed.c.survey_id,
@@ -173,6 +176,7 @@ def _answer_key(claimed, inserted, day_column) -> tuple:
         func.coalesce(Purchase.category, "").label("category"),
         func.coalesce(Customer.value_class, "").label("segment"),
         func.coalesce(Customer.lifecycle_phase, "").label("phase"),
+        channel_column.label("channel"),
         (inserted.c.id % SHARDS).label("shard"),
     )
 
@@ -182,7 +186,7 @@ def nps_part(claimed, inserted):
     (a row inserted by the same statement is not visible to its other parts)."""
     source = (
         select(
-            *_answer_key(claimed, inserted, inserted.c.created_at),
+            *_answer_key(claimed, inserted, inserted.c.created_at, inserted.c.channel),
             *_counted(claimed.c.kind, inserted.c.score),
         )
         .select_from(_answer_joins(claimed, inserted))
@@ -192,10 +196,10 @@ def nps_part(claimed, inserted):
 
 
 def mailed_part(claimed, inserted):
-    """For surveys' answer statement on PostgreSQL: one more answered invitation on its mailing day."""
+    """For surveys' answer statement on PostgreSQL: one more answered invitation on its delivery day and channel."""
     source = (
         select(
-            *_answer_key(claimed, inserted, claimed.c.sent_at),
+            *_answer_key(claimed, inserted, claimed.c.sent_at, claimed.c.invitation_channel),
             literal(0).label("sent"),
             literal(1).label("answered"),
         )

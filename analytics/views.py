@@ -9,6 +9,7 @@ from flask_babel import get_locale
 from sqlalchemy import select
 
 from analytics import follow_up_reports
+from analytics.channel_report import by_channel
 from analytics.chart import nps_chart
 from analytics.churn import churn_mailing, churn_rates, lifecycle_flow
 from analytics.churn_csv import churn_csv_rows
@@ -23,6 +24,7 @@ from kundenpuls.csvfile import csv_download
 from kundenpuls.extensions import csrf, db
 from kundenpuls.problems import Problem
 from kundenpuls.timeutil import utcnow
+from surveys.channels import LABELS as CHANNEL_LABELS
 from surveys.kinds import NPS, SCORED_KEYS
 from surveys.models import ChurnReason, Survey
 
@@ -64,6 +66,8 @@ def nps_page():
         "analytics/nps.html",
         report=report,
         filters=filters,
+        channels=_channels(report, filters) if report else [],
+        channel_labels=CHANNEL_LABELS,
         errors=error,
         chart=nps_chart(report) if report else None,
         surveys=db.session.scalars(select(Survey).where(Survey.kind == "nps").order_by(Survey.name)).all(),
@@ -75,6 +79,10 @@ def nps_page():
         args=request.args,
     )
     return page, 422 if error else 200
+
+
+def _channels(report: NpsReport, filters) -> list:
+    return by_channel(db.session, report.start, report.end, filters, current_app.config["NPS_MIN_ANSWERS"])
 
 
 def _blank(value):
@@ -147,6 +155,7 @@ def drivers_page():
         end=end,
         reason_labels=reason_labels,
         follow_up_labels=follow_up_labels,
+        channel_labels=CHANNEL_LABELS,
     )
 
 
@@ -184,6 +193,7 @@ def nps_api():
             "filters": filters.as_query(),
             "periods": periods,
             "total": report.total.as_dict(),
+            "channels": [row.as_dict() for row in _channels(report, filters)],
         }
     )
 

@@ -62,6 +62,7 @@ def register_extensions(app: Flask) -> None:
     from retention import models as retention_models  # noqa: F401
     from surveys import (
         follow_ups,  # noqa: F401
+        public_models,  # noqa: F401
         rating_grid,  # noqa: F401
     )
     from surveys import models as survey_models  # noqa: F401
@@ -116,6 +117,9 @@ def register_blueprints(app: Flask) -> None:
     from surveys.api import bp as surveys_api
     from surveys.follow_up_admin import bp as follow_up_admin
     from surveys.follow_up_views import bp as follow_ups
+    from surveys.link_views import bp as survey_links
+    from surveys.public_admin import bp as public_admin
+    from surveys.public_views import bp as public_links
     from surveys.rating_admin import bp as rating_admin
     from surveys.settings_api import bp as survey_settings_api
     from surveys.views import bp as surveys
@@ -127,8 +131,11 @@ def register_blueprints(app: Flask) -> None:
         customer_admin,
         customer_staff,
         surveys,
+        survey_links,
+        public_links,
         follow_ups,
         survey_admin,
+        public_admin,
         follow_up_admin,
         rating_admin,
         messaging,
@@ -173,8 +180,8 @@ def register_signals() -> None:
     from integrations import alerts, events
     from messaging.outbox import add_withdrawal_check
     from messaging.signals import messages_sent
+    from retention.answers import on_answer_identified, pending_part
     from retention.answers import on_response_submitted as queue_for_segments
-    from retention.answers import pending_part
     from retention.segments import on_root_cause_set as reason_given
     from retention.suggestions import on_case_closed as settle_measure
     from surveys.answer_path import add_answer_part, add_answer_writer
@@ -182,7 +189,7 @@ def register_signals() -> None:
     from surveys.jobs import register_trigger
     from surveys.mail import SURVEY_MAIL_KINDS, on_messages_sent, withdrawn_survey_mail
     from surveys.services import on_customer_churned, on_lifecycle_changes_removed
-    from surveys.signals import follow_ups_given, invitations_sent, response_submitted
+    from surveys.signals import answer_identified, follow_ups_given, invitations_sent, response_submitted
 
     register_condition("after_resolved_case", resolved_since_latest_answer)
     register_trigger("case_resolved", due_resolved_cases)
@@ -195,6 +202,7 @@ def register_signals() -> None:
     response_submitted.connect(open_case)
     add_answer_writer(may_open_case)
     response_submitted.connect(queue_for_segments)
+    answer_identified.connect(on_answer_identified)
     case_closed.connect(settle_measure)
     root_cause_set.connect(reason_given)
     customer_churned.connect(on_customer_churned)

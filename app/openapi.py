@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, jsonify
 
 from app.openapi_reports import report_paths
 from app.openapi_surveys import survey_paths
+from surveys.channels import CHANNELS
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 
@@ -89,6 +90,29 @@ BODY_ERRORS = {
     "413": _problem("The body is larger than 2 MB"),
     "415": _problem("The body is not application/json"),
 }
+CHANNEL_PARAM = {
+    "name": "channel",
+    "in": "query",
+    "schema": {"type": "string", "enum": list(CHANNELS)},
+    "description": "answers that came by this path; the response rate of invitations this channel delivered",
+}
+SURVEY_LINK = {
+    "type": "object",
+    "required": ["url", "qr", "expires_at", "survey", "status"],
+    "properties": {
+        "url": {"type": "string", "description": "the link to print: BASE_URL/p/<token>"},
+        "qr": {
+            "type": "object",
+            "properties": {
+                "svg": {"type": "string", "description": "the QR code (of BASE_URL/q/<token>) as SVG, scalable"},
+                "png": {"type": "string", "description": "as PNG; `?size=` its width in pixels, 64-2000 (300)"},
+            },
+        },
+        "expires_at": {"type": "string", "format": "date-time"},
+        "survey": {"type": "string", "description": "the survey's key"},
+        "status": {"type": "string", "description": "sent (handed out), answered, expired"},
+    },
+}
 EXTERNAL_ID = {
     "name": "external_id",
     "in": "path",
@@ -126,6 +150,7 @@ def document(base_url: str) -> dict:
             "status": {"type": "integer"},
             "detail": {"type": "string"},
             "errors": {"type": "array", "items": {"type": "object"}},
+            "reason": {"type": "string", "description": "a 409's cause, for a client to branch on"},
         },
     }
     period = {
@@ -183,6 +208,38 @@ def document(base_url: str) -> dict:
                         "200": _json("The same order_id again: nothing changed, no second invitation"),
                         "409": _problem("The external id names an erased customer: no data can be added to it"),
                         **BODY_ERRORS,
+                    },
+                }
+            },
+            "/api/v1/purchases/{order_id}/survey-link": {
+                "get": {
+                    "summary": "A personal survey link to print on the invoice or receipt, with its QR code; the same "
+                    "link on every call, and the survey's mail, if due later, delivers the same invitation",
+                    "parameters": [
+                        {
+                            "name": "order_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+                        },
+                        {
+                            "name": "survey",
+                            "in": "query",
+                            "schema": {"type": "string", "maxLength": 50},
+                            "description": "a purchase survey's key; default: the first active one whose audience "
+                            "takes the customer",
+                        },
+                    ],
+                    "responses": {
+                        "201": _json("A new link", SURVEY_LINK),
+                        "200": _json("The link handed out before", SURVEY_LINK),
+                        "404": _problem("Unknown order id"),
+                        "409": _problem(
+                            "No link: `reason` is unsubscribed, erased, quiet_period (asked within the survey's quiet "
+                            "period, by any channel) or no_survey"
+                        ),
+                        "503": _problem("The invitation job is running; retry after Retry-After seconds"),
+                        **ERRORS,
                     },
                 }
             },
@@ -255,14 +312,20 @@ def document(base_url: str) -> dict:
                         {"name": "phase", "in": "query", "schema": {"type": "string"}},
                         {"name": "category", "in": "query", "schema": {"type": "string"}},
                         {"name": "language", "in": "query", "schema": {"type": "string", "enum": ["de", "en"]}},
+                        CHANNEL_PARAM,
                     ],
                     "responses": {
                         "200": _json(
-                            "Periods and total",
+                            "Periods, total, and per channel: answers by the path they came, the response rate per "
+                            "channel that first delivered the invitation (null where it delivers none)",
                             {
                                 "type": "object",
-                                "required": ["periods", "total"],
-                                "properties": {"periods": {"type": "array", "items": period}, "total": period},
+                                "required": ["periods", "total", "channels"],
+                                "properties": {
+                                    "periods": {"type": "array", "items": period},
+                                    "total": period,
+                                    "channels": {"type": "array", "items": {"type": "object"}},
+                                },
                             },
                         ),
                         **ERRORS,

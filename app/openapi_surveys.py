@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from surveys.channels import CHANNELS
 from surveys.settings_api import NewSurvey, SurveyChanges
 
 NUMBER_OR_NULL = {"type": ["number", "null"]}
@@ -144,6 +145,7 @@ def survey_paths(json, problem, errors: dict, body_errors: dict, schemas: dict) 
                     {"name": "phase", "in": "query", "schema": {"type": "string"}},
                     {"name": "category", "in": "query", "schema": {"type": "string"}},
                     {"name": "language", "in": "query", "schema": {"type": "string", "enum": ["de", "en"]}},
+                    {"name": "channel", "in": "query", "schema": {"type": "string", "enum": list(CHANNELS)}},
                 ],
                 "responses": {
                     "200": json("Periods and total", RESULTS),

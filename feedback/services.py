@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import select
@@ -84,7 +85,7 @@ def open_case(session: Session, response: Response, now: datetime, kind: str | N
     if session.scalar(select(Case.id).where(Case.response_id == response.id)) is not None:
         return None
     customer = session.get(Customer, response.customer_id) if response.customer_id else None
-    revenue = revenue_12m(session, customer.id, now) if customer else 0
+    revenue = revenue_12m(session, customer.id, now) if customer else Decimal(0)  # an anonymous answer
     potential = customer.potential_value if customer else None
     priority = assess(kind, response.score, revenue, potential, KINDS[survey.kind])
     first_due = add_working_days(now, _sla_days("SLA_FIRST_CONTACT_DAYS")[priority.level])

@@ -60,6 +60,10 @@ class Config:
         self.ESCALATION_EMAIL = _env("ESCALATION_EMAIL")
         # Sign-in attempts per address and per client IP (Flask-Limiter syntax).
         self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
+        # Anonymous survey links: answers per client IP network (/24, /48) and the count per network and link in 24
+        # hours beyond which answers are held for a manager's review instead of counted.
+        self.ANONYMOUS_RATE_LIMIT = _env("ANONYMOUS_RATE_LIMIT", "10 per minute;60 per hour")
+        self.ANONYMOUS_HOLD_AFTER = max(1, int(_env("ANONYMOUS_HOLD_AFTER", "20") or 20))
         self.RATELIMIT_STORAGE_URI = _env("REDIS_URL") or "memory://"
         self.RATELIMIT_HEADERS_ENABLED = True
         self.SMTP_TIMEOUT_SECONDS = float(_env("SMTP_TIMEOUT_SECONDS", "30") or 30)

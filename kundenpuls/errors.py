@@ -43,7 +43,7 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(Problem)
     def handle_problem(exc: Problem):
         _rollback_quietly()
-        response = problem_response(exc.status, exc.title, exc.detail, exc.errors)
+        response = problem_response(exc.status, exc.title, exc.detail, exc.errors, exc.extensions)
         response.headers.update(exc.headers)
         return response
 

@@ -33,3 +33,24 @@ def try_job_lock(session: Session, key: int) -> bool:
 def is_transient(error: BaseException) -> bool:
     """A deadlock or serialization failure: nothing is wrong with the job, it lost a race."""
     return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def wait_for_job_lock(session: Session, key: int, seconds: float) -> bool:
+    """The job's lock for this transaction, waiting at most `seconds` for a running job to release it: for a request
+    that must not race the job (a printed link and the invitation job both create a customer's invitation). False
+    when the job held it all that time. SQLite has one writer at a time anyway."""
+    if not is_postgresql(session):
+        return True
+    try:
+        with session.begin_nested():
+            session.execute(text("SELECT set_config('lock_timeout', :ms, true)"), {"ms": f"{int(seconds * 1000)}ms"})
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        return False
+    session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
+    return True

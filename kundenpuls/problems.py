@@ -15,14 +15,18 @@ class Problem(Exception):
         detail: str | None = None,
         errors: list | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict | None = None,
     ) -> None:
         super().__init__(title)
         self.status, self.title, self.detail, self.errors = status, title, detail, errors
-        self.headers = headers or {}
+        self.headers, self.extensions = headers or {}, extensions or {}
 
 
-def problem_response(status: int, title: str, detail: str | None = None, errors: list | None = None) -> Response:
-    body: dict = {"type": "about:blank", "title": title, "status": status}
+def problem_response(
+    status: int, title: str, detail: str | None = None, errors: list | None = None, extensions: dict | None = None
+) -> Response:
+    """`extensions`: RFC 9457 extension members a client can branch on (e.g. a 409's `reason`)."""
+    body: dict = {**(extensions or {}), "type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
     if errors:

@@ -44,6 +44,12 @@ def on_response_submitted(response: Response, session: Session, now: datetime, *
     session.execute(insert(PendingAnswer).values(response_id=response.id))
 
 
+def on_answer_identified(response: Response, session: Session, now: datetime, **_: object) -> None:
+    """Receiver of surveys.signals.answer_identified: an anonymous answer whose writer confirmed their address now
+    belongs to a customer, and reaches their segment like any answer."""
+    session.execute(insert(PendingAnswer).values(response_id=response.id))
+
+
 def apply_answers(session: Session, now: datetime) -> int:
     """Scheduler job: apply the waiting answers in order and record their facts for the drivers report, BATCH
     per transaction; returns how many it worked through. One scheduler at a time, so two answers of one

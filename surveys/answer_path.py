@@ -36,7 +36,7 @@ from surveys.models import OPEN_STATUSES, Invitation, Response, Survey, kind_in_
 def claim_invitation(session: Session, token: str, now) -> tuple | None:
     """Mark the open invitation answered (a churn answer, stored by the ORM with its reasons); None if none is open.
     Returns (invitation id, survey id, customer id, locale, survey texts, purchase id, sent at, survey kind,
-    whether follow-up questions come)."""
+    whether follow-up questions come, the invitation's channel)."""
     return session.execute(_CLAIM, {"by_token": token, "at_now": now}).one_or_none()
 
 
@@ -87,6 +87,7 @@ def _answer_statements():
                 has_questions(invitations.c.survey_id),
                 select(surveys.c.rating_grid).where(surveys.c.id == invitations.c.survey_id).scalar_subquery(),
             ).label("asks_more"),
+            invitations.c.channel.label("invitation_channel"),
         )
     )
     # One lookup of the survey row, not one per kind the OR names.
@@ -97,7 +98,7 @@ def _answer_statements():
     inserted = (
         insert(responses)
         .from_select(
-            ["invitation_id", "survey_id", "customer_id", "score", "comment", "locale", "created_at"],
+            ["invitation_id", "survey_id", "customer_id", "score", "comment", "locale", "created_at", "channel"],
             select(
                 claimed.c.id,
                 claimed.c.survey_id,
@@ -106,9 +107,12 @@ def _answer_statements():
                 bindparam("new_comment", type_=responses.c.comment.type),
                 claimed.c.locale,
                 bindparam("new_created_at", type_=responses.c.created_at.type),
+                bindparam("new_channel", type_=responses.c.channel.type),
             ),
         )
-        .returning(responses.c.id, responses.c.invitation_id, responses.c.score, responses.c.created_at)
+        .returning(
+            responses.c.id, responses.c.invitation_id, responses.c.score, responses.c.created_at, responses.c.channel
+        )
         .cte("inserted")
     )
     claim_and_insert = select(
@@ -240,7 +244,7 @@ def _back_to_pool(connection: PoolProxiedConnection, cursor, driver_error: type[
     connection.close()
 
 
-_ANSWER_VALUES = ("by_token", "at_now", "new_score", "new_comment", "new_created_at")
+_ANSWER_VALUES = ("by_token", "at_now", "new_score", "new_comment", "new_created_at", "new_channel")
 _TIMES = ("at_now", "new_created_at")
 
 
@@ -249,7 +253,7 @@ def _claim_then_insert(session: Session, params: dict) -> tuple | None:
     claimed = session.execute(_SCORED_CLAIM, params).one_or_none()
     if claimed is None:
         return None
-    invitation_id, survey_id, customer_id, locale, texts, _purchase, _sent, kind, asks_more = claimed
+    invitation_id, survey_id, customer_id, locale, texts, _purchase, _sent, kind, asks_more, _channel = claimed
     values = {
         "invitation_id": invitation_id,
         "survey_id": survey_id,
@@ -258,6 +262,7 @@ def _claim_then_insert(session: Session, params: dict) -> tuple | None:
         "comment": params["new_comment"],
         "locale": locale,
         "created_at": params["new_created_at"],
+        "channel": params["new_channel"],
     }
     response_id = session.execute(_INSERT, values).scalar_one()
     return response_id, invitation_id, survey_id, customer_id, locale, texts, kind, asks_more

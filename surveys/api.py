@@ -86,6 +86,7 @@ def responses():
             "follow_ups": follow_ups.get(response.id, []),
             "ratings": ratings.get(response.id, []),
             "locale": response.locale,
+            "channel": response.channel,
             "created_at": response.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         for response, key, kind, external_id in page

@@ -97,12 +97,21 @@ def due_window(survey: Survey, now: datetime) -> tuple[datetime, datetime]:
     return newest - timedelta(days=survey.catchup_days), newest
 
 
-def reachable(survey: Survey, now: datetime, customer_id: ColumnElement) -> list[ColumnElement[bool]]:
-    """What every invitation job asks of a customer: mailable, and no invitation of any survey within the
-    survey's quiet period."""
+def quiet(
+    survey: Survey, now: datetime, customer_id: ColumnElement, apart_from: ColumnElement | None = None
+) -> ColumnElement[bool]:
+    """No invitation of any survey, by any channel, within the survey's quiet period; apart from the invitation
+    `apart_from` names (a printed link's, which the mail then delivers again) when it is not NULL."""
     earlier = aliased(Invitation)
-    recent = earlier.created_at > now - timedelta(days=survey.quiet_days)
-    return [*mailable(), ~exists().where(earlier.customer_id == customer_id, recent)]
+    found = [earlier.customer_id == customer_id, earlier.created_at > now - timedelta(days=survey.quiet_days)]
+    if apart_from is not None:
+        found.append(or_(apart_from.is_(None), earlier.id != apart_from))
+    return ~exists().where(*found)
+
+
+def reachable(survey: Survey, now: datetime, customer_id: ColumnElement) -> list[ColumnElement[bool]]:
+    """What every invitation job asks of a customer: mailable, and quiet (see `quiet`)."""
+    return [*mailable(), quiet(survey, now, customer_id)]
 
 
 def preview(session: Session, audience: dict | None, kind: str, now: datetime) -> dict[str, int]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from customers.models import Customer, LifecycleChange, Purchase
@@ -15,7 +15,8 @@ from kundenpuls.locks import INVITE_LOCK, try_job_lock
 from messaging.models import OutboxMessage
 from messaging.privacy import forget_old_texts
 from surveys.audience import conditions as audience_conditions
-from surveys.audience import due_window, reachable
+from surveys.audience import due_window, mailable, quiet, reachable
+from surveys.channels import LINK
 from surveys.kinds import CHURN, SCORED_KEYS
 from surveys.mail import queue_survey_mail
 from surveys.models import Invitation, Response, Survey, new_token
@@ -23,43 +24,72 @@ from surveys.models import Invitation, Response, Survey, new_token
 CHUNK = 500
 
 
-def _due_purchases(session: Session, survey: Survey, now: datetime, limit: int) -> list[tuple[int, int]]:
-    """Latest eligible purchase per customer: past the delay, not history, customer mailable and quiet."""
+def _due_purchases(session: Session, survey: Survey, now: datetime, limit: int) -> list[tuple[int, int, int | None]]:
+    """Latest eligible purchase per customer: past the delay, not history, customer mailable and quiet; with the
+    id of its printed link's invitation when one was handed out and never mailed (the mail then delivers it)."""
     oldest, newest = due_window(survey, now)
-    same = aliased(Invitation)
+    printed = aliased(Invitation)
     ranked = (
         select(
             Purchase.id.label("purchase_id"),
             Purchase.customer_id.label("customer_id"),
+            printed.id.label("printed_id"),
             func.row_number()
             .over(partition_by=Purchase.customer_id, order_by=(Purchase.purchased_at.desc(), Purchase.id.desc()))
             .label("rank"),
         )
         .join(Customer, Customer.id == Purchase.customer_id)
+        .outerjoin(printed, (printed.survey_id == survey.id) & (printed.purchase_id == Purchase.id))
         .where(
             Purchase.purchased_at <= newest,
             Purchase.purchased_at > oldest,
             Customer.lifecycle_phase != "churned",
-            *reachable(survey, now, Purchase.customer_id),
-            ~exists().where(same.survey_id == survey.id, same.purchase_id == Purchase.id),
+            *mailable(),
+            quiet(survey, now, Purchase.customer_id, apart_from=printed.id),
+            or_(printed.id.is_(None), _unmailed_print(printed, now)),
             *audience_conditions(survey.audience, Purchase.category),
         )
         .subquery()
     )
     rows = session.execute(
-        select(ranked.c.purchase_id, ranked.c.customer_id)
+        select(ranked.c.purchase_id, ranked.c.customer_id, ranked.c.printed_id)
         .where(ranked.c.rank == 1)
         .order_by(ranked.c.purchase_id)
         .limit(limit)
     )
-    return [(row.purchase_id, row.customer_id) for row in rows]
+    return [(row.purchase_id, row.customer_id, row.printed_id) for row in rows]
+
+
+def _unmailed_print(printed, now: datetime):
+    """A printed link's invitation still open that no mail has delivered (or is about to)."""
+    return and_(
+        printed.channel == LINK,
+        printed.status == "sent",
+        printed.last_mailed_at.is_(None),
+        printed.expires_at > now,
+        ~exists().where(OutboxMessage.invitation_id == printed.id),
+    )
+
+
+# A due row naming an existing invitation instead of the event to create one for.
+REUSE = "invitation_id"
 
 
 def _invite(session: Session, survey: Survey, due: list[tuple[str, int, int]], now: datetime) -> int:
-    """Create invitations for (link column, link id, customer id) rows, their mails in the same transaction."""
+    """Create invitations for (link column, link id, customer id) rows, their mails in the same transaction; a
+    REUSE row's invitation (a printed link) is mailed as it is, valid for the survey's expiry from now on."""
     customers = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_([c for *_, c in due])))}
+    reused = {
+        i.id: i
+        for i in session.scalars(select(Invitation).where(Invitation.id.in_([i for k, i, _ in due if k == REUSE])))
+    }
     invitations = []
     for link, link_id, customer_id in due:
+        if link == REUSE:
+            invitation = reused[link_id]
+            invitation.expires_at = max(invitation.expires_at, now + timedelta(days=survey.expiry_days))
+            invitations.append(invitation)
+            continue
         customer = customers[customer_id]
         invitation = Invitation(
             token=new_token(survey.kind),
@@ -110,7 +140,8 @@ def register_trigger(name: str, finder: Callable) -> None:
 def _due_for_survey(session: Session, survey: Survey, now: datetime, limit: int) -> list[tuple[str, int, int]]:
     if survey.trigger == "purchase":
         return [
-            ("purchase_id", purchase, customer) for purchase, customer in _due_purchases(session, survey, now, limit)
+            ("purchase_id", purchase, customer) if printed is None else (REUSE, printed, customer)
+            for purchase, customer, printed in _due_purchases(session, survey, now, limit)
         ]
     finder = _finders.get(survey.trigger)
     return finder(session, survey, now, limit) if finder else []

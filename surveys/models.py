@@ -19,15 +19,17 @@ OPEN_STATUSES = ("pending", "sent", "cancelled")
 ERASED_STATUS = "erased"
 
 
-def new_token(kind: str | None = None) -> str:
+def new_token(kind: str | None = None, nbytes: int = 24) -> str:
     """An invitation's secret: the survey and unsubscribe links carry it, and it is all they need.
 
     A CSAT or effort survey's token starts with its kind ("csat.", "ces."; token_urlsafe never writes a dot): the
     answer POST then knows before any query whether the answer may open a case (a CSAT 4 is satisfied, an NPS 4 a
     detractor), and a satisfied answer commits by its own statement like an NPS promoter's (bench/submit: CSAT at
     39% of the floor with every 4 and 5 in a transaction of its own). NPS tokens stay bare; a bare token is
-    judged by every kind at once, which is NPS's rule. The answer's SQL still checks the survey's real kind."""
-    secret = secrets.token_urlsafe(24)
+    judged by every kind at once, which is NPS's rule. The answer's SQL still checks the survey's real kind.
+    A printed link takes 12 bytes (96 bits, 16 characters): short enough to type and to print small as a QR code,
+    and still beyond guessing."""
+    secret = secrets.token_urlsafe(nbytes)
     return f"{kind}.{secret}" if kind in NAMED_IN_TOKEN else secret
 
 
@@ -96,6 +98,14 @@ class Invitation(db.Model):
             for name, column in (("purchase", "purchase_id"), ("change", "lifecycle_change_id"), ("case", "case_id"))
         ),
         Index("ix_invitations_customer_created", "customer_id", "created_at"),
+        # How many answers one network sent through a public link lately; only anonymous invitations have one.
+        Index(
+            "ix_invitations_public_network",
+            "public_link_id",
+            "network",
+            "created_at",
+            **_where("public_link_id IS NOT NULL"),
+        ),  # fmt: skip
         # Reminders and expiry look for open invitations only; an answered or expired one leaves this index
         # (and the answer's UPDATE writes three fewer index entries).
         Index("ix_invitations_open_expires", "expires_at", **_where("status IN ('pending', 'sent')")),
@@ -104,15 +114,22 @@ class Invitation(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    # None for an anonymous link's answer (until its writer confirms an address by mail, surveys.public_links).
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"))
     # Churn surveys are sent for a lifecycle change (cancellation or turning inactive), not a purchase.
     lifecycle_change_id: Mapped[int | None] = mapped_column(ForeignKey("lifecycle_changes.id"))
+    # Anonymous answers: the public link it came by, and a keyed hash of the sender's IP network (abuse checks).
+    public_link_id: Mapped[int | None] = mapped_column(ForeignKey("public_links.id"))
+    network: Mapped[str | None] = mapped_column(String(16))
     # Re-ask surveys are sent for a resolved feedback case. Its id only, without a foreign key: cases point at
     # responses, which point here, and cases are never deleted.
     case_id: Mapped[int | None] = mapped_column()
     locale: Mapped[str] = mapped_column(String(5))
-    # pending (mail queued) -> sent -> answered | expired | cancelled
+    # The channel that first delivered it (surveys.channels): email, or link (printed with its QR code).
+    channel: Mapped[str] = mapped_column(String(16), default="email", server_default="email")
+    # pending (mail queued) -> sent -> answered | expired | cancelled; a printed link is "sent" when handed out
+    # (sent_at: first delivered; last_mailed_at stays empty until a mail goes, so no reminder follows paper).
     status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -122,7 +139,7 @@ class Invitation(db.Model):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     survey: Mapped[Survey] = relationship()
-    customer: Mapped[Customer] = relationship()
+    customer: Mapped[Customer | None] = relationship()
     purchase: Mapped[Purchase | None] = relationship()
     lifecycle_change: Mapped[LifecycleChange | None] = relationship()
 
@@ -139,6 +156,8 @@ class Response(db.Model):
     # Churn surveys: the answer to "would you come back if ...?".
     comeback: Mapped[str | None] = mapped_column(Text)
     locale: Mapped[str] = mapped_column(String(5))
+    # The path the answer came by (surveys.channels): the mailed link, the printed link or its QR code.
+    channel: Mapped[str] = mapped_column(String(16), default="email", server_default="email")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
     invitation: Mapped[Invitation] = relationship()

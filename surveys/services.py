@@ -13,6 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from messaging.models import OutboxMessage
 from surveys.answer_path import claim_invitation, store_answer
+from surveys.channels import CHANNELS, EMAIL
 from surveys.kinds import HIGHEST, KINDS, LOWEST, SCORED_KEYS, Kind
 from surveys.mail import SURVEY_MAIL_KINDS
 from surveys.models import ChurnReason, Invitation, Response, ResponseReason, Survey
@@ -72,8 +73,10 @@ class Submitted:
         return (texts.get(self.response.locale) or texts["en"]).get(name) or texts["en"][name]
 
 
-def submit_answer(session: Session, token: str, score: int, comment: str | None, now: datetime) -> Submitted:
-    """Store the one answer of the invitation with this token; no reminder goes out after it.
+def submit_answer(
+    session: Session, token: str, score: int, comment: str | None, now: datetime, channel: str = EMAIL
+) -> Submitted:
+    """Store the one answer of the invitation with this token, arrived by `channel`; no reminder goes out after it.
 
     The conditional UPDATE is the guard against a double submit: a second request waits for the first
     one's row lock and then finds the invitation answered. The unique invitation_id of responses backs it up.
@@ -85,7 +88,16 @@ def submit_answer(session: Session, token: str, score: int, comment: str | None,
     comment = (comment or "").strip() or None
     if comment is not None and len(comment) > MAX_COMMENT:
         raise ValueError(f"comment longer than {MAX_COMMENT} characters")
-    params = {"by_token": token, "at_now": now, "new_score": score, "new_comment": comment, "new_created_at": now}
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    params = {
+        "by_token": token,
+        "at_now": now,
+        "new_score": score,
+        "new_comment": comment,
+        "new_created_at": now,
+        "new_channel": channel,
+    }
     try:
         row = store_answer(session, params)
     except IntegrityError:
@@ -103,6 +115,7 @@ def submit_answer(session: Session, token: str, score: int, comment: str | None,
         comment=comment,
         locale=locale,
         created_at=now,
+        channel=channel,
     )
     # A reminder still queued is cancelled by the sender, which sends nothing for answered invitations.
     response_submitted.send(response, session=session, now=now, kind=kind)

@@ -13,3 +13,6 @@ invitations_sent = _signals.signal("invitations-sent")
 # sender: the response id; kwargs: session, now. Its follow-up answers were just stored (in the session's
 # transaction), after the score: webhooks send them as response.follow_ups.
 follow_ups_given = _signals.signal("follow-ups-given")
+# sender: the Response of an anonymous answer just tied to the customer who confirmed their address; kwargs: session,
+# now. Its customer's segment takes it in like any answer.
+answer_identified = _signals.signal("answer-identified")

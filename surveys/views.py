@@ -15,6 +15,7 @@ from kundenpuls.dbpool import first_statement, is_disconnect
 from kundenpuls.extensions import csrf, db
 from kundenpuls.inputs import query_int
 from kundenpuls.timeutil import utcnow
+from surveys.channels import EMAIL, LINK, PATHS, PERSONAL, QR
 from surveys.follow_up_views import after_score
 from surveys.follow_ups import active_questions
 from surveys.forms import ChurnForm, answer_form_token, churn_form_token, score_form
@@ -81,6 +82,23 @@ def _page(template: str, status: int = 200, **context):
 
 @bp.route("/s/<token>", methods=["GET"])
 def survey(token: str):
+    """The mailed link."""
+    return _survey_page(token, EMAIL)
+
+
+@bp.get(f"/{PATHS[LINK]}/<token>")
+def printed(token: str):
+    """The printed link, typed in: the same page, the answer recorded as come by that channel."""
+    return _survey_page(token, LINK)
+
+
+@bp.get(f"/{PATHS[QR]}/<token>")
+def scanned(token: str):
+    """The printed QR code, scanned."""
+    return _survey_page(token, QR)
+
+
+def _survey_page(token: str, channel: str):
     invitation = _load(token)
     closed = _closed(invitation, 200)
     if closed is not None:
@@ -93,7 +111,9 @@ def survey(token: str):
     preselect = request.args.get("score", type=query_int)
     if preselect is not None and preselect in kind.scale:
         form.score.data = preselect
-    return _page("surveys/survey.html", form=form, invitation=invitation, **after_the_score(invitation.survey))
+    return _page(
+        "surveys/survey.html", form=form, invitation=invitation, channel=channel, **after_the_score(invitation.survey)
+    )
 
 
 @bp.post("/s/<token>")
@@ -109,10 +129,14 @@ def answer(token: str):
             return _answer_churn(token)
         raise CSRFError(_("The form is missing its security token."))
     score, comment = request.form.get("score", ""), request.form.get("comment", "")
-    if not (SCORE.fullmatch(score) and len(comment) <= MAX_COMMENT) or grid_values(request.form) is None:
-        return _invalid_answer(token)
+    channel = request.form.get("channel", EMAIL)
+    if (
+        not (SCORE.fullmatch(score) and len(comment) <= MAX_COMMENT and channel in PERSONAL)
+        or grid_values(request.form) is None
+    ):
+        return _invalid_answer(token, channel)
     try:
-        submitted = _submit_committed(token, int(score), comment)
+        submitted = _submit_committed(token, int(score), comment, channel)
     except UnknownInvitation:
         abort(404)
     except AlreadyAnswered:
@@ -120,7 +144,7 @@ def answer(token: str):
     except InvitationExpired:
         abort(410)
     except OffScale:
-        return _invalid_answer(token)
+        return _invalid_answer(token, channel)
     locale = g.locale = submitted.response.locale
     thanks = functools.partial(_thanks_page, locale, submitted.text("thanks"), request.script_root)
     if submitted.asks_more:
@@ -128,7 +152,7 @@ def answer(token: str):
     return thanks(), 200, NO_STORE
 
 
-def _invalid_answer(token: str):
+def _invalid_answer(token: str, channel: str = EMAIL):
     """The form again with what is wrong (a score off the survey's scale, a comment too long); nothing stored."""
     invitation = _load(token)
     closed = _closed(invitation, 409)
@@ -139,7 +163,15 @@ def _invalid_answer(token: str):
         return _page("surveys/churn.html", 422, form=form, invitation=invitation)
     form = score_form(KINDS[invitation.survey.kind], csrf_token=answer_form_token(token))
     form.validate()
-    return _page("surveys/survey.html", 422, form=form, invitation=invitation, **after_the_score(invitation.survey))
+    channel = channel if channel in PERSONAL else EMAIL
+    return _page(
+        "surveys/survey.html",
+        422,
+        form=form,
+        invitation=invitation,
+        channel=channel,
+        **after_the_score(invitation.survey),
+    )
 
 
 def _closed(invitation: Invitation, code: int):
@@ -199,20 +231,20 @@ def _answer_churn(token: str):
     return page, 200, {"Cache-Control": "no-store"}
 
 
-def _submit_committed(token: str, score: int, comment: str | None) -> Submitted:
+def _submit_committed(token: str, score: int, comment: str | None, channel: str) -> Submitted:
     """Store and commit; once more on a fresh connection if the database connection was lost meanwhile.
 
     Running again is safe: the claim only succeeds for an unanswered invitation, so an answer whose
     COMMIT did reach the database before the connection dropped comes back as "already answered".
     """
     try:
-        submitted = submit_answer(db.session, token, score, comment, utcnow())
+        submitted = submit_answer(db.session, token, score, comment, utcnow(), channel)
         _commit_if_begun()
     except DBAPIError as exc:
         if not is_disconnect(exc):
             raise
         db.session.rollback()
-        submitted = submit_answer(db.session, token, score, comment, utcnow())
+        submitted = submit_answer(db.session, token, score, comment, utcnow(), channel)
         _commit_if_begun()
     return submitted
 
@@ -230,9 +262,17 @@ def _thanks_page(locale: str, thanks: str, script_root: str = "") -> str:
     return render_template("surveys/thanks.html", thanks=thanks)
 
 
+def _personal(token: str) -> Invitation:
+    """The invitation of a known customer: an anonymous link's answer has no one to unsubscribe."""
+    invitation = _load(token)
+    if invitation.customer is None:
+        abort(404)
+    return invitation
+
+
 @bp.route("/u/<token>", methods=["GET"])
 def unsubscribe_page(token: str):
-    invitation = _load(token)
+    invitation = _personal(token)
     done = invitation.customer.unsubscribed_at is not None
     return _page("surveys/unsubscribe.html", invitation=invitation, done=done)
 
@@ -241,7 +281,7 @@ def unsubscribe_page(token: str):
 @csrf.exempt
 def unsubscribe_post(token: str):
     """RFC 8058 one-click: the mail client posts without a CSRF token; the token authorises."""
-    invitation = _load(token)
+    invitation = _personal(token)
     unsubscribe(db.session, invitation, utcnow())
     db.session.commit()
     return _page("surveys/unsubscribe.html", invitation=invitation, done=True)

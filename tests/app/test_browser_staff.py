@@ -1,6 +1,6 @@
-"""In headless Chromium: every staff page, signed in as an admin on the demo data, at 360, 1024 and 1440 px wide,
+"""In headless Chromium: every staff page, signed in as an admin on the demo data, at 360 and 1440 px wide,
 has no sideways scrolling (tables scroll in their own focusable region, as WCAG 1.4.10 allows data tables) and no
-axe-core violations (axe at 360 and 1440 px); the menu marks the current page and keeps sign-out on the screen
+axe-core violations; the menu marks the current page and keeps sign-out on the screen
 (issue 20)."""
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ PAGES = [
     "/reports/basket", "/reports/contacts", "/reports/churn", "/reports/leaving", "/reports/model-check",
     "/cockpit", "/cockpit/customers", "/cockpit/rules", "/cockpit/rules/new", "/cockpit/strategies",
     "/cockpit/movements", "/surveys", "/surveys/attributes", "/surveys/reasons", "/cases/contact-reasons",
-    "/settings/lifecycle", "/settings/values", "/settings/webhooks", "/outbox", "/mailbox",
+    "/settings/lifecycle", "/settings/values", "/settings/webhooks", "/outbox", "/mailbox", "/surveys/held",
 ]  # fmt: skip
-WIDTHS = (360, 1024, 1440)
+# A phone and a desktop. 1024 px (a tablet) found nothing the two did not, at a fifth of make test's minute here.
+WIDTHS = (360, 1440)
 
 
 def test_every_staff_page_fits_the_screen_without_violations(session, live_server, chromium):
@@ -35,6 +36,7 @@ def test_every_staff_page_fits_the_screen_without_violations(session, live_serve
     customer = session.scalars(select(Customer).order_by(Customer.id)).first()
     survey = session.scalars(select(Survey).order_by(Survey.id)).first()
     pages = [*PAGES, f"/cases/{case.id}", f"/customers/{customer.id}", f"/surveys/{survey.id}"]
+    pages.append(f"/surveys/{survey.id}/links")
     problems = []
     for width in WIDTHS:
         context = chromium.new_context(viewport={"width": width, "height": 900}, locale="en-US")
@@ -55,8 +57,6 @@ def test_every_staff_page_fits_the_screen_without_violations(session, live_serve
                 assert page.get_by_role("link", name="Queue", exact=True).get_attribute("aria-current") == "page"
                 box = page.get_by_role("button", name="Sign out").bounding_box()
                 assert box["x"] + box["width"] <= width
-            if width == 1024:
-                continue  # axe at the narrowest and widest; here the width only
             results = Axe().run(page)
             if results.violations_count:
                 problems.append(f"{path} at {width} px: " + ", ".join(v["id"] for v in results.response["violations"]))

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
+from analytics.channel_report import by_channel
 from analytics.co_purchase import bought_together
 from analytics.contacts import contact_report
 from analytics.importance_report import Segment, importance_report
@@ -19,6 +21,9 @@ from retention.models import CustomerSegment, RetentionRule, Suggestion
 from retention.rules import sentence
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+# The same data on either database (`make run` seeds SQLite; tests/app/test_shell.py seeds PostgreSQL too): the
+# PostgreSQL pass skips this 21-second check.
+pytestmark = pytest.mark.one_database
 
 
 def test_demo_data_makes_the_model_pages_meaningful(session, app):
@@ -36,6 +41,12 @@ def test_demo_data_makes_the_model_pages_meaningful(session, app):
     assert by["detractor"].curve.at(180) < by["promoter"].curve.at(180)
     assert report.test is not None and report.test.p_value < 0.05
     assert summary["cases"] > 0 and summary["suggestions"] > 0
+    # Channels: printed receipt links answered by QR code, typed link or the following mail; a counter's anonymous
+    # link. Each has answers over the last quarter; the printed links and the mail have a response rate.
+    quarter = ((NOW - timedelta(days=90)).date(), NOW.date())
+    channels = {row.channel: row for row in by_channel(session, *quarter, ReportFilter())}
+    assert set(channels) == {"email", "link", "qr", "anonymous"} and all(r.figure.n > 10 for r in channels.values())
+    assert channels["email"].response_rate and channels["link"].response_rate and channels["qr"].sent == 0
     # Invest here, save there: the patterns the demo draws show in the reports.
     year = ((NOW - timedelta(days=365)).date(), NOW.date())
     quadrants = {
