@@ -64,6 +64,7 @@ def register_extensions(app: Flask) -> None:
         follow_ups,  # noqa: F401
         public_models,  # noqa: F401
         rating_grid,  # noqa: F401
+        widget_models,  # noqa: F401
     )
     from surveys import models as survey_models  # noqa: F401
 
@@ -123,6 +124,8 @@ def register_blueprints(app: Flask) -> None:
     from surveys.rating_admin import bp as rating_admin
     from surveys.settings_api import bp as survey_settings_api
     from surveys.views import bp as surveys
+    from surveys.widget_admin import bp as widget_admin
+    from surveys.widget_views import bp as widgets
 
     for blueprint in (
         health,
@@ -133,9 +136,11 @@ def register_blueprints(app: Flask) -> None:
         surveys,
         survey_links,
         public_links,
+        widgets,
         follow_ups,
         survey_admin,
         public_admin,
+        widget_admin,
         follow_up_admin,
         rating_admin,
         messaging,

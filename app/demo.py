@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from analytics.facts import record_facts
 from analytics.purchase_models import fit_models
 from analytics.rollup import rebuild as rebuild_rollup
-from app.demo_channels import counter_link, printed_links
+from app.demo_channels import counter_link, portal_widget, printed_links
 from app.demo_churn import churn_answers, historic_invitation, replay_lifecycle
 from app.demo_interactions import offer_rule, rate_answers, record_interactions
 from app.demo_texts import COMMENTS, DEMO_CALL_NOTES, DEMO_CUSTOMERS, DEMO_SEED, DISMISS_REASONS, FIRST, LAST
@@ -79,6 +79,7 @@ def seed_demo(
     worked = _demo_suggestions(session, now, rng)
     # Last, so that none of the steps above (which draw from `rng` over the answers) sees them.
     printed, counter = printed_links(session, survey, now, seed), counter_link(session, survey, now, seed)
+    portal_widget(session, survey, now)
     rebuild_rollup(session)
     record_facts(session)
     session.commit()

@@ -1,6 +1,6 @@
 """Demo channels: some receipts of the last half year carried a printed link (answered by its QR code, typed in,
 or from the mail that followed), and a shop counter's anonymous link collected answers, so the NPS report's channel
-table and filter show something on a first look."""
+table and filter show something on a first look; a web widget waits on /widget/demo to be tried."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from surveys.channels import ANONYMOUS, EMAIL, LINK, QR
 from surveys.models import Invitation, Response, Survey
 from surveys.public_links import create_link, network_of
+from surveys.widgets import create_widget
 
 PRINTED_SHARE = 0.2
 # How printed links were answered: most scan the code.
@@ -71,3 +72,9 @@ def counter_link(session: Session, survey: Survey, now: datetime, seed: int) -> 
         })  # fmt: skip
     session.execute(insert(Response), answers)
     return len(answers)
+
+
+def portal_widget(session: Session, survey: Survey, now: datetime) -> str:
+    """A widget for the customer portal, open to anonymous visitors too, to try on /widget/demo; its public key."""
+    values = {"label": "Kundenportal (Demo)", "allow_anonymous": True}
+    return create_widget(session, survey, values, None, now).public_key

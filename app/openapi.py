@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, jsonify
 
 from app.openapi_reports import report_paths
 from app.openapi_surveys import survey_paths
+from app.openapi_widget import widget_paths
 from surveys.channels import CHANNELS
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
@@ -334,6 +335,7 @@ def document(base_url: str) -> dict:
             },
             **survey_paths(_json, _problem, ERRORS, BODY_ERRORS, schemas),
             **report_paths(_json, ERRORS),
+            **widget_paths(_json, _problem),
             "/api/v1/responses": {
                 "get": {
                     "summary": "Answers for export, oldest first; follow `next` for the following page",

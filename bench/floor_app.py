@@ -1,4 +1,5 @@
-"""The floor for bench/submit.py: a bare Flask endpoint that does one INSERT, nothing else."""
+"""The floors for bench/submit.py (a bare Flask endpoint that does one INSERT, nothing else) and bench/widget.py
+(one that reads a JSON body and does one indexed SELECT)."""
 
 import os
 
@@ -17,3 +18,14 @@ def answer(token: str):
             {"t": token, "s": int(request.form.get("score", 0)), "c": request.form.get("comment")},
         )
     return "thanks"
+
+
+@app.post("/check/<key>")
+def check(key: str):
+    """bench/widget.py's floor: read the JSON body, one indexed SELECT, a JSON answer."""
+    body = request.get_json(force=True)
+    with engine.connect() as conn:
+        found = conn.execute(
+            text("SELECT id FROM customers WHERE external_id = :x"), {"x": body.get("customer")}
+        ).scalar()
+    return {"show": found is not None}

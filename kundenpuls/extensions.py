@@ -38,6 +38,13 @@ limiter = Limiter(key_func=get_remote_address)
 # Survey pages are authorised by 192-bit tokens (nothing to guess) and are the hot path; health checks are
 # polled. Flask-Limiter's request hooks (a check before, headers after, a context reset at teardown) skip them.
 UNLIMITED_BLUEPRINTS = frozenset({"surveys", "health"})
+# Single endpoints as hot (the web widget's check, on every page view of a shop), named by exempt_from_limits.
+_UNLIMITED_ENDPOINTS: set[str] = set()
+
+
+def exempt_from_limits(endpoint: str) -> None:
+    """The endpoint skips the limiter's hooks: it takes no limit and costs no more than checking one would."""
+    _UNLIMITED_ENDPOINTS.add(endpoint)
 
 
 def init_limiter(app: Flask) -> None:
@@ -60,7 +67,7 @@ def _skipping_unlimited(hook: Callable) -> Callable:
 
     @functools.wraps(hook)
     def scoped(*args):
-        if request.blueprint in UNLIMITED_BLUEPRINTS:
+        if request.blueprint in UNLIMITED_BLUEPRINTS or request.endpoint in _UNLIMITED_ENDPOINTS:
             return args[0] if args else None
         return hook(*args)
 

@@ -61,15 +61,20 @@ class NulCharacter(BadRequest):
     description = "Text may not contain the NUL character (U+0000)."
 
 
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
 def _refuse_nul() -> None:
-    """No text with a NUL character gets in: the path, the query, form fields or a JSON body."""
+    """No text with a NUL character gets in: the path, the query, form fields or a JSON body (also one sent as
+    text/plain, as the web widget does to spare the browser a CORS preflight)."""
     if "\x00" in request.path:
         raise NulCharacter()
-    for values in (request.args, request.form if request.method in ("POST", "PUT", "PATCH") else {}):
+    form = request.method in ("POST", "PUT", "PATCH") and request.mimetype in FORM_TYPES
+    for values in (request.args, request.form if form else {}):
         for value in values.values() if hasattr(values, "values") else ():
             if "\x00" in value:
                 raise NulCharacter()
-    if request.is_json and request.content_length:
+    if request.content_length and (request.is_json or request.mimetype == "text/plain"):
         body = request.get_data(cache=True)
         if b"\x00" in body or b"\\u0000" in body:
             raise NulCharacter()

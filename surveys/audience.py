@@ -98,12 +98,18 @@ def due_window(survey: Survey, now: datetime) -> tuple[datetime, datetime]:
 
 
 def quiet(
-    survey: Survey, now: datetime, customer_id: ColumnElement, apart_from: ColumnElement | None = None
+    survey: Survey,
+    now: datetime,
+    customer_id: ColumnElement,
+    apart_from: ColumnElement | None = None,
+    since: ColumnElement | None = None,
 ) -> ColumnElement[bool]:
     """No invitation of any survey, by any channel, within the survey's quiet period; apart from the invitation
-    `apart_from` names (a printed link's, which the mail then delivers again) when it is not NULL."""
+    `apart_from` names (a printed link's, which the mail then delivers again) when it is not NULL. `since`, a bound
+    parameter, stands for the period's start in a statement built once and run many times (the widget's check)."""
     earlier = aliased(Invitation)
-    found = [earlier.customer_id == customer_id, earlier.created_at > now - timedelta(days=survey.quiet_days)]
+    start = since if since is not None else now - timedelta(days=survey.quiet_days)
+    found = [earlier.customer_id == customer_id, earlier.created_at > start]
     if apart_from is not None:
         found.append(or_(apart_from.is_(None), earlier.id != apart_from))
     return ~exists().where(*found)

@@ -2,21 +2,28 @@
 
 An invitation records the channel that first delivered it (email: the scheduler's mail; link: a personal link
 printed on an invoice or receipt, with its QR code; anonymous: a public link at a counter, on a poster or in a
-newsletter, surveys.public_links). An answer records the path it came by: the mailed link, the
-printed link typed in, or the QR code scanned, which can differ from the invitation's (a receipt's invitation is
-also mailed later, and either path answers it). The quiet period, unsubscribes and "one answer per invitation" are
-the invitation's, so they hold whatever the channel.
+newsletter, surveys.public_links; widget: the survey shown on the company's own website or app, surveys.widgets). An
+answer records the path it came by: the mailed link, the printed link typed in, or the QR code scanned, which can
+differ from the invitation's (a receipt's invitation is also mailed later, and either path answers it).
+The quiet period, unsubscribes and "one answer per invitation" are the invitation's, so they hold whatever the
+channel.
 """
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-EMAIL, LINK, QR, ANONYMOUS = "email", "link", "qr", "anonymous"
-CHANNELS = (EMAIL, LINK, QR, ANONYMOUS)
+EMAIL, LINK, QR, ANONYMOUS, WIDGET = "email", "link", "qr", "anonymous", "widget"
+CHANNELS = (EMAIL, LINK, QR, ANONYMOUS, WIDGET)
 # The path of each answer page: /s/ is the mailed link, /p/ the printed one, /q/ the QR code's (short, to print small).
 PATHS = {EMAIL: "s", LINK: "p", QR: "q"}
-LABELS = {EMAIL: _l("E-mail"), LINK: _l("Printed link"), QR: _l("QR code"), ANONYMOUS: _l("Anonymous link")}
+LABELS = {
+    EMAIL: _l("E-mail"),
+    LINK: _l("Printed link"),
+    QR: _l("QR code"),
+    ANONYMOUS: _l("Anonymous link"),
+    WIDGET: _l("Web widget"),
+}
 # Paths an answer to a personal invitation may say it came by (the form's hidden field); anonymous answers come by
 # their own page only.
 PERSONAL = (EMAIL, LINK, QR)

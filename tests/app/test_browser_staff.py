@@ -36,7 +36,7 @@ def test_every_staff_page_fits_the_screen_without_violations(session, live_serve
     customer = session.scalars(select(Customer).order_by(Customer.id)).first()
     survey = session.scalars(select(Survey).order_by(Survey.id)).first()
     pages = [*PAGES, f"/cases/{case.id}", f"/customers/{customer.id}", f"/surveys/{survey.id}"]
-    pages.append(f"/surveys/{survey.id}/links")
+    pages += [f"/surveys/{survey.id}/links", f"/surveys/{survey.id}/widgets", "/widget/demo"]
     problems = []
     for width in WIDTHS:
         context = chromium.new_context(viewport={"width": width, "height": 900}, locale="en-US")
