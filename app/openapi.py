@@ -11,6 +11,7 @@ from zoneinfo import available_timezones
 
 from flask import Blueprint, current_app, jsonify
 
+from app.openapi_ingest import batch_path
 from app.openapi_reports import report_paths
 from app.openapi_surveys import survey_paths
 from app.openapi_widget import widget_paths
@@ -212,6 +213,7 @@ def document(base_url: str) -> dict:
                     },
                 }
             },
+            "/api/v1/purchases/batch": batch_path(_json, _problem, BODY_ERRORS),
             "/api/v1/purchases/{order_id}/survey-link": {
                 "get": {
                     "summary": "A personal survey link to print on the invoice or receipt, with its QR code; the same "

@@ -1,5 +1,5 @@
-"""The floors for bench/submit.py (a bare Flask endpoint that does one INSERT, nothing else) and bench/widget.py
-(one that reads a JSON body and does one indexed SELECT)."""
+"""The floors for bench/submit.py (a bare Flask endpoint that does one INSERT, nothing else), bench/widget.py
+(one that reads a JSON body and does one indexed SELECT) and bench/ingest.py (a JSON body, one INSERT)."""
 
 import os
 
@@ -29,3 +29,15 @@ def check(key: str):
             text("SELECT id FROM customers WHERE external_id = :x"), {"x": body.get("customer")}
         ).scalar()
     return {"show": found is not None}
+
+
+@app.post("/ingest")
+def ingest():
+    """bench/ingest.py's floor: read the JSON purchase, one INSERT, a JSON answer."""
+    body = request.get_json(force=True)
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO bench_floor (token, score, comment, created_at) VALUES (:t, 0, :c, now())"),
+            {"t": body.get("order_id"), "c": body.get("category")},
+        )
+    return {"order_id": body.get("order_id")}, 201

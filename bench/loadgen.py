@@ -16,6 +16,8 @@ class Result:
     statuses: dict
     latencies: list[float]
     elapsed: float
+    # A client used up its share of the requests before the time was up: the rate then measures an idle tail.
+    dry: bool = False
 
     @property
     def rate(self) -> float:
@@ -39,13 +41,16 @@ def _request(port: int, payload: bytes) -> int:
     return int(head[9:12]) if head.startswith(b"HTTP/1.") else 0
 
 
+DRY = ("dry", 0.0, "")  # the marker a client appends when its requests ran out before the deadline
+
+
 def _thread(port, requests, deadline, interval, out):
     next_at = time.perf_counter()
     for item in requests:
         label, payload = item if isinstance(item, tuple) else ("", item)
         now = time.perf_counter()
         if now >= deadline:
-            break
+            return
         if interval:
             if next_at > now:
                 time.sleep(next_at - now)
@@ -56,6 +61,8 @@ def _thread(port, requests, deadline, interval, out):
         except OSError:
             status = 0
         out.append((status, time.perf_counter() - start, label))
+    if time.perf_counter() < deadline:
+        out.append(DRY)
 
 
 def _process(port, requests, threads, duration, interval, queue):
@@ -98,11 +105,13 @@ def run(
 
 
 def _result(items: list, elapsed: float) -> Result:
+    dry = DRY in items
+    items = [item for item in items if item != DRY]
     statuses: dict = {}
     for status, *_ in items:
         statuses[status] = statuses.get(status, 0) + 1
     ok = [latency for status, latency, _ in items if 200 <= status < 300]
-    return Result(len(ok), len(items) - len(ok), statuses, ok, elapsed)
+    return Result(len(ok), len(items) - len(ok), statuses, ok, elapsed, dry)
 
 
 def run_labelled(
@@ -110,5 +119,7 @@ def run_labelled(
 ) -> dict[str, Result]:
     """A mixed closed-loop run; (label, request) pairs; one Result per label over the same elapsed time."""
     items, elapsed = _drive(port, requests, duration, processes, threads, None)
+    dry = DRY in items
+    items = [item for item in items if item != DRY]
     labels = sorted({label for *_, label in items})
-    return {label: _result([i for i in items if i[2] == label], elapsed) for label in labels}
+    return {label: _result([i for i in items if i[2] == label] + [DRY] * dry, elapsed) for label in labels}

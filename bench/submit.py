@@ -161,7 +161,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--invitations", type=int, default=180_000)
+    parser.add_argument("--invitations", type=int, default=180_000, help="NPS and CSAT invitations seeded, half each")
     args = parser.parse_args()
     with throwaway_database("kp_bench_submit") as url:
         env = migrated(url, SECRET)
@@ -188,18 +188,17 @@ def main() -> None:
             loadgen.run(floor_port, floor_requests[:2000], 2)  # warm-up
             accepted = loadgen.run(app_port, requests[:2000], 2).ok
             accepted += loadgen.run(app_port, csat_requests[:2000], 2).ok
-            # Each list is used up by its own rounds: the floor's by the floor rounds, the answers' by the app's.
-            used, csat_used, floor_used = 2000, 2000, 2000
+            # The answers' lists are used up by the app's rounds (one answer per invitation); the floor's INSERT has no
+            # uniqueness, so every floor round sends its list from the start again.
+            used, csat_used = 2000, 2000
             # Rounds alternate between floor and app, so that a busy moment of the machine hits both alike.
             floors, peaks, csat_floors, csat_peaks = [], [], [], []
             for _ in range(args.rounds):
-                floors.append(loadgen.run(floor_port, floor_requests[floor_used:], args.seconds))
-                floor_used += floors[-1].ok + floors[-1].errors
+                floors.append(loadgen.run(floor_port, floor_requests, args.seconds))
                 peaks.append(loadgen.run(app_port, requests[used:], args.seconds))
                 accepted += peaks[-1].ok
                 used += peaks[-1].ok + peaks[-1].errors + GAP
-                csat_floors.append(loadgen.run(floor_port, floor_requests[floor_used:], args.seconds))
-                floor_used += csat_floors[-1].ok + csat_floors[-1].errors
+                csat_floors.append(loadgen.run(floor_port, floor_requests, args.seconds))
                 csat_peaks.append(loadgen.run(app_port, csat_requests[csat_used:], args.seconds))
                 accepted += csat_peaks[-1].ok
                 csat_used += csat_peaks[-1].ok + csat_peaks[-1].errors + GAP
@@ -212,6 +211,10 @@ def main() -> None:
         with psycopg.connect(psycopg_url(url)) as conn:
             stored = conn.execute("SELECT count(*) FROM responses").fetchone()[0]
         applied, applying = apply_pending(env)
+    phases = {"floor": floors + csat_floors, "NPS": peaks, "CSAT": csat_peaks, "half-peak": [half]}
+    dry = [f"{name} round {n}" for name, results in phases.items() for n, result in enumerate(results, 1) if result.dry]
+    if dry:  # a round whose clients ran out of requests measured idle time too: no figure from it
+        sys.exit(f"no figures: {', '.join(dry)} ran out of invitations; run again with more --invitations")
     # Each app round is compared with the floor round just before it: this machine's speed drifts over a run (other
     # tenants, autovacuum), and the medians of floor and app rounds may come from moments far apart.
     ratios = sorted(p.rate / f.rate for f, p in zip(floors, peaks, strict=True))

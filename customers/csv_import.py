@@ -14,10 +14,9 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from customers.history import replay_if_out_of_order
-from customers.lifecycle import recompute_phases
+from customers.bulk import CREATED, KNOWN, store_purchases
 from customers.schemas import CustomerIn, PurchaseIn
-from customers.services import record_purchase, upsert_customer
+from customers.services import upsert_customer
 from kundenpuls.csvfile import SafeWriter
 from kundenpuls.inputs import error_list
 
@@ -112,39 +111,42 @@ def _rows(reader: csv.DictReader) -> Iterator[tuple[int, dict]]:
             yield reader.line_num, row
 
 
+def _check_cells(row: dict) -> None:
+    if "__extra__" in row:
+        raise ValueError("the row has more cells than the header has columns")
+    if any(value is None for value in row.values()):
+        raise ValueError("the row has fewer cells than the header has columns")
+
+
+def _message(exc: ValidationError | ValueError | SQLAlchemyError) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{e['field']}: {e['message']}" for e in error_list(exc))
+    return str(exc).splitlines()[0]
+
+
 def _import(
     session: Session,
     reader: csv.DictReader,
-    now: datetime,
     store: Callable[[dict], bool],
     on_row: Callable[[], None] | None,
-    before_commit: Callable[[], None] = lambda: None,
 ) -> ImportReport:
     report = ImportReport()
     pending = 0
     for line, row in _rows(reader):
         try:
-            if "__extra__" in row:
-                raise ValueError("the row has more cells than the header has columns")
-            if any(value is None for value in row.values()):
-                raise ValueError("the row has fewer cells than the header has columns")
+            _check_cells(row)
             with session.begin_nested():
                 created = store(row)
             report.created += created
             report.unchanged += not created
-        except ValidationError as exc:
-            message = "; ".join(f"{e['field']}: {e['message']}" for e in error_list(exc))
-            report.errors.append(RowError(line, message, row))
-        except (ValueError, SQLAlchemyError) as exc:
-            report.errors.append(RowError(line, str(exc).splitlines()[0], row))
+        except (ValidationError, ValueError, SQLAlchemyError) as exc:
+            report.errors.append(RowError(line, _message(exc), row))
         pending += 1
         if pending >= COMMIT_EVERY:
-            before_commit()
             session.commit()
             pending = 0
         if on_row:
             on_row()
-    before_commit()
     session.commit()
     return report
 
@@ -152,26 +154,40 @@ def _import(
 def import_purchases(
     session: Session, reader: csv.DictReader, now: datetime, on_row: Callable[[], None] | None = None
 ) -> ImportReport:
-    """Import purchases (and their customers); an order id already known is left as it is."""
+    """Import purchases (and their customers); an order id already known is left as it is.
+
+    Valid rows are stored like a batch of the API (customers.bulk), COMMIT_EVERY rows per batch and commit:
+    phases move once per batch, and a file of a year's orders takes a few statements per batch, not per row.
+    """
     check_header(reader, PURCHASE_COLUMNS, PURCHASE_OPTIONAL)
+    report = ImportReport()
+    batch: list[tuple[int, dict, PurchaseIn]] = []
 
-    touched: dict[int, datetime] = {}  # customer id: the earliest purchase of theirs this batch brought
+    def store() -> None:
+        outcomes = store_purchases(session, [data for *_, data in batch], now)
+        for (line, row, _), outcome in zip(batch, outcomes, strict=True):
+            if outcome.status == CREATED:
+                report.created += 1
+            elif outcome.status == KNOWN:
+                report.unchanged += 1
+            else:
+                report.errors.append(RowError(line, outcome.problem["detail"], row))
+        session.commit()
+        batch.clear()
 
-    def store(row: dict) -> bool:
-        data = PurchaseIn.model_validate(_purchase_payload(row), context={"now": now})
-        purchase, created = record_purchase(session, data, now, recompute=False)
-        if created:
-            earlier = touched.get(purchase.customer_id)
-            touched[purchase.customer_id] = min(earlier, data.purchased_at) if earlier else data.purchased_at
-        return created
-
-    def recompute_touched() -> None:
-        """Phases move once per batch of rows, not once per row; histories that older rows rewrite are replayed."""
-        recompute_phases(session, now, "purchase", sorted(touched))
-        replay_if_out_of_order(session, now, touched)
-        touched.clear()
-
-    return _import(session, reader, now, store, on_row, recompute_touched)
+    for line, row in _rows(reader):
+        try:
+            _check_cells(row)
+            batch.append((line, row, PurchaseIn.model_validate(_purchase_payload(row), context={"now": now})))
+        except (ValidationError, ValueError) as exc:
+            report.errors.append(RowError(line, _message(exc), row))
+        if len(batch) >= COMMIT_EVERY:
+            store()
+        if on_row:
+            on_row()
+    store()
+    report.errors.sort(key=lambda error: error.line)
+    return report
 
 
 def import_customers(
@@ -186,7 +202,7 @@ def import_customers(
         data = CustomerIn.model_validate(values)
         return upsert_customer(session, data, now)[1]
 
-    return _import(session, reader, now, store, on_row)
+    return _import(session, reader, store, on_row)
 
 
 def write_error_report(path: Path, report: ImportReport, fieldnames: list[str]) -> None:

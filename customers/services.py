@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from customers.bulk import CREATED, ERASED, apply_contact, store_purchases
 from customers.history import replay_if_out_of_order
 from customers.lifecycle import recompute_phases
 from customers.models import Cancellation, Customer, Purchase
@@ -39,50 +40,19 @@ def upsert_customer(session: Session, data: CustomerIn, now: datetime) -> tuple[
         except IntegrityError:  # created concurrently by another request
             customer = session.scalars(select(Customer).where(Customer.external_id == data.external_id)).one()
             created = False
-    if data.email and data.email.lower() != (customer.email or "").lower():
-        customer.email = data.email
-        customer.email_invalid_at = None
-        customer.email_invalid_reason = None
-    if data.name is not None:
-        customer.name = data.name
-    if data.locale is not None:
-        customer.locale = data.locale
-    if data.timezone is not None:
-        customer.timezone = data.timezone
-    if data.potential is not None:
-        customer.potential_value = data.potential
+    apply_contact(customer, data)
     return customer, created
 
 
 def record_purchase(session: Session, data: PurchaseIn, now: datetime, recompute: bool = True) -> tuple[Purchase, bool]:
     """Store a purchase once per order id and move the customer's phase; returns (purchase, created).
 
-    Bulk imports pass `recompute=False` and recompute once per batch of customers.
+    The path of a batch of one (customers.bulk): the API's single call and its batch answer alike.
     """
-    existing = session.scalars(select(Purchase).where(Purchase.order_id == data.order_id)).one_or_none()
-    if existing is not None:
-        return existing, False
-    customer, _ = upsert_customer(session, data.customer, now)
-    purchase = Purchase(
-        order_id=data.order_id,
-        customer_id=customer.id,
-        amount=data.amount,
-        margin=data.margin,
-        currency=data.currency,
-        category=data.category,
-        purchased_at=data.purchased_at,
-        created_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(purchase)
-    except IntegrityError:  # the same order arrived concurrently
-        existing = session.scalars(select(Purchase).where(Purchase.order_id == data.order_id)).one()
-        return existing, False
-    if recompute:
-        recompute_phases(session, now, "purchase", [customer.id])
-        replay_if_out_of_order(session, now, {customer.id: data.purchased_at})
-    return purchase, True
+    (outcome,) = store_purchases(session, [data], now, recompute)
+    if outcome.status == ERASED:
+        raise CustomerErased(data.customer.external_id)
+    return session.get(Purchase, outcome.purchase_id), outcome.status == CREATED
 
 
 def record_cancellation(

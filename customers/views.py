@@ -9,6 +9,7 @@ from flask import Blueprint, g, jsonify
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from customers.bulk import MAX_BATCH, store_purchases
 from customers.models import Cancellation, Customer, Purchase
 from customers.privacy import erase_customer, export_customer
 from customers.schemas import CancellationIn, PurchaseIn
@@ -16,11 +17,13 @@ from customers.services import CustomerErased, record_cancellation, record_purch
 from kundenpuls.apiauth import require_api_key
 from kundenpuls.extensions import csrf, db
 from kundenpuls.inputs import error_list, json_body
-from kundenpuls.problems import Problem
+from kundenpuls.problems import Problem, problem_body
 from kundenpuls.timeutil import utcnow
 
 bp = Blueprint("customers_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
+
+_SOME = "Some fields are missing or invalid."
 
 
 def _money(value) -> str | None:
@@ -53,7 +56,7 @@ def create_purchase():
     try:
         data = PurchaseIn.model_validate(json_body(), context={"now": now})
     except ValidationError as exc:
-        raise Problem(422, "Invalid purchase", "Some fields are missing or invalid.", error_list(exc)) from None
+        raise Problem(422, "Invalid purchase", _SOME, error_list(exc)) from None
     try:
         purchase, created = record_purchase(db.session, data, now)
     except CustomerErased as exc:
@@ -62,6 +65,40 @@ def create_purchase():
     body = purchase_json(purchase)  # before the commit: reading the row again after it could fail, and a 503
     db.session.commit()  # would tell the shop to retry a purchase that is stored
     return jsonify(body), 201 if created else 200
+
+
+@bp.post("/purchases/batch")
+@require_api_key
+def create_purchases():
+    """Up to MAX_BATCH purchases at once: one result per item, in order; valid items are stored even when others
+    fail, with the single call's idempotency (an order id sent again is "200 same order")."""
+    now = utcnow()
+    items = json_body("batch").get("purchases")
+    if not isinstance(items, list):
+        raise Problem(422, "Invalid batch", 'The body must be {"purchases": [...]}, a list of purchases.')
+    if len(items) > MAX_BATCH:
+        raise Problem(
+            413,
+            "Batch too large",
+            f"The batch holds {len(items)} purchases; send at most {MAX_BATCH} per request.",
+            extensions={"max_items": MAX_BATCH},
+        )
+    valid, results = [], []
+    for index, item in enumerate(items):
+        order_id = item.get("order_id") if isinstance(item, dict) else None
+        results.append({"order_id": order_id if isinstance(order_id, str) else None})
+        try:
+            valid.append((index, PurchaseIn.model_validate(item, context={"now": now})))
+        except ValidationError as exc:
+            problem = problem_body(422, "Invalid purchase", _SOME, error_list(exc))
+            results[index].update(status=422, problem=problem)
+    outcomes = store_purchases(db.session, [data for _, data in valid], now)
+    for (index, data), outcome in zip(valid, outcomes, strict=True):
+        results[index].update(order_id=data.order_id, status=outcome.status)
+        if outcome.problem:
+            results[index]["problem"] = outcome.problem
+    db.session.commit()
+    return jsonify({"results": results})
 
 
 def _erased(exc: CustomerErased) -> Problem:
@@ -91,7 +128,7 @@ def create_cancellation():
     try:
         data = CancellationIn.model_validate(json_body("cancellation"), context={"now": now})
     except ValidationError as exc:
-        raise Problem(422, "Invalid cancellation", "Some fields are missing or invalid.", error_list(exc)) from None
+        raise Problem(422, "Invalid cancellation", _SOME, error_list(exc)) from None
     customer = db.session.scalars(
         select(Customer).where(Customer.external_id == data.customer_external_id)
     ).one_or_none()

@@ -22,16 +22,23 @@ class Problem(Exception):
         self.headers, self.extensions = headers or {}, extensions or {}
 
 
-def problem_response(
+def problem_body(
     status: int, title: str, detail: str | None = None, errors: list | None = None, extensions: dict | None = None
-) -> Response:
-    """`extensions`: RFC 9457 extension members a client can branch on (e.g. a 409's `reason`)."""
+) -> dict:
+    """The problem+json object; also one item's outcome inside a batch answer."""
     body: dict = {**(extensions or {}), "type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
     if errors:
         body["errors"] = errors
-    response = jsonify(body)
+    return body
+
+
+def problem_response(
+    status: int, title: str, detail: str | None = None, errors: list | None = None, extensions: dict | None = None
+) -> Response:
+    """`extensions`: RFC 9457 extension members a client can branch on (e.g. a 409's `reason`)."""
+    response = jsonify(problem_body(status, title, detail, errors, extensions))
     response.status_code = status
     response.mimetype = "application/problem+json"
     return response

@@ -11,7 +11,11 @@ channel.
 
 from __future__ import annotations
 
+from flask import abort
 from flask_babel import lazy_gettext as _l
+
+from kundenpuls.extensions import db
+from surveys.models import Survey
 
 EMAIL, LINK, QR, ANONYMOUS, WIDGET = "email", "link", "qr", "anonymous", "widget"
 CHANNELS = (EMAIL, LINK, QR, ANONYMOUS, WIDGET)
@@ -27,3 +31,11 @@ LABELS = {
 # Paths an answer to a personal invitation may say it came by (the form's hidden field); anonymous answers come by
 # their own page only.
 PERSONAL = (EMAIL, LINK, QR)
+
+
+def survey_for_channel_or_404(survey_id: int) -> Survey:
+    """The survey an admin adds a link or widget to; churn surveys ask known customers who left, by mail only."""
+    survey = db.session.get(Survey, survey_id)
+    if survey is None or survey.kind == "churn":
+        abort(404)
+    return survey

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from kundenpuls.auth import role_required
 from kundenpuls.extensions import db
 from kundenpuls.timeutil import utcnow
+from surveys.channels import survey_for_channel_or_404
 from surveys.models import Invitation, Survey
 from surveys.public_links import change_link, create_link, decide, held_answers
 from surveys.public_models import HeldAnswer, PublicLink
@@ -34,13 +35,6 @@ class LinkForm(FlaskForm):
 
 def _end_of(day) -> datetime | None:
     return datetime.combine(day, time(23, 59, 59), UTC) if day else None
-
-
-def _survey(survey_id: int) -> Survey:
-    survey = db.session.get(Survey, survey_id)
-    if survey is None or survey.kind == "churn":  # churn surveys ask known customers who left
-        abort(404)
-    return survey
 
 
 def _page(survey: Survey, form: LinkForm, code: int = 200):
@@ -90,13 +84,13 @@ def _edit_form(link: PublicLink, formdata=None) -> LinkForm:
 @bp.get("/<int:survey_id>/links")
 @role_required("admin")
 def links(survey_id: int):
-    return _page(_survey(survey_id), LinkForm(formdata=None))
+    return _page(survey_for_channel_or_404(survey_id), LinkForm(formdata=None))
 
 
 @bp.post("/<int:survey_id>/links")
 @role_required("admin")
 def create(survey_id: int):
-    survey = _survey(survey_id)
+    survey = survey_for_channel_or_404(survey_id)
     form = LinkForm()
     if not form.validate():
         return _page(survey, form, 422)
@@ -109,17 +103,10 @@ def create(survey_id: int):
     return redirect(url_for(".links", survey_id=survey.id))
 
 
-def _link(link_id: int) -> PublicLink:
-    link = db.session.get(PublicLink, link_id)
-    if link is None:
-        abort(404)
-    return link
-
-
 @bp.post("/links/<int:link_id>")
 @role_required("admin")
 def update(link_id: int):
-    link = _link(link_id)
+    link = db.get_or_404(PublicLink, link_id)
     form = _edit_form(link, formdata=request.form)
     if not form.validate():
         return _page(link.survey, LinkForm(formdata=None), 422)
@@ -138,7 +125,7 @@ def update(link_id: int):
 @bp.post("/links/<int:link_id>/active")
 @role_required("admin")
 def toggle(link_id: int):
-    link = _link(link_id)
+    link = db.get_or_404(PublicLink, link_id)
     change_link(db.session, link, {"active": not link.active}, current_user.id, utcnow())
     db.session.commit()
     flash(_("Link opened.") if link.active else _("Link closed."), "info")
@@ -154,9 +141,7 @@ def held():
 @bp.post("/held/<int:held_id>/<any(accept, reject):decision>")
 @role_required("manager")
 def decide_held(held_id: int, decision: str):
-    answer = db.session.get(HeldAnswer, held_id)
-    if answer is None:
-        abort(404)
+    answer = db.get_or_404(HeldAnswer, held_id)
     if answer.decided_at is not None:
         flash(_("Someone decided on this answer already."), "error")
         return redirect(url_for(".held"))

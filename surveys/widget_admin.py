@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from kundenpuls.auth import role_required
 from kundenpuls.extensions import db
 from kundenpuls.timeutil import utcnow
-from surveys.channels import WIDGET
+from surveys.channels import WIDGET, survey_for_channel_or_404
 from surveys.models import Invitation, Survey
 from surveys.widget_models import Widget
 from surveys.widget_views import script_url
@@ -64,13 +64,6 @@ class WidgetForm(FlaskForm):
         }
 
 
-def _survey(survey_id: int) -> Survey:
-    survey = db.session.get(Survey, survey_id)
-    if survey is None or survey.kind == "churn":  # churn surveys ask customers who left, by mail
-        abort(404)
-    return survey
-
-
 def _edit_form(widget: Widget, formdata=None) -> WidgetForm:
     return WidgetForm(formdata=formdata, prefix=f"w{widget.id}", **{name: getattr(widget, name) for name in EDITABLE})
 
@@ -99,13 +92,13 @@ def _page(survey: Survey, form: WidgetForm, code: int = 200):
 @bp.get("/<int:survey_id>/widgets")
 @role_required("admin")
 def widgets(survey_id: int):
-    return _page(_survey(survey_id), WidgetForm(formdata=None))
+    return _page(survey_for_channel_or_404(survey_id), WidgetForm(formdata=None))
 
 
 @bp.post("/<int:survey_id>/widgets")
 @role_required("admin")
 def create(survey_id: int):
-    survey = _survey(survey_id)
+    survey = survey_for_channel_or_404(survey_id)
     form = WidgetForm()
     if not form.validate():
         return _page(survey, form, 422)
@@ -115,17 +108,10 @@ def create(survey_id: int):
     return redirect(url_for(".widgets", survey_id=survey.id))
 
 
-def _widget(widget_id: int) -> Widget:
-    widget = db.session.get(Widget, widget_id)
-    if widget is None:
-        abort(404)
-    return widget
-
-
 @bp.post("/widgets/<int:widget_id>")
 @role_required("admin")
 def update(widget_id: int):
-    widget = _widget(widget_id)
+    widget = db.get_or_404(Widget, widget_id)
     form = _edit_form(widget, formdata=request.form)
     if not form.validate():
         return _page(widget.survey, WidgetForm(formdata=None), 422)
@@ -138,7 +124,7 @@ def update(widget_id: int):
 @bp.post("/widgets/<int:widget_id>/active")
 @role_required("admin")
 def toggle(widget_id: int):
-    widget = _widget(widget_id)
+    widget = db.get_or_404(Widget, widget_id)
     change_widget(db.session, widget, {"active": not widget.active}, current_user.id, utcnow())
     db.session.commit()
     flash(_("Widget switched on.") if widget.active else _("Widget switched off."), "info")
@@ -148,7 +134,7 @@ def toggle(widget_id: int):
 @bp.post("/widgets/<int:widget_id>/secret")
 @role_required("admin")
 def replace_secret(widget_id: int):
-    widget = _widget(widget_id)
+    widget = db.get_or_404(Widget, widget_id)
     new_secret(db.session, widget, current_user.id, utcnow())
     db.session.commit()
     flash(_("New secret made: signatures made with the old one no longer work."), "info")
