@@ -60,6 +60,22 @@ def seconds_each(fn, runs: int) -> list[float]:
     return samples
 
 
+def new_api_key(app) -> str:
+    """A new API key named "bench" in `app`'s database; returns the key to send."""
+    from datetime import UTC, datetime
+
+    from kundenpuls.extensions import db
+    from kundenpuls.models import ApiKey
+
+    with app.app_context():
+        key = ApiKey.generate()
+        db.session.add(
+            ApiKey(name="bench", prefix=key[:10], key_hash=ApiKey.hash_key(key), created_at=datetime.now(UTC))
+        )
+        db.session.commit()
+    return key
+
+
 def signed_in_agent(app):
     """A test client of `app` signed in as a new agent (agent@example.com), through the real login form."""
     import re

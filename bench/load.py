@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from bench import loadgen
-from bench.common import ROOT, migrated, psycopg_url, signed_in_agent, throwaway_database
+from bench.common import ROOT, migrated, new_api_key, psycopg_url, signed_in_agent, throwaway_database
 from bench.queue import seed as seed_cases
 from bench.submit import SECRET, form_request, form_token, gunicorn, stop
 from tests.smtp import free_port
@@ -52,16 +52,9 @@ def staff_cookie(env: dict) -> tuple[str, str]:
     """Sign an agent in through the app (same secret as the workers); the session cookie works on gunicorn."""
     os.environ.update(env)
     from app import create_app
-    from kundenpuls.extensions import db
-    from kundenpuls.models import ApiKey
 
     app = create_app({"LOGIN_RATE_LIMIT": "100000 per minute"})
-    with app.app_context():
-        key = ApiKey.generate()
-        db.session.add(
-            ApiKey(name="bench", prefix=key[:10], key_hash=ApiKey.hash_key(key), created_at=datetime.now(UTC))
-        )
-        db.session.commit()
+    key = new_api_key(app)
     client = signed_in_agent(app)
     cookie = client.get_cookie("session")
     return f"session={cookie.value}", key

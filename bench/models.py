@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import psycopg
 
-from bench.common import ROOT, migrated, psycopg_url, throwaway_database
+from bench.common import ROOT, migrated, new_api_key, psycopg_url, throwaway_database
 
 AS_OF = date(2026, 6, 30)
 PARAMS = (0.8, 40.0, 0.8, 5.0)  # r, alpha per day, a, b: about five purchase days per customer over two years
@@ -124,16 +124,9 @@ def outlook_latency(env: dict[str, str], customers: int, requests: int = 400) ->
     """p95 in ms of the outlook API and of /healthz, alternating on one client."""
     os.environ.update(env)
     from app import create_app
-    from kundenpuls.extensions import db
-    from kundenpuls.models import ApiKey
 
     app = create_app()
-    with app.app_context():
-        key = ApiKey.generate()
-        db.session.add(
-            ApiKey(name="bench", prefix=key[:10], key_hash=ApiKey.hash_key(key), created_at=datetime.now(UTC))
-        )
-        db.session.commit()
+    key = new_api_key(app)
     client = app.test_client()
     headers = {"Authorization": f"Bearer {key}"}
     rng = np.random.default_rng(3)

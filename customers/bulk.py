@@ -21,7 +21,7 @@ from customers.history import replay_if_out_of_order
 from customers.lifecycle import recompute_phases
 from customers.models import Customer, Purchase
 from customers.schemas import CustomerIn, PurchaseIn
-from kundenpuls.dialect import name_of, upsert_insert
+from kundenpuls.dialect import insert_new_rows, one_of
 from kundenpuls.problems import problem_body
 
 MAX_BATCH = 1000  # items per API call; the CSV import stores its rows in chunks of this size too
@@ -36,7 +36,7 @@ class Outcome:
     order_id: str | None
     status: int
     purchase_id: int | None = None
-    customer_id: int | None = None
+    customer: Contact | None = None  # of a purchase stored now: the customer as it stands after the batch
     problem: dict | None = None
 
 
@@ -65,14 +65,19 @@ def apply_contact(customer, data: CustomerIn) -> None:
         customer.potential_value = data.potential
 
 
+# A customer as this module hands it on: a loaded row, or the values of one just inserted (same attribute names).
+Contact = Customer | SimpleNamespace
+
 _NEW_CUSTOMER = ("email", "email_invalid_at", "email_invalid_reason", "name", "locale", "timezone", "potential_value")
 
 
-def upsert_customers(session: Session, contacts: Sequence[CustomerIn], now: datetime) -> dict[str, Customer | None]:
+def upsert_customers(session: Session, contacts: Sequence[CustomerIn], now: datetime) -> dict[str, Contact | None]:
     """The customers these contacts name, created where new, their contact data refreshed in the order given;
-    external id -> customer, None for an erased one (nothing may be written to it)."""
+    external id -> the customer (a loaded row, or the values of one just inserted), None for an erased one (nothing
+    may be written to it). New customers are not read back: the INSERT returns their ids."""
     wanted = list(dict.fromkeys(contact.external_id for contact in contacts))
-    found = {c.external_id: c for c in session.scalars(select(Customer).where(Customer.external_id.in_(wanted)))}
+    known = select(Customer).where(one_of(session, Customer.external_id, wanted))
+    found: dict[str, Contact] = {c.external_id: c for c in session.scalars(known)}
     new: dict[str, SimpleNamespace] = {}
     for contact in contacts:
         if contact.external_id in found:
@@ -81,18 +86,24 @@ def upsert_customers(session: Session, contacts: Sequence[CustomerIn], now: date
         if values is None:
             values = new[contact.external_id] = SimpleNamespace(**{**dict.fromkeys(_NEW_CUSTOMER), "locale": "de"})
         apply_contact(values, contact)
+    raced: list[str] = []
     if new:
         # In the order of the key: two batches that share new customers then wait for each other, never deadlock.
         rows = [{"external_id": key, "created_at": now, **vars(values)} for key, values in sorted(new.items())]
-        insert = upsert_insert(name_of(session))(Customer).on_conflict_do_nothing(index_elements=["external_id"])
-        session.execute(insert, rows)
-        # Loaded after the insert: one SELECT for all of them, whether this batch or a concurrent one created them.
-        # Customers another request created meanwhile get this batch's contact data like any known customer.
-        created = session.scalars(select(Customer).where(Customer.external_id.in_(list(new))))
-        found.update({c.external_id: c for c in created})
+        ids = dict(insert_new_rows(session, Customer.__table__, rows, "external_id", ("external_id", "id")))
+        for key, values in new.items():
+            if key in ids:
+                found[key] = SimpleNamespace(id=ids[key], external_id=key, erased_at=None, **vars(values))
+            else:
+                raced.append(key)
+        if raced:  # created by a concurrent request meanwhile: refreshed below like any known customer
+            found.update(
+                (c.external_id, c)
+                for c in session.scalars(select(Customer).where(one_of(session, Customer.external_id, raced)))
+            )
     for contact in contacts:
         customer = found[contact.external_id]
-        if contact.external_id not in new and customer.erased_at is None:
+        if isinstance(customer, Customer) and customer.erased_at is None:
             apply_contact(customer, contact)
     return {external_id: (None if c.erased_at is not None else c) for external_id, c in found.items()}
 
@@ -137,9 +148,8 @@ def store_purchases(
         )
     stored: dict[str, int] = {}
     if rows:
-        insert = upsert_insert(name_of(session))(Purchase).on_conflict_do_nothing(index_elements=["order_id"])
         rows.sort(key=lambda row: row["order_id"])  # the same lock order in every batch, as for the customers
-        stored = dict(session.execute(insert.returning(Purchase.order_id, Purchase.id), rows).all())
+        stored = dict(insert_new_rows(session, Purchase.__table__, rows, "order_id", ("order_id", "id")))
         lost = [row["order_id"] for row in rows if row["order_id"] not in stored]
         if lost:  # the same orders arrived concurrently and are stored: "same order" here too
             known.update(_stored(session, lost))
@@ -148,8 +158,9 @@ def store_purchases(
         if row["order_id"] in stored:
             earlier = touched.get(row["customer_id"])
             touched[row["customer_id"]] = min(earlier, row["purchased_at"]) if earlier else row["purchased_at"]
+            item = items[first[row["order_id"]]]
             outcomes[first[row["order_id"]]] = Outcome(
-                row["order_id"], CREATED, stored[row["order_id"]], row["customer_id"]
+                row["order_id"], CREATED, stored[row["order_id"]], customers[item.customer.external_id]
             )
     if recompute and touched:
         recompute_touched(session, now, touched)
@@ -157,7 +168,7 @@ def store_purchases(
 
 
 def _stored(session: Session, order_ids: list[str]) -> dict[str, int]:
-    query = select(Purchase.order_id, Purchase.id).where(Purchase.order_id.in_(order_ids))
+    query = select(Purchase.order_id, Purchase.id).where(one_of(session, Purchase.order_id, order_ids))
     return dict(session.execute(query).all())
 
 

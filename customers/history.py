@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from customers.lifecycle import current_rules
 from customers.models import Cancellation, Customer, LifecycleChange, LifecycleRules, Purchase
 from customers.signals import lifecycle_changes_removed
+from kundenpuls.dialect import one_of
 
 
 class Step(NamedTuple):
@@ -85,7 +86,7 @@ def needing_replay(session: Session, rules: LifecycleRules, now: datetime, arriv
         latest = dict(
             session.execute(
                 select(LifecycleChange.customer_id, func.max(LifecycleChange.changed_at))
-                .where(LifecycleChange.customer_id.in_(rest))
+                .where(one_of(session, LifecycleChange.customer_id, rest))
                 .group_by(LifecycleChange.customer_id)
             ).all()
         )

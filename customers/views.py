@@ -9,11 +9,11 @@ from flask import Blueprint, g, jsonify
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from customers.bulk import MAX_BATCH, store_purchases
+from customers.bulk import CREATED, ERASED, MAX_BATCH, Contact, store_purchases
 from customers.models import Cancellation, Customer, Purchase
 from customers.privacy import erase_customer, export_customer
 from customers.schemas import CancellationIn, PurchaseIn
-from customers.services import CustomerErased, record_cancellation, record_purchase
+from customers.services import CustomerErased, record_cancellation
 from kundenpuls.apiauth import require_api_key
 from kundenpuls.extensions import csrf, db
 from kundenpuls.inputs import error_list, json_body
@@ -31,15 +31,16 @@ def _money(value) -> str | None:
     return None if value is None else str(Decimal(value).quantize(Decimal("0.01")))
 
 
-def purchase_json(purchase: Purchase) -> dict:
+def purchase_json(purchase: Purchase | PurchaseIn, purchase_id: int, customer: Contact) -> dict:
+    """The stored purchase, or one just stored (its values as sent, with the id the INSERT returned)."""
     return {
-        "id": purchase.id,
+        "id": purchase_id,
         "order_id": purchase.order_id,
         "customer": {
-            "external_id": purchase.customer.external_id,
-            "email": purchase.customer.email,
-            "name": purchase.customer.name,
-            "locale": purchase.customer.locale,
+            "external_id": customer.external_id,
+            "email": customer.email,
+            "name": customer.name,
+            "locale": customer.locale,
         },
         "amount": _money(purchase.amount),
         "margin": _money(purchase.margin),
@@ -57,14 +58,16 @@ def create_purchase():
         data = PurchaseIn.model_validate(json_body(), context={"now": now})
     except ValidationError as exc:
         raise Problem(422, "Invalid purchase", _SOME, error_list(exc)) from None
-    try:
-        purchase, created = record_purchase(db.session, data, now)
-    except CustomerErased as exc:
-        raise _erased(exc) from None
-    db.session.flush()
-    body = purchase_json(purchase)  # before the commit: reading the row again after it could fail, and a 503
-    db.session.commit()  # would tell the shop to retry a purchase that is stored
-    return jsonify(body), 201 if created else 200
+    (outcome,) = store_purchases(db.session, [data], now)
+    if outcome.status == ERASED:
+        raise _erased(CustomerErased(data.customer.external_id))
+    if outcome.status == CREATED:
+        body = purchase_json(data, outcome.purchase_id, outcome.customer)
+    else:
+        stored = db.session.get(Purchase, outcome.purchase_id)
+        body = purchase_json(stored, stored.id, stored.customer)
+    db.session.commit()  # the body is made before: reading the row after the commit could fail, and a 503 would
+    return jsonify(body), outcome.status  # tell the shop to retry a purchase that is stored
 
 
 @bp.post("/purchases/batch")

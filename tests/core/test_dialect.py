@@ -106,3 +106,37 @@ def test_bulk_load_writes_every_row_in_the_transaction(session):
         session.rollback()
         table.drop(session.connection(), checkfirst=True)
         session.commit()
+
+
+def test_one_of_matches_a_list_of_any_length(session):
+    from customers.models import Customer
+
+    for i in range(5):
+        session.add(Customer(external_id=f"C-{i}", created_at=LATER))
+    session.flush()
+    wanted = ["C-1", "C-3", "C-9"] + [f"X-{i}" for i in range(1500)]
+    found = session.scalars(select(Customer.external_id).where(dialect.one_of(session, Customer.external_id, wanted)))
+    assert sorted(found) == ["C-1", "C-3"]
+    assert session.scalars(select(Customer.id).where(dialect.one_of(session, Customer.id, []))).all() == []
+    session.rollback()
+
+
+def test_insert_new_rows_skips_existing_keys_and_returns_the_rest(session):
+    from customers.models import Customer
+
+    session.add(Customer(external_id="C-old", created_at=EARLIER, email="alt@example.com"))
+    session.flush()
+    rows = [
+        {"external_id": key, "created_at": LATER, "email": f"{key}@example.com", "name": name}
+        for key, name in (("C-a", "Anna"), ("C-old", "Nope"), ("C-b", None))
+    ]
+    returned = dialect.insert_new_rows(session, Customer.__table__, rows, "external_id", ("external_id", "id"))
+    assert sorted(key for key, _ in returned) == ["C-a", "C-b"]
+    stored = {c.external_id: c for c in session.scalars(select(Customer))}
+    assert {key: c.id for key, c in stored.items() if key != "C-old"} == dict(returned)
+    # Values as the ORM writes them: times in UTC, column defaults filled in, the existing row untouched.
+    assert (stored["C-a"].name, stored["C-a"].created_at, stored["C-b"].name) == ("Anna", LATER, None)
+    assert (stored["C-a"].lifecycle_phase, stored["C-a"].purchase_count) == ("potential", 0)
+    assert (stored["C-old"].name, stored["C-old"].email) == (None, "alt@example.com")
+    assert dialect.insert_new_rows(session, Customer.__table__, [], "external_id", ("id",)) == []
+    session.rollback()
