@@ -2,7 +2,8 @@
 
 The page is requested through the real app (signed-in agent, Flask test client, no network); the floor is
 the same rows fetched with psycopg directly: cases of the first page joined to customer, owner and answer.
-Target: the page within 3x of the bare query and under 100 ms (median and p95 printed).
+Target (issue 23): p95 under 25 ms with 8 agents at once, closed loop, under gunicorn (4 sync workers) over
+loopback; the earlier "within 3x of the bare query" target is withdrawn, the ratio is still printed.
 Also printed, as the floor any staff page of this stack starts from: a signed-in request that does nothing,
 and one that fetches the bare query's rows through the app's SQLAlchemy session and renders nothing.
 """
@@ -19,7 +20,10 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from bench import loadgen
 from bench.common import migrated, psycopg_url, signed_in_agent, throwaway_database
+from bench.submit import gunicorn, stop
+from tests.smtp import free_port
 
 BARE = """
 SELECT c.*, cu.*, u.*, r.*
@@ -88,10 +92,25 @@ def p95(samples: list[float]) -> float:
     return sorted(samples)[int(len(samples) * 0.95) - 1]
 
 
+def eight_agents(env: dict, cookie: str, seconds: float) -> loadgen.Result:
+    """/queue's first page requested by 8 clients at once (2 processes x 4 threads), each as soon as its last page
+    came back, under gunicorn with the bench's usual 4 sync workers."""
+    port = free_port()
+    proc = gunicorn("wsgi:app", port, 4, env)
+    try:
+        page = f"GET /queue HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nCookie: session={cookie}\r\n\r\n"
+        requests = [page.encode()] * 100_000
+        loadgen.run(port, requests[:200], 2, 2, 4)  # warm-up
+        return loadgen.run(port, requests, seconds, 2, 4)
+    finally:
+        stop(proc)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=20, help="of the 8-agent phase")
     args = parser.parse_args()
     with throwaway_database("kp_bench_queue") as url:
         env = migrated(url)
@@ -155,6 +174,7 @@ def main() -> None:
             bare_ms, page_ms = timed(bare, args.runs), timed(page, args.runs)
             floor_ms = timed(stack_floor, args.runs)
             plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + BARE).fetchall())
+        agents = eight_agents(env, client.get_cookie("session").value, args.seconds)
     bare_median, page_median = statistics.median(bare_ms), statistics.median(page_ms)
     print(f"open cases: {args.cases}; {args.runs} runs each after warm-up")
     print(f"bare SQL, first page (51 rows, 3 joins): median {bare_median:6.2f} ms  p95 {p95(bare_ms):6.2f} ms")
@@ -168,7 +188,13 @@ def main() -> None:
         f"({floor_median / bare_median:.1f}x the bare query)"
     )
     print(f"GET /queue, first page (rendered):       median {page_median:6.2f} ms  p95 {p95(page_ms):6.2f} ms")
-    print(f"ratio: {page_median / bare_median:.1f}x the bare query (target <= 3x); under 100 ms: {p95(page_ms) < 100}")
+    print(f"ratio: {page_median / bare_median:.1f}x the bare query (the 3x target is withdrawn)")
+    met = "met" if agents.percentile(0.95) < 25 else "NOT met"
+    print(
+        f"8 agents at once under gunicorn, {args.seconds:.0f} s closed loop: {agents.rate:.0f} pages/s  "
+        f"p50 {agents.percentile(0.5):.1f} ms  p95 {agents.percentile(0.95):.1f} ms  errors {agents.errors} "
+        f"(target p95 < 25 ms: {met})"
+    )
     print("plan of the bare query:\n" + plan)
 
 
