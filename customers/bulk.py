@@ -24,7 +24,7 @@ from customers.schemas import CustomerIn, PurchaseIn
 from kundenpuls.dialect import insert_new_rows, one_of
 from kundenpuls.problems import problem_body
 
-MAX_BATCH = 1000  # items per API call; the CSV import stores its rows in chunks of this size too
+MAX_BATCH = 1000  # items per API call (the CSV import stores its rows in batches of csv_import.COMMIT_EVERY)
 
 CREATED, KNOWN, ERASED, INVALID = 201, 200, 409, 422
 
