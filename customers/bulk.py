@@ -108,14 +108,12 @@ def upsert_customers(session: Session, contacts: Sequence[CustomerIn], now: date
     return {external_id: (None if c.erased_at is not None else c) for external_id, c in found.items()}
 
 
-def store_purchases(
-    session: Session, items: Sequence[PurchaseIn], now: datetime, recompute: bool = True
-) -> list[Outcome]:
+def store_purchases(session: Session, items: Sequence[PurchaseIn], now: datetime) -> list[Outcome]:
     """Store each purchase once per order id; one Outcome per item, in order. Flushes; the caller commits.
 
     An order id already stored, or repeated within the batch, is "200 same order" and changes nothing (as the
-    single call: a shop that retries never creates a second purchase or invitation). `recompute=False` leaves
-    the lifecycle recompute to the caller (the CSV import does it once per commit).
+    single call: a shop that retries never creates a second purchase or invitation). Phases move once per batch,
+    not once per purchase; histories that older purchases rewrite are replayed.
     """
     if not items:
         return []
@@ -127,13 +125,14 @@ def store_purchases(
             first.setdefault(item.order_id, index)
     customers = upsert_customers(session, [items[index].customer for index in first.values()], now)
     session.flush()  # the contact changes of known customers, in one executemany UPDATE
-    rows, outcomes = [], {}
+    rows, outcomes, owner = [], {}, {}
     for order_id, index in first.items():
         item = items[index]
         customer = customers[item.customer.external_id]
         if customer is None:
             outcomes[index] = Outcome(order_id, ERASED, problem=erased_problem(item.customer.external_id))
             continue
+        owner[order_id] = customer
         rows.append(
             {
                 "order_id": order_id,
@@ -158,12 +157,11 @@ def store_purchases(
         if row["order_id"] in stored:
             earlier = touched.get(row["customer_id"])
             touched[row["customer_id"]] = min(earlier, row["purchased_at"]) if earlier else row["purchased_at"]
-            item = items[first[row["order_id"]]]
-            outcomes[first[row["order_id"]]] = Outcome(
-                row["order_id"], CREATED, stored[row["order_id"]], customers[item.customer.external_id]
-            )
-    if recompute and touched:
-        recompute_touched(session, now, touched)
+            order_id = row["order_id"]
+            outcomes[first[order_id]] = Outcome(order_id, CREATED, stored[order_id], owner[order_id])
+    if touched:
+        recompute_phases(session, now, "purchase", sorted(touched))
+        replay_if_out_of_order(session, now, touched)
     return [outcomes.get(index) or _known(item, known, stored) for index, item in enumerate(items)]
 
 
@@ -174,10 +172,3 @@ def _stored(session: Session, order_ids: list[str]) -> dict[str, int]:
 
 def _known(item: PurchaseIn, known: dict[str, int], stored: dict[str, int]) -> Outcome:
     return Outcome(item.order_id, KNOWN, known.get(item.order_id) or stored.get(item.order_id))
-
-
-def recompute_touched(session: Session, now: datetime, touched: dict[int, datetime]) -> None:
-    """Phases move once per batch, not once per purchase; histories that older purchases rewrite are replayed.
-    `touched`: customer id -> the earliest purchase of theirs the batch brought."""
-    recompute_phases(session, now, "purchase", sorted(touched))
-    replay_if_out_of_order(session, now, touched)

@@ -44,12 +44,13 @@ def upsert_customer(session: Session, data: CustomerIn, now: datetime) -> tuple[
     return customer, created
 
 
-def record_purchase(session: Session, data: PurchaseIn, now: datetime, recompute: bool = True) -> tuple[Purchase, bool]:
+def record_purchase(session: Session, data: PurchaseIn, now: datetime) -> tuple[Purchase, bool]:
     """Store a purchase once per order id and move the customer's phase; returns (purchase, created).
 
-    The path of a batch of one (customers.bulk): the API's single call and its batch answer alike.
+    A batch of one (customers.bulk), for callers that want the stored row (the tests' fixtures); the API calls
+    store_purchases itself and answers from what it stored.
     """
-    (outcome,) = store_purchases(session, [data], now, recompute)
+    (outcome,) = store_purchases(session, [data], now)
     if outcome.status == ERASED:
         raise CustomerErased(data.customer.external_id)
     return session.get(Purchase, outcome.purchase_id), outcome.status == CREATED

@@ -9,7 +9,7 @@ from flask import Blueprint, g, jsonify
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from customers.bulk import CREATED, ERASED, MAX_BATCH, Contact, store_purchases
+from customers.bulk import CREATED, ERASED, MAX_BATCH, Contact, erased_problem, store_purchases
 from customers.models import Cancellation, Customer, Purchase
 from customers.privacy import erase_customer, export_customer
 from customers.schemas import CancellationIn, PurchaseIn
@@ -60,7 +60,7 @@ def create_purchase():
         raise Problem(422, "Invalid purchase", _SOME, error_list(exc)) from None
     (outcome,) = store_purchases(db.session, [data], now)
     if outcome.status == ERASED:
-        raise _erased(CustomerErased(data.customer.external_id))
+        raise _erased(data.customer.external_id)
     if outcome.status == CREATED:
         body = purchase_json(data, outcome.purchase_id, outcome.customer)
     else:
@@ -104,12 +104,10 @@ def create_purchases():
     return jsonify({"results": results})
 
 
-def _erased(exc: CustomerErased) -> Problem:
-    return Problem(
-        409,
-        "Customer erased",
-        f"The customer {exc.external_id!r} was erased at their request; no data can be added to it.",
-    )
+def _erased(external_id: str) -> Problem:
+    """The batch answer's per-item problem, raised for the whole request."""
+    body = erased_problem(external_id)
+    return Problem(body["status"], body["title"], body["detail"])
 
 
 def cancellation_json(cancellation: Cancellation, customer: Customer) -> dict:
@@ -145,7 +143,7 @@ def create_cancellation():
     try:
         cancellation, created = record_cancellation(db.session, customer, data, now)
     except CustomerErased as exc:
-        raise _erased(exc) from None
+        raise _erased(exc.external_id) from None
     db.session.flush()
     body = cancellation_json(cancellation, customer)  # before the commit, as for purchases
     db.session.commit()
