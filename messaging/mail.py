@@ -25,13 +25,14 @@ def envelope_sender() -> str:
     return parseaddr(current_app.config["MAIL_FROM"])[1]
 
 
-def _utf8_qp() -> Charset:
+def utf8_qp() -> Charset:
+    """UTF-8 with quoted-printable bodies and headers: German text stays readable in the raw message."""
     charset = Charset("utf-8")
     charset.header_encoding = charset.body_encoding = QP
     return charset
 
 
-def _header(value: str) -> str:
+def header_value(value: str) -> str:
     """Header values never carry line breaks (no header injection from texts or data)."""
     return " ".join(value.split())
 
@@ -42,19 +43,19 @@ def compose(recipient: str, subject: str, text: str, html: str | None, message_i
     Built with the stdlib's email.mime classes: three times faster than EmailMessage's header registry,
     which matters when a job renders a hundred thousand invitations.
     """
-    charset = _utf8_qp()
+    charset = utf8_qp()
     message = MIMEMultipart("alternative") if html else MIMEText(text, "plain", charset)
     if html:
         message.attach(MIMEText(text, "plain", charset))
         message.attach(MIMEText(html, "html", charset))
-    message["From"] = formataddr(parseaddr(_header(current_app.config["MAIL_FROM"])), charset="utf-8")
-    message["To"] = _header(recipient)
-    subject = _header(subject)
+    message["From"] = formataddr(parseaddr(header_value(current_app.config["MAIL_FROM"])), charset="utf-8")
+    message["To"] = header_value(recipient)
+    subject = header_value(subject)
     message["Subject"] = subject if subject.isascii() else Header(subject, charset).encode()
-    message["Message-ID"] = _header(message_id)
+    message["Message-ID"] = header_value(message_id)
     message["Auto-Submitted"] = "auto-generated"
     for name, value in headers.items():
-        message[name] = _header(value)
+        message[name] = header_value(value)
     return message.as_string()
 
 

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased, contains_eager
 
 from customers.models import Customer, LifecycleChange, Purchase
+from kundenpuls.dialect import insert_new_rows, one_of
 from kundenpuls.locks import INVITE_LOCK, try_job_lock
 from messaging.models import OutboxMessage
 from messaging.privacy import forget_old_texts
@@ -18,16 +19,36 @@ from surveys.audience import conditions as audience_conditions
 from surveys.audience import due_window, mailable, quiet, reachable
 from surveys.channels import LINK
 from surveys.kinds import CHURN, SCORED_KEYS
-from surveys.mail import queue_survey_mail
+from surveys.mail import Recipient, SurveyMails, queue_survey_mail
 from surveys.models import Invitation, Response, Survey, new_token
 
-CHUNK = 500
+# Invitations (and mails) per transaction: 2,000 halve the time of a 100,000 campaign against 500 (bench/dispatch:
+# fewer due-queries and round trips) and hold about 25 MB of finished mail at a time.
+CHUNK = 2000
 
 
-def _due_purchases(session: Session, survey: Survey, now: datetime, limit: int) -> list[tuple[int, int, int | None]]:
+def _due_purchases(
+    session: Session, survey: Survey, now: datetime, limit: int, after: int
+) -> list[tuple[int, int, int | None]]:
     """Latest eligible purchase per customer: past the delay, not history, customer mailable and quiet; with the
-    id of its printed link's invitation when one was handed out and never mailed (the mail then delivers it)."""
+    id of its printed link's invitation when one was handed out and never mailed (the mail then delivers it).
+    Customers in id order after `after`, and only as far as `limit` due purchases reach: a chunk of a campaign
+    checks its own customers, not all those still ahead (ranking every due purchase again took 0.5 s a chunk with
+    100,000 customers, 0.13 s with the rest of them)."""
     oldest, newest = due_window(survey, now)
+    while True:
+        in_window = (Purchase.customer_id > after, Purchase.purchased_at <= newest, Purchase.purchased_at > oldest)
+        upto = session.scalar(
+            select(Purchase.customer_id).where(*in_window).order_by(Purchase.customer_id).offset(limit - 1).limit(1)
+        )
+        within = in_window if upto is None else (*in_window, Purchase.customer_id <= upto)
+        rows = _eligible_purchases(session, survey, now, within, limit)
+        if rows or upto is None:
+            return rows
+        after = upto  # none of these customers is due: on to the next ones
+
+
+def _eligible_purchases(session: Session, survey: Survey, now: datetime, within: tuple, limit: int) -> list:
     printed = aliased(Invitation)
     ranked = (
         select(
@@ -41,8 +62,7 @@ def _due_purchases(session: Session, survey: Survey, now: datetime, limit: int) 
         .join(Customer, Customer.id == Purchase.customer_id)
         .outerjoin(printed, (printed.survey_id == survey.id) & (printed.purchase_id == Purchase.id))
         .where(
-            Purchase.purchased_at <= newest,
-            Purchase.purchased_at > oldest,
+            *within,
             Customer.lifecycle_phase != "churned",
             *mailable(),
             quiet(survey, now, Purchase.customer_id, apart_from=printed.id),
@@ -54,7 +74,7 @@ def _due_purchases(session: Session, survey: Survey, now: datetime, limit: int) 
     rows = session.execute(
         select(ranked.c.purchase_id, ranked.c.customer_id, ranked.c.printed_id)
         .where(ranked.c.rank == 1)
-        .order_by(ranked.c.purchase_id)
+        .order_by(ranked.c.customer_id)
         .limit(limit)
     )
     return [(row.purchase_id, row.customer_id, row.printed_id) for row in rows]
@@ -75,55 +95,86 @@ def _unmailed_print(printed, now: datetime):
 REUSE = "invitation_id"
 
 
-def _invite(session: Session, survey: Survey, due: list[tuple[str, int, int]], now: datetime) -> int:
-    """Create invitations for (link column, link id, customer id) rows, their mails in the same transaction; a
-    REUSE row's invitation (a printed link) is mailed as it is, valid for the survey's expiry from now on."""
-    customers = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_([c for *_, c in due])))}
-    reused = {
-        i.id: i
-        for i in session.scalars(select(Invitation).where(Invitation.id.in_([i for k, i, _ in due if k == REUSE])))
-    }
-    invitations = []
-    for link, link_id, customer_id in due:
-        if link == REUSE:
-            invitation = reused[link_id]
-            invitation.expires_at = max(invitation.expires_at, now + timedelta(days=survey.expiry_days))
-            invitations.append(invitation)
-            continue
-        customer = customers[customer_id]
-        invitation = Invitation(
-            token=new_token(survey.kind),
-            survey=survey,
-            customer=customer,
-            locale=customer.locale or "de",
-            status="pending",
-            created_at=now,
-            expires_at=now + timedelta(days=survey.expiry_days),
-            **{link: link_id},
+def _recipients(session: Session, survey: Survey, due: list[tuple[str, int, int]], now: datetime) -> list[Recipient]:
+    """Create the invitations for (link column, link id, customer id) rows in one INSERT, and make a REUSE row's
+    invitation (a printed link) valid for the survey's expiry from now on; who each mail goes to."""
+    customers = {
+        row.id: row
+        for row in session.execute(
+            select(Customer.id, Customer.email, Customer.name, Customer.locale, Customer.timezone).where(
+                one_of(session, Customer.id, sorted({customer_id for *_, customer_id in due}))
+            )
         )
-        session.add(invitation)
-        invitations.append(invitation)
-    session.flush()  # one batched INSERT ... RETURNING for the chunk's ids
-    for invitation in invitations:
-        queue_survey_mail(session, invitation, "invitation", 0, now)
-    return len(invitations)
+    }
+    expires = now + timedelta(days=survey.expiry_days)
+    reused = [link_id for link, link_id, _ in due if link == REUSE]
+    created: list[tuple[int, str, str, int]] = []
+    if reused:
+        session.execute(
+            update(Invitation)
+            .where(Invitation.id.in_(reused), Invitation.expires_at < expires)
+            .values(expires_at=expires)
+        )
+        created += session.execute(
+            select(Invitation.id, Invitation.token, Invitation.locale, Invitation.customer_id).where(
+                Invitation.id.in_(reused)
+            )
+        ).all()
+    for link in sorted({link for link, *_ in due} - {REUSE}):  # one link column per trigger, so one INSERT
+        rows = [
+            {
+                "token": new_token(survey.kind),
+                "survey_id": survey.id,
+                "customer_id": customer_id,
+                link: link_id,
+                "locale": customers[customer_id].locale or "de",
+                "status": "pending",
+                "created_at": now,
+                "expires_at": expires,
+            }
+            for row_link, link_id, customer_id in due
+            if row_link == link
+        ]
+        ids = dict(insert_new_rows(session, Invitation.__table__, rows, "token", ("token", "id")))
+        created += [(ids[row["token"]], row["token"], row["locale"], row["customer_id"]) for row in rows]
+    return [
+        Recipient(invitation_id, token, locale, customer_id, *_contact(customers[customer_id]))
+        for invitation_id, token, locale, customer_id in created
+    ]
+
+
+def _contact(customer) -> tuple[str, str | None, str | None]:
+    return customer.email, customer.name, customer.timezone
+
+
+def _invite(
+    session: Session, survey: Survey, due: list[tuple[str, int, int]], now: datetime, mails: SurveyMails
+) -> int:
+    """Invitations and their mails for a chunk of due rows, set-based: one INSERT each, in the same transaction."""
+    recipients = _recipients(session, survey, due, now)
+    rows = [mails.outbox_row(survey, to, "invitation", 0, now) for to in recipients]
+    session.execute(insert(OutboxMessage.__table__), rows)  # no RETURNING: psycopg pipelines the rows
+    return len(recipients)
 
 
 def _invite_due(session: Session, kinds: tuple[str, ...], find_due, now: datetime) -> int:
-    """For each active survey of these kinds: invite in chunks, committing each, under the creation lock."""
-    created = 0
+    """For each active survey of these kinds: invite in chunks, committing each, under the creation lock. A finder
+    is told the highest customer id of the run's chunks so far (`after`) and may skip the customers up to it."""
+    created, mails = 0, SurveyMails()
     surveys = select(Survey).where(Survey.active.is_(True), Survey.kind.in_(kinds)).order_by(Survey.id)
     for survey in session.scalars(surveys).all():
+        after = 0
         while True:
             # One scheduler creates invitations at a time: the quiet period is per customer.
             if not try_job_lock(session, INVITE_LOCK):
                 session.rollback()
                 return created
-            due = find_due(session, survey, now, CHUNK)
+            due = find_due(session, survey, now, CHUNK, after)
             if not due:
                 session.commit()
                 break
-            created += _invite(session, survey, due, now)
+            after = max(after, *(customer_id for *_, customer_id in due))
+            created += _invite(session, survey, due, now, mails)
             session.commit()
     return created
 
@@ -137,11 +188,13 @@ def register_trigger(name: str, finder: Callable) -> None:
     _finders[name] = finder
 
 
-def _due_for_survey(session: Session, survey: Survey, now: datetime, limit: int) -> list[tuple[str, int, int]]:
+def _due_for_survey(
+    session: Session, survey: Survey, now: datetime, limit: int, after: int
+) -> list[tuple[str, int, int]]:
     if survey.trigger == "purchase":
         return [
             ("purchase_id", purchase, customer) if printed is None else (REUSE, printed, customer)
-            for purchase, customer, printed in _due_purchases(session, survey, now, limit)
+            for purchase, customer, printed in _due_purchases(session, survey, now, limit, after)
         ]
     finder = _finders.get(survey.trigger)
     return finder(session, survey, now, limit) if finder else []
@@ -158,8 +211,11 @@ def create_due_invitations(session: Session, now: datetime) -> int:
 CHURN_TRIGGER_CAUSES = ("time", "cancellation")
 
 
-def _due_churn_changes(session: Session, survey: Survey, now: datetime, limit: int) -> list[tuple[str, int, int]]:
-    """Fresh cancellations (and, if the survey says so, customers who just turned inactive) still in that phase."""
+def _due_churn_changes(
+    session: Session, survey: Survey, now: datetime, limit: int, _after: int
+) -> list[tuple[str, int, int]]:
+    """Fresh cancellations (and, if the survey says so, customers who just turned inactive) still in that phase;
+    newest first, all customers each time (a day's cancellations are few)."""
     phases = [
         phase for phase, on in (("churned", survey.trigger_cancellation), ("inactive", survey.trigger_inactive)) if on
     ]
@@ -198,7 +254,7 @@ def create_churn_invitations(session: Session, now: datetime) -> int:
 
 def queue_reminders(session: Session, now: datetime) -> int:
     """Remind those who were mailed but have not answered, up to the survey's number of reminders."""
-    queued = 0
+    queued, mails = 0, SurveyMails()
     for survey in session.scalars(select(Survey).where(Survey.reminder_count > 0)).all():
         cutoff = now - timedelta(days=survey.reminder_after_days)
         while True:
@@ -219,6 +275,7 @@ def queue_reminders(session: Session, now: datetime) -> int:
                     ),
                 )
                 .order_by(Invitation.id)
+                .options(contains_eager(Invitation.customer))
                 .limit(CHUNK)
                 .with_for_update(skip_locked=True, of=Invitation)
             ).all()
@@ -227,7 +284,7 @@ def queue_reminders(session: Session, now: datetime) -> int:
                 break
             for invitation in batch:
                 invitation.reminders_queued += 1
-                queue_survey_mail(session, invitation, "reminder", invitation.reminders_queued, now)
+                queue_survey_mail(session, invitation, "reminder", invitation.reminders_queued, now, mails)
                 queued += 1
             session.commit()
     return queued
