@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select
 
 from kundenpuls.extensions import db
@@ -15,7 +15,7 @@ class DatabaseCollector:
     def collect(self):
         from feedback.models import OPEN, Case
         from integrations.models import WebhookDelivery
-        from messaging.models import OutboxMessage
+        from messaging.models import MailConnection, OutboxMessage
         from retention.answers import waiting
 
         now = utcnow()
@@ -33,6 +33,24 @@ class DatabaseCollector:
             "How long the oldest due mail has been waiting (0: none waiting)",
             value=max((now - oldest).total_seconds(), 0) if oldest else 0,
         )
+        sent = CounterMetricFamily(
+            "kundenpuls_mail_connection_sent",
+            "Mail accepted by the SMTP server per sender connection (host:pid:number); rate() is mails per second",
+            labels=["connection"],
+        )
+        throttled = CounterMetricFamily(
+            "kundenpuls_mail_connection_throttled",
+            "The SMTP server's 421 and 451 answers per sender connection (each paused it; no mail failed)",
+            labels=["connection"],
+        )
+        # Rows of connections idle for a day are dropped when a sender starts (messaging.connections).
+        for name, sent_count, throttled_count in db.session.execute(
+            select(MailConnection.name, MailConnection.sent, MailConnection.throttled)
+        ):
+            sent.add_metric([name], sent_count)
+            throttled.add_metric([name], throttled_count)
+        yield sent
+        yield throttled
         hooks = GaugeMetricFamily("kundenpuls_webhook_deliveries", "Webhook deliveries by status", labels=["status"])
         for status, n in db.session.execute(
             select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)

@@ -1,7 +1,10 @@
-"""A loopback SMTP server in its own process that only counts what it accepts (benchmarks)."""
+"""A loopback SMTP server in its own process that only counts what it accepts (benchmarks); optionally it takes a
+fixed time per message before it answers (a real server writes the message to its queue first), during which it
+serves its other connections."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 
@@ -9,12 +12,15 @@ from aiosmtpd.controller import Controller
 
 
 class Counter:
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
         self.count = 0
         self.ids: set[str] = set()
         self.duplicates = 0
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.count += 1
         for line in envelope.content.split(b"\r\n", 40):
             if line[:11].lower() == b"message-id:":
@@ -28,7 +34,7 @@ class Counter:
 
 def main() -> None:
     port = int(sys.argv[1])
-    counter = Counter()
+    counter = Counter(float(sys.argv[2]) / 1000 if len(sys.argv) > 2 else 0.0)
     controller = Controller(counter, hostname="127.0.0.1", port=port)
     controller.start()
     print("ready", flush=True)

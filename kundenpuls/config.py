@@ -67,6 +67,8 @@ class Config:
         self.RATELIMIT_STORAGE_URI = _env("REDIS_URL") or "memory://"
         self.RATELIMIT_HEADERS_ENABLED = True
         self.SMTP_TIMEOUT_SECONDS = float(_env("SMTP_TIMEOUT_SECONDS", "30") or 30)
+        # SMTP connections per sender process, each with its own claimed batches (PostgreSQL; SQLite sends over one).
+        self.SMTP_CONNECTIONS = min(32, max(1, int(_env("SMTP_CONNECTIONS", "1") or 1)))
         # Connections the nightly segment refresh uses at once on PostgreSQL (slices of 50,000 customers).
         self.SEGMENT_REFRESH_WORKERS = int(_env("SEGMENT_REFRESH_WORKERS", "2") or 2)
         # Webhooks: seconds to wait for a receiver, attempts before a delivery is kept as failed, and how long a

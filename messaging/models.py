@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from sqlalchemy import ForeignKey, Index, String, Text, Time
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, Time
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kundenpuls.extensions import db
@@ -26,7 +26,8 @@ class OutboxMessage(db.Model):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
-    # The finished MIME message (without Date, added at sending): what goes out is fixed when queued.
+    # The finished MIME message (without Date, added at sending): what goes out is fixed when queued. LZ4-compressed
+    # on PostgreSQL (migration 0037_mail_lz4).
     raw: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(250), unique=True)
     # pending -> sending (claimed) -> sent | failed | cancelled
@@ -56,3 +57,19 @@ class DevMail(db.Model):
     subject: Mapped[str] = mapped_column(String(300))
     raw: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MailConnection(db.Model):
+    """One SMTP connection of a sender process, with what it sent and how often the server asked it to slow down:
+    /metrics reads these rows, so the figures of senders on other hosts show on every web host."""
+
+    __tablename__ = "mail_connections"
+
+    # host:pid:number (messaging.outbox); a restarted sender starts new rows, old ones are dropped after a day.
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    sent: Mapped[int] = mapped_column(BigInteger, default=0)
+    # 421 and 451 answers: the server throttles; the connection pauses and the message waits, it does not fail.
+    throttled: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_answer: Mapped[str | None] = mapped_column(String(300))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import smtplib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +19,9 @@ from sqlalchemy.orm import Session
 from customers.models import Customer
 from kundenpuls.claims import Claim, claim_batch
 from kundenpuls.dbpool import record_with_retry
+from kundenpuls.dialect import is_postgresql
+from kundenpuls.extensions import db
+from messaging.connections import Connection, is_throttling
 from messaging.mail import envelope_sender, with_date
 from messaging.models import OutboxMessage
 from messaging.sendwindow import next_window_start
@@ -39,6 +44,7 @@ class DispatchCounts:
     failed: int = 0
     cancelled: int = 0
     deferred: int = 0
+    throttled: int = 0  # sent back to the queue because the server asked to slow down (421, 451)
 
 
 def backoff(attempts: int, cap: timedelta = BACKOFF_CAP) -> timedelta:
@@ -54,21 +60,58 @@ def make_transport(session: Session, now: datetime):
 
 
 def dispatch_due(session: Session, now: datetime, limit: int | None = None) -> DispatchCounts:
-    """Send every due message, batch after batch, until none is due or the server is away."""
+    """Send every due message, batch after batch, until none is due or the server is away; over SMTP_CONNECTIONS
+    connections at once, each in its own thread with its own database session and its own claims.
+
+    One connection on SQLite (one writer at a time) and for the dev mailbox."""
+    connections = current_app.config["SMTP_CONNECTIONS"]
+    if connections == 1 or not current_app.config.get("SMTP_URL") or not is_postgresql(session):
+        return _dispatch(session, now, limit, 1)
+    app = current_app._get_current_object()
+    results: list = [None] * connections
+
+    def work(number: int) -> None:
+        with app.app_context():
+            try:
+                results[number - 1] = _dispatch(db.session, now, limit, number)
+            except BaseException as error:  # raised again in the calling thread
+                results[number - 1] = error
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=work, args=(n,), name=f"smtp-{n}") for n in range(2, connections + 1)]
+    for thread in threads:
+        thread.start()
+    try:
+        results[0] = _dispatch(session, now, limit, 1)
+    finally:
+        for thread in threads:
+            thread.join()
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return DispatchCounts(*(sum(getattr(r, f.name) for r in results) for f in dataclasses.fields(DispatchCounts)))
+
+
+def _dispatch(session: Session, now: datetime, limit: int | None, number: int) -> DispatchCounts:
+    """One connection's sending: batch after batch until none is due, the server is away or keeps throttling."""
     counts = DispatchCounts()
     batch_size = limit or current_app.config["OUTBOX_BATCH_SIZE"]
     claim_timeout = timedelta(seconds=current_app.config["OUTBOX_CLAIM_TIMEOUT_SECONDS"])
     transport = make_transport(session, now)
+    connection = Connection(session, number, now)
     try:
         while True:
             claim = claim_batch(session, now, batch_size, claim_timeout, OutboxMessage)
-            if not claim.ids or not _send_batch(session, transport, claim, now, counts):
+            if not claim.ids or not _send_batch(session, transport, connection, claim, now, counts):
                 return counts
     finally:
         transport.close()
 
 
-def _send_batch(session: Session, transport, claim: Claim, now: datetime, counts: DispatchCounts) -> bool:
+def _send_batch(
+    session: Session, transport, connection: Connection, claim: Claim, now: datetime, counts: DispatchCounts
+) -> bool:
     """Send one claimed batch over the open transport; False when the server went away (the rest is released).
 
     Before half the claim timeout has passed the claim is renewed, and rows another sender took over meanwhile
@@ -99,16 +142,25 @@ def _send_batch(session: Session, transport, claim: Claim, now: datetime, counts
         _release(session, claim, rows, now, f"cannot connect: {exc}", counts)
         return False
     withdrawn = _withdrawn(session, rows)
-    sent = _Recorder(session, now, counts)
+    sent = _Recorder(session, now, counts, connection)
     try:
-        return _send_rows(session, transport, sender, claim, rows, withdrawn, sent, now, counts)
+        return _send_rows(session, transport, connection, sender, claim, rows, withdrawn, sent, now, counts)
     finally:
         sent.flush()  # what the server accepted is recorded, whatever ended the batch
         session.commit()
 
 
 def _send_rows(
-    session: Session, transport, sender: str, claim: Claim, rows, withdrawn: dict, sent, now: datetime, counts
+    session: Session,
+    transport,
+    connection: Connection,
+    sender: str,
+    claim: Claim,
+    rows,
+    withdrawn: dict,
+    sent,
+    now: datetime,
+    counts,
 ) -> bool:
     lost: set[int] = set()
     for index, row in enumerate(rows):
@@ -130,25 +182,53 @@ def _send_rows(
             continue
         try:
             transport.send(sender, row.recipient, with_date(row.raw, now), row.message_id, row.subject)
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, reason = next(iter(exc.recipients.values()))
-            if 400 <= code < 500:
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as exc:
+            code, reason = _answer(exc)
+            if is_throttling(code, to_recipient=isinstance(exc, smtplib.SMTPRecipientsRefused)):
+                if not _throttled(
+                    session, transport, connection, claim, rows[index:], f"{code} {_text(reason)}", now, sent
+                ):
+                    counts.throttled += len(rows) - index
+                    return False
+                counts.throttled += 1
+            elif 400 <= code < 500:
                 _retry(session, claim, row, now, f"{code} {_text(reason)}", counts)
             else:
-                _fail(session, claim, row, now, f"{code} {_text(reason)}", counts, bad_address=True)
-        except smtplib.SMTPResponseException as exc:
-            error = f"{exc.smtp_code} {_text(exc.smtp_error)}"
-            if 400 <= exc.smtp_code < 500:
-                _retry(session, claim, row, now, error, counts)
-            else:
-                _fail(session, claim, row, now, error, counts)
+                bad_address = isinstance(exc, smtplib.SMTPRecipientsRefused)
+                _fail(session, claim, row, now, f"{code} {_text(reason)}", counts, bad_address=bad_address)
         except (OSError, smtplib.SMTPException) as exc:
             sent.flush()
             _release(session, claim, rows[index:], now, f"connection lost: {exc}", counts)
             return False
         else:
+            connection.accepted()
             sent.add(row)
     return True
+
+
+def _answer(exc: smtplib.SMTPException) -> tuple[int, bytes | str]:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return next(iter(exc.recipients.values()))
+    return exc.smtp_code, exc.smtp_error
+
+
+def _throttled(
+    session: Session, transport, connection: Connection, claim: Claim, rows: list, answer: str, now: datetime, sent
+) -> bool:
+    """The server asked to slow down: the message goes back to the queue as it was (no attempt counted), and the
+    connection pauses (after a 421 the server has closed it: the next message opens a new one). When the pause is
+    at its cap already, the rest of the batch goes back too and this connection stops: False."""
+    going_on = connection.throttled(session, answer, now)
+    for row in rows[: 1 if going_on else len(rows)]:
+        _set(session, claim, row.id, status="pending", next_attempt_at=now, last_error=answer[:1000])
+    sent.flush()
+    session.commit()  # nothing held while waiting
+    log.warning("SMTP server throttles (%s); %s pauses %.0f s", answer, connection.name, connection.pause)
+    if answer.startswith("421"):
+        transport.close()
+    if going_on:
+        connection.wait()
+    return going_on
 
 
 def _text(reason: bytes | str) -> str:
@@ -215,8 +295,8 @@ class _Recorder:
     Recording from a second connection in a thread while the sender talks SMTP was tried and measured: no faster
     (the work is CPU, not waiting, on a machine that also runs the database), so it is not done."""
 
-    def __init__(self, session: Session, now: datetime, counts: DispatchCounts) -> None:
-        self.session, self.now, self.counts = session, now, counts
+    def __init__(self, session: Session, now: datetime, counts: DispatchCounts, connection: Connection) -> None:
+        self.session, self.now, self.counts, self.connection = session, now, counts, connection
         self.every = current_app.config["OUTBOX_RECORD_EVERY"]
         self.rows: list = []
         self.since = 0.0
@@ -230,11 +310,11 @@ class _Recorder:
 
     def flush(self) -> None:
         if self.rows:
-            _mark_sent(self.session, self.rows, self.now, self.counts)
+            _mark_sent(self.session, self.rows, self.now, self.counts, self.connection)
             self.rows = []
 
 
-def _mark_sent(session: Session, rows: list, now: datetime, counts: DispatchCounts) -> None:
+def _mark_sent(session: Session, rows: list, now: datetime, counts: DispatchCounts, connection: Connection) -> None:
     """Record a run of accepted messages, let packages above record what it means to them, and commit.
 
     The SMTP server has these messages, so the record is a fact: it is retried while the database is unreachable
@@ -245,6 +325,7 @@ def _mark_sent(session: Session, rows: list, now: datetime, counts: DispatchCoun
 
     def record(session: Session) -> None:
         session.execute(_record_sent(), {"sent_ids": sent_ids, "sent_now": now})
+        connection.record_sent(session, len(sent_ids), now)
         messages_sent.send(None, session=session, rows=rows, now=now)
 
     record_with_retry(session, record)

@@ -37,6 +37,9 @@ class _Handler:
                 return "421 4.3.2 shutting down"
             if self.sink.tempfail:
                 return "451 4.3.0 try again later"
+            if self.sink.throttle:
+                self.sink.throttle -= 1
+                return self.sink.throttle_answer
             message = message_from_bytes(envelope.content, policy=policy.default)
             self.sink.messages.append(message)
             self.sink.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
@@ -54,6 +57,8 @@ class SmtpSink:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.reject: dict[str, str] = {}
         self.tempfail = False
+        self.throttle = 0  # this many next messages are answered with `throttle_answer` (a server's rate limit)
+        self.throttle_answer = "451 4.7.1 slow down"
         self.stop_after: int | None = None
         self.delay = 0.0  # seconds per message: a slow server, so a batch lasts long enough to break it
         self.on_message = None  # called with each accepted message before the server answers 250
