@@ -17,6 +17,7 @@ from kundenpuls.auth import role_required
 from kundenpuls.csvfile import csv_download
 from kundenpuls.extensions import csrf, db
 from kundenpuls.problems import Problem
+from kundenpuls.replica import from_replica
 from kundenpuls.timeutil import utcnow
 from surveys.kinds import SCORED_KEYS
 from surveys.models import Survey
@@ -45,6 +46,7 @@ def _scored_survey(survey_id: int) -> Survey | None:
 
 @bp.get("/reports/surveys/<int:survey_id>")
 @role_required("manager")
+@from_replica
 def survey_page(survey_id: int):
     survey = _scored_survey(survey_id)
     if survey is None:
@@ -118,6 +120,7 @@ def csv_rows(results: SurveyResults):
 
 @bp.get("/reports/surveys/<int:survey_id>.csv")
 @role_required("manager")
+@from_replica
 def survey_csv(survey_id: int):
     survey = _scored_survey(survey_id)
     if survey is None:
@@ -155,6 +158,7 @@ def results_json(results: SurveyResults, filters: dict) -> dict:
 
 @api.get("/surveys/<int:survey_id>/results")
 @require_api_key
+@from_replica
 def results_api(survey_id: int):
     survey = db.session.get(Survey, survey_id)
     if survey is None:

@@ -23,6 +23,7 @@ from kundenpuls.auth import role_required
 from kundenpuls.csvfile import csv_download
 from kundenpuls.extensions import csrf, db
 from kundenpuls.problems import Problem
+from kundenpuls.replica import from_replica
 from kundenpuls.timeutil import utcnow
 from surveys.channels import LABELS as CHANNEL_LABELS
 from surveys.kinds import NPS, SCORED_KEYS
@@ -53,6 +54,7 @@ def _other_kind() -> Survey | None:
 
 @bp.get("/reports/nps")
 @role_required("manager")
+@from_replica
 def nps_page():
     other = _other_kind()
     if other is not None and other.kind in SCORED_KEYS:
@@ -116,6 +118,7 @@ def _rows(report: NpsReport):
 
 @bp.get("/reports/nps.csv")
 @role_required("manager")
+@from_replica
 def nps_csv():
     try:
         report, _ = _report()
@@ -126,6 +129,7 @@ def nps_csv():
 
 @bp.get("/reports/drivers")
 @role_required("manager")
+@from_replica
 def drivers_page():
     try:
         start, end, interval, filters = parse(request.args, utcnow().date())
@@ -166,6 +170,7 @@ DRIVER_COLUMNS = (
 
 @api.get("/nps")
 @require_api_key
+@from_replica
 def nps_api():
     other = _other_kind()
     if other is not None:
@@ -216,6 +221,7 @@ def _churn_report(start, end, segment) -> dict:
 
 @bp.get("/reports/churn")
 @role_required("manager")
+@from_replica
 def churn_page():
     try:
         start, end, _, filters = parse(request.args, utcnow().date())
@@ -227,6 +233,7 @@ def churn_page():
 
 @bp.get("/reports/churn.csv")
 @role_required("manager")
+@from_replica
 def churn_csv():
     table = request.args.get("table", "rates")
     try:

@@ -8,6 +8,7 @@ from flask_babel import get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.metrics import DatabaseCollector
+from kundenpuls import replica
 from kundenpuls.config import ROOT, load_config
 from kundenpuls.dbpool import ping_idle_connections
 from kundenpuls.extensions import CookielessSessionInterface, babel, csrf, db, init_limiter, login_manager, migrate
@@ -69,6 +70,7 @@ def register_extensions(app: Flask) -> None:
     from surveys import models as survey_models  # noqa: F401
 
     db.init_app(app)
+    replica.init_app(app)
     with app.app_context():
         ping_idle_connections(db.engine, app.config["DB_PING_IDLE_SECONDS"])
     migrate.init_app(

@@ -92,6 +92,9 @@ class Config:
         # In production no log line carries a statement's bound values (names, emails, comments): erasure cannot
         # reach log files.
         self.SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": self.production}
+        # A PostgreSQL streaming replica for report pages and exports (kundenpuls.replica); writes stay on the primary.
+        self.REPORTS_DATABASE_URL = _env("REPORTS_DATABASE_URL")
+        self.REPORTS_LAG_WARN_SECONDS = float(_env("REPORTS_LAG_WARN_SECONDS", "5") or 5)
         # Logs: JSON lines with request ids in production (text otherwise), one access line per request there.
         self.LOG_FORMAT = _env("LOG_FORMAT", "json" if self.production else "text")
         self.LOG_LEVEL = (_env("LOG_LEVEL", "INFO") or "INFO").upper()

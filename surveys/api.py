@@ -12,6 +12,7 @@ from customers.models import Customer
 from kundenpuls.apiauth import require_api_key
 from kundenpuls.extensions import csrf, db
 from kundenpuls.problems import Problem
+from kundenpuls.replica import from_replica
 from kundenpuls.timeutil import parse_instant
 from surveys.follow_ups import answers_of
 from surveys.kinds import KINDS, NPS
@@ -50,6 +51,7 @@ def _int(name: str, default: int, low: int, high: int) -> int:
 
 @bp.get("/responses")
 @require_api_key
+@from_replica
 def responses():
     """Answers created at or after `since`, by id; `next` carries the cursor (`after`) of the following page.
 
