@@ -60,7 +60,7 @@ class _Body:
     breaks the encoder put in it) and lines with the free part (encoded anew each time)."""
 
     def __init__(self, body: str, token: str, free: str) -> None:
-        self._token, self._free = token, _latin1(free)
+        self.body, self._token, self._free_text, self._free = body, token, free, _latin1(free)
         source = _latin1(body)
         # Line by line is the stdlib's own order; a CR would end lines the "\n" split does not see.
         self._whole = "\r" in source
@@ -87,10 +87,13 @@ class _Body:
             elif piece != "":
                 self.pieces.append(piece)
 
-    def encode(self, body: str, token: str, free: str) -> str:
-        """`body` (this template with the values put in) as the stdlib encodes it."""
+    def filled(self, token: str, free: str) -> str:
+        return self.body.replace(self._token, token).replace(self._free_text, free)
+
+    def encode(self, token: str, free: str) -> str:
+        """This body with the values put in, as the stdlib encodes it."""
         if self._whole:
-            return quoprimime.body_encode(_latin1(body))
+            return quoprimime.body_encode(_latin1(self.filled(token, free)))
         free = _latin1(free)
         out = []
         for piece in self.pieces:
@@ -116,8 +119,7 @@ class MailTemplate:
     def __init__(self, subject: str, header_names: tuple[str, ...], text: str, html: str, token: str, free: str):
         if not _QP_LITERAL.fullmatch(token):
             raise ValueError(f"a token marker must be printable ASCII without '=': {token!r}")
-        self.subject, self.header_names = subject, header_names
-        self._text, self._html, self._token, self._free = text, html, token, free
+        self.subject, self.header_names, self._token = subject, header_names, token
         self._bodies = (_Body(text, token, free), _Body(html, token, free))
         headers = [f"h{index}" for index in range(len(header_names))]
         marker = f"kpslot{uuid.uuid4().hex}"
@@ -144,8 +146,7 @@ class MailTemplate:
     ) -> str:
         """The message `compose` writes for this recipient, Message-ID, header values and the bodies with the
         token and the free part put in."""
-        text = self._text.replace(self._token, token).replace(self._free, free_text)
-        html = self._html.replace(self._token, token).replace(self._free, free_html)
+        text, html = self._bodies
         values = {"to": header_value(recipient), "message_id": header_value(message_id)}
         values.update((f"h{index}", header_value(value)) for index, value in enumerate(headers))
         if (
@@ -154,11 +155,10 @@ class MailTemplate:
             or "\r" in free_text + free_html  # a CR ends a line where the template's lines do not
             or not all(value.isascii() for value in values.values())
         ):
-            return compose(
-                recipient, self.subject, text, html, message_id, dict(zip(self.header_names, headers, strict=True))
-            )
-        values["text"] = self._bodies[0].encode(text, token, free_text)
-        values["html"] = self._bodies[1].encode(html, token, free_html)
+            headers_by_name = dict(zip(self.header_names, headers, strict=True))
+            filled = (text.filled(token, free_text), html.filled(token, free_html))
+            return compose(recipient, self.subject, *filled, message_id, headers_by_name)
+        values["text"], values["html"] = text.encode(token, free_text), html.encode(token, free_html)
         values["boundary"] = _boundary(values["text"], values["html"])
         pieces = self._pieces.copy()
         for index, name in self._slots:

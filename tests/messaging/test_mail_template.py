@@ -18,8 +18,8 @@ BOUNDARY = re.compile(r"={15}\d{19}==")
 
 def _same(template: MailTemplate, recipient, message_id, headers, token, free_text, free_html) -> str:
     filled = template.fill(recipient, message_id, headers, token, free_text, free_html)
-    text = template._text.replace(TOKEN, token).replace(FREE, free_text)
-    html = template._html.replace(TOKEN, token).replace(FREE, free_html)
+    text = template._bodies[0].body.replace(TOKEN, token).replace(FREE, free_text)
+    html = template._bodies[1].body.replace(TOKEN, token).replace(FREE, free_html)
     expected = compose(recipient, template.subject, text, html, message_id, dict(zip(HEADERS, headers, strict=True)))
     assert BOUNDARY.sub("B", filled) == BOUNDARY.sub("B", expected)
     return filled
