@@ -18,6 +18,13 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+def _psycopg(url: str | None) -> str | None:
+    """A postgresql:// URL as SQLAlchemy's name for the psycopg 3 driver (it would pick psycopg2 otherwise)."""
+    if url and url.startswith("postgresql://"):
+        return url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return url
+
+
 class Config:
     """Settings read once at start-up; production refuses unsafe defaults."""
 
@@ -28,11 +35,9 @@ class Config:
         if secret is None and self.production:
             raise ConfigError("SECRET_KEY must be set when KUNDENPULS_ENV=production")
         self.SECRET_KEY = secret or secrets.token_hex(32)
-        self.SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL") or (f"sqlite:///{ROOT / 'instance' / 'kundenpuls.sqlite3'}")
-        if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql://"):
-            self.SQLALCHEMY_DATABASE_URI = self.SQLALCHEMY_DATABASE_URI.replace(
-                "postgresql://", "postgresql+psycopg://", 1
-            )
+        self.SQLALCHEMY_DATABASE_URI = _psycopg(_env("DATABASE_URL")) or (
+            f"sqlite:///{ROOT / 'instance' / 'kundenpuls.sqlite3'}"
+        )
         # Pooled connections idle longer than this are pinged before use (see kundenpuls/dbpool.py).
         self.DB_PING_IDLE_SECONDS = float(_env("DB_PING_IDLE_SECONDS", "5") or 5)
         self.SMTP_URL = _env("SMTP_URL")
@@ -93,7 +98,7 @@ class Config:
         # reach log files.
         self.SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": self.production}
         # A PostgreSQL streaming replica for report pages and exports (kundenpuls.replica); writes stay on the primary.
-        self.REPORTS_DATABASE_URL = _env("REPORTS_DATABASE_URL")
+        self.REPORTS_DATABASE_URL = _psycopg(_env("REPORTS_DATABASE_URL"))
         self.REPORTS_LAG_WARN_SECONDS = float(_env("REPORTS_LAG_WARN_SECONDS", "5") or 5)
         # Logs: JSON lines with request ids in production (text otherwise), one access line per request there.
         self.LOG_FORMAT = _env("LOG_FORMAT", "json" if self.production else "text")

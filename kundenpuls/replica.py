@@ -1,6 +1,6 @@
 """Reports from a read replica: REPORTS_DATABASE_URL (optional) names a PostgreSQL streaming standby.
 
-A request marked with `read_from_replica` (report pages, CSV and API exports) checks the replica first: one
+A view marked `from_replica` (report pages, CSV and API exports) checks the replica first: one
 query that answers whether it replays and how far behind it is. If it answers, the request's SELECTs go there
 (`RoutingSession.get_bind`): a report's scans then load the replica, not the primary that takes answers and
 purchases. Everything else goes to the primary: writes and flushes, SELECT ... FOR UPDATE, textual SQL, every
@@ -46,8 +46,6 @@ def init_app(app: Flask) -> None:
     url = app.config.get("REPORTS_DATABASE_URL")
     if not url:
         return
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine = create_engine(
         url,
         pool_pre_ping=True,
@@ -61,8 +59,8 @@ def init_app(app: Flask) -> None:
 
 
 def read_from_replica() -> None:
-    """Before a report request (a blueprint's before_request): a GET's reads go to the replica if it answers, else
-    to the primary. Other methods write, and what they write must follow from what the primary holds."""
+    """Before a report view (`from_replica`): a GET's reads go to the replica if it answers, else to the primary.
+    Other methods write, and what they write must follow from what the primary holds."""
     replica: _Replica | None = current_app.extensions.get("kundenpuls_replica")
     if replica is None or request.method not in ("GET", "HEAD") or time.monotonic() < replica.down_until:
         return

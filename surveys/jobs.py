@@ -138,13 +138,10 @@ def _recipients(session: Session, survey: Survey, due: list[tuple[str, int, int]
         ids = dict(insert_new_rows(session, Invitation.__table__, rows, "token", ("token", "id")))
         created += [(ids[row["token"]], row["token"], row["locale"], row["customer_id"]) for row in rows]
     return [
-        Recipient(invitation_id, token, locale, customer_id, *_contact(customers[customer_id]))
+        Recipient(invitation_id, token, locale, customer_id, contact.email, contact.name, contact.timezone)
         for invitation_id, token, locale, customer_id in created
+        for contact in (customers[customer_id],)
     ]
-
-
-def _contact(customer) -> tuple[str, str | None, str | None]:
-    return customer.email, customer.name, customer.timezone
 
 
 def _invite(
