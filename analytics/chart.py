@@ -147,3 +147,26 @@ def legend_swatch(name: str) -> Markup:
         f'<svg width="28" height="10" aria-hidden="true"><line x1="0" x2="28" y1="5" y2="5" stroke="{colour}" '
         f'stroke-width="2"{dash}/></svg>'
     )
+
+
+def sparkline(points: list[Point], title: str, bottom: float, top: float) -> Markup:
+    """A small line of the last periods beside a number, so its direction shows; the label says it in words."""
+    with_data = [(i, p) for i, p in enumerate(points) if p.value is not None]
+    if len(with_data) < 2:
+        return Markup("")
+    width, height, pad = 120, 32, 3
+    step = (width - 2 * pad) / max(len(points) - 1, 1)
+
+    def xy(i: int, value: float) -> str:
+        return f"{pad + i * step:.1f},{pad + (top - value) / (top - bottom) * (height - 2 * pad):.1f}"
+
+    first, last = with_data[0][1], with_data[-1][1]
+    label = f"{title}: {first.start:%Y-%m} {first.value:g} … {last.start:%Y-%m} {last.value:g}"
+    line = " ".join(xy(i, p.value) for i, p in with_data)
+    i, p = with_data[-1]
+    cx, cy = xy(i, p.value).split(",")
+    return Markup(
+        f'<svg class="sparkline" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="{escape(label)}"><polyline points="{line}" fill="none" stroke="#1d4ed8" stroke-width="1.5"/>'
+        f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="#1d4ed8"/></svg>'
+    )

@@ -285,3 +285,12 @@ def categories(session: Session) -> list[str]:
             select(Purchase.category).where(Purchase.category.is_not(None)).distinct().order_by(Purchase.category)
         )
     )
+
+
+def recent_months(session: Session, today: date, months: int = 12, min_answers: int = MIN_ANSWERS) -> NpsReport:
+    """NPS per calendar month over the last `months` months, this (partial) month last: the home page's figure
+    against last month, with the trend beside it."""
+    first = today.replace(day=1)
+    for _ in range(months - 1):
+        first = (first - ONE_DAY).replace(day=1)
+    return nps_report(session, first, today, "month", ReportFilter(), min_answers=min_answers)

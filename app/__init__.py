@@ -5,13 +5,23 @@ from __future__ import annotations
 
 from flask import Flask, g, has_request_context, request
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.metrics import DatabaseCollector
-from kundenpuls import replica
+from kundenpuls import formatting, replica, static_files
 from kundenpuls.config import ROOT, load_config
 from kundenpuls.dbpool import ping_idle_connections
-from kundenpuls.extensions import CookielessSessionInterface, babel, csrf, db, init_limiter, login_manager, migrate
+from kundenpuls.extensions import (
+    CookielessSessionInterface,
+    babel,
+    compress,
+    csrf,
+    db,
+    init_limiter,
+    login_manager,
+    migrate,
+)
 from kundenpuls.inputs import register_input_checks
 from kundenpuls.observability import add_gauges, configure_logging, register_request_hooks
 from kundenpuls.timeutil import render_migration_type
@@ -82,10 +92,15 @@ def register_extensions(app: Flask) -> None:
         render_item=render_migration_type,
     )
     csrf.init_app(app)
+    compress.init_app(app)
+    static_files.init_app(app)
     init_limiter(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in to see this page.")
+    login_manager.login_message_category = "info"  # a hint, not an error: shown in the calm colour
     babel.init_app(app, locale_selector=select_locale)
+    formatting.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale
     from customers.models import phase_label
 
@@ -104,6 +119,7 @@ def register_blueprints(app: Flask) -> None:
     from analytics.results_views import bp as survey_results
     from analytics.views import api as analytics_api
     from analytics.views import bp as analytics
+    from app.home import bp as home
     from app.openapi import bp as openapi
     from customers.admin import bp as customer_admin
     from customers.staff import bp as customer_staff
@@ -132,6 +148,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (
         health,
         auth,
+        home,
         customers_api,
         customer_admin,
         customer_staff,

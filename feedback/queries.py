@@ -145,6 +145,14 @@ def _median(values: list[float]) -> float | None:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
+def queue_health_counts(session: Session, now: datetime) -> tuple[int, int]:
+    """Open cases, and how many of them are past their next due time."""
+    open_total, overdue = session.execute(
+        select(func.count(), func.count().filter(Case.next_due_at < now)).where(Case.status.in_(OPEN))
+    ).one()
+    return int(open_total), int(overdue)
+
+
 def queue_health(session: Session, now: datetime, weeks: int = 8) -> dict:
     """Open and overdue cases, and median hours to first contact and to resolution, per owner and per week.
 
@@ -152,12 +160,7 @@ def queue_health(session: Session, now: datetime, weeks: int = 8) -> dict:
     durations come back and the median is taken per group.
     """
     dialect = name_of(session)
-    open_total, overdue = session.execute(
-        select(
-            func.count().filter(Case.status.in_(OPEN)),
-            func.count().filter(and_(Case.status.in_(OPEN), Case.next_due_at < now)),
-        ).select_from(Case)
-    ).one()
+    open_total, overdue = queue_health_counts(session, now)
     to_contact = hours_between(session, Case.first_contact_at, Case.created_at)
     to_resolve = hours_between(session, Case.resolved_at, Case.created_at)
     since = now - timedelta(weeks=weeks)
@@ -260,3 +263,34 @@ def _whole(text: str) -> int | None:
         return whole_number(text)
     except ValueError:
         return None
+
+
+@dataclass(frozen=True)
+class AgentOverview:
+    """What an agent's home page shows: their open cases, what falls due today, new cases nobody took."""
+
+    mine: int
+    mine_overdue: int
+    mine_due_today: int
+    unassigned: int
+    unassigned_overdue: int
+    next_cases: list[Row]
+
+
+def agent_overview(session: Session, user_id: int, now: datetime, day_end: datetime, limit: int = 5) -> AgentOverview:
+    """Counted in one statement over the open cases; "due today" is due between now and the end of the staff's
+    day (`day_end`), overdue ones are counted apart. The agent's most urgent cases come from the queue's order."""
+    is_open = Case.status.in_(OPEN)
+    mine = Case.owner_id == user_id
+    unassigned = Case.owner_id.is_(None)
+    counts = session.execute(
+        select(
+            func.count().filter(mine),
+            func.count().filter(and_(mine, Case.next_due_at < now)),
+            func.count().filter(and_(mine, Case.next_due_at >= now, Case.next_due_at < day_end)),
+            func.count().filter(unassigned),
+            func.count().filter(and_(unassigned, Case.next_due_at < now)),
+        ).where(is_open)
+    ).one()
+    next_cases = queue_page(session, QueueFilter(owner="me"), user_id, now)[:limit]
+    return AgentOverview(*(int(n) for n in counts), next_cases=next_cases)

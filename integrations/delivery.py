@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import urllib3
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from integrations.models import WebhookDelivery, WebhookEndpoint
@@ -180,3 +180,27 @@ def resend(session: Session, delivery: WebhookDelivery, now: datetime) -> bool:
     delivery.next_attempt_at = now
     delivery.claimed_at = None
     return True
+
+
+@dataclass(frozen=True)
+class WebhookHealth:
+    """Webhooks at a glance for the admin's home page."""
+
+    endpoints: int  # active endpoints
+    waiting: int  # deliveries not yet through (first try or retries)
+    retrying: int  # of those, the ones that already failed at least once
+    failed: int  # gave up after WEBHOOK_MAX_ATTEMPTS
+
+
+def webhook_health(session: Session) -> WebhookHealth:
+    d = WebhookDelivery
+    waiting = d.status.in_(("pending", "sending"))
+    endpoints = session.scalar(select(func.count()).where(WebhookEndpoint.active.is_(True))) or 0
+    pending, retrying, failed = session.execute(
+        select(
+            func.count().filter(waiting),
+            func.count().filter(waiting & (d.attempts > 0)),
+            func.count().filter(d.status == "failed"),
+        ).where(d.status.in_(("pending", "sending", "failed")))
+    ).one()
+    return WebhookHealth(int(endpoints), int(pending), int(retrying), int(failed))

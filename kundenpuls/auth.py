@@ -64,7 +64,7 @@ def role_required(role: str):
 @limiter.limit(_login_limit, methods=["POST"], key_func=_submitted_email)
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("auth.home"))
+        return redirect(url_for("home.index"))
     form = LoginForm()
     if form.validate_on_submit():
         user = db.session.scalars(
@@ -72,7 +72,7 @@ def login():
         ).one_or_none()
         if User.password_matches(user, form.password.data) and user.active:
             login_user(user)
-            return redirect(local_path(request.args.get("next")) or url_for("auth.home"))
+            return redirect(local_path(request.args.get("next")) or url_for("home.index"))
         flash(_l("Email or password is wrong."), "error")
         return render_template("staff/login.html", form=form), 401
     return render_template("staff/login.html", form=form)
@@ -85,9 +85,3 @@ def logout():
     db.session.commit()
     logout_user()
     return redirect(url_for("auth.login"))
-
-
-@bp.route("/")
-@login_required
-def home():
-    return render_template("staff/home.html")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -16,6 +17,14 @@ class ConfigError(RuntimeError):
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
+
+
+def _timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"STAFF_TIMEZONE {name!r} is not a time zone name such as Europe/Berlin") from exc
+    return name
 
 
 def _psycopg(url: str | None) -> str | None:
@@ -52,6 +61,9 @@ class Config:
         # Form error messages are our own, translated with Flask-Babel; WTForms would load its catalogs per call.
         self.WTF_I18N_ENABLED = False
         self.BABEL_DEFAULT_LOCALE = "en"
+        # Staff pages show times, and count "today", in this time zone (an IANA name).
+        self.STAFF_TIMEZONE = _timezone(_env("STAFF_TIMEZONE", "Europe/Berlin") or "Europe/Berlin")
+        self.BABEL_DEFAULT_TIMEZONE = self.STAFF_TIMEZONE
         self.BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
         self.MAX_CONTENT_LENGTH = 2 * 1024 * 1024
         self.OUTBOX_BATCH_SIZE = int(_env("OUTBOX_BATCH_SIZE", "200") or 200)
@@ -110,6 +122,24 @@ class Config:
         self.METRICS_TOKEN = _env("METRICS_TOKEN")
         # Customers' comments older than this many months are erased by the scheduler (0: kept).
         self.COMMENT_RETENTION_MONTHS = int(_env("COMMENT_RETENTION_MONTHS", "0") or 0)
+        # Text responses compressed (Brotli, else gzip) by the app; 0 when the web server in front compresses.
+        self.COMPRESS_REGISTER = _env("COMPRESS_RESPONSES", "1") == "1"
+        self.COMPRESS_ALGORITHM = ["br", "gzip"]
+        self.COMPRESS_ALGORITHM_STREAMING = ["br", "deflate"]
+        self.COMPRESS_BR_LEVEL = 4
+        self.COMPRESS_LEVEL = 6
+        self.COMPRESS_MIMETYPES = [
+            "text/html",
+            "text/css",
+            "text/plain",
+            "text/csv",
+            "text/javascript",
+            "application/javascript",
+            "application/json",
+            "application/problem+json",
+            "image/svg+xml",
+            "image/x-icon",
+        ]
         if (
             self.production
             and self.SQLALCHEMY_DATABASE_URI.startswith("sqlite")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from flask import Flask, Request, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -36,6 +37,9 @@ migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
+# Brotli/gzip for text responses: flask-compress is maintained and handles Accept-Encoding, Vary, ETags and
+# streamed CSV exports, which a hand-written after_request would have to get right one by one.
+compress = Compress()
 # Counters live in Redis when REDIS_URL is set (shared by all workers and hosts), else in process memory.
 limiter = Limiter(key_func=get_remote_address)
 # Survey pages are authorised by 192-bit tokens (nothing to guess) and are the hot path; health checks are

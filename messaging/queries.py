@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -32,3 +35,29 @@ def outbox_problems(session: Session, limit: int = 100) -> list[OutboxMessage]:
             .limit(limit)
         )
     )
+
+
+@dataclass(frozen=True)
+class MailHealth:
+    """Outgoing mail at a glance: what waits and why, what failed, when the next mail is due."""
+
+    due: int  # waiting and due now: the next sender run takes them
+    held: int  # waiting for their send window (or a later send time) without an error
+    retrying: int  # waiting after a temporary error, retried later
+    failed: int
+    next_at: datetime | None  # the earliest waiting mail's send time
+
+
+def mail_health(session: Session, now: datetime) -> MailHealth:
+    m = OutboxMessage
+    pending = m.status == "pending"
+    due, held, retrying, failed, next_at = session.execute(
+        select(
+            func.count().filter(pending & (m.next_attempt_at <= now)),
+            func.count().filter(pending & (m.next_attempt_at > now) & m.last_error.is_(None)),
+            func.count().filter(pending & (m.next_attempt_at > now) & m.last_error.is_not(None)),
+            func.count().filter(m.status == "failed"),
+            func.min(m.next_attempt_at).filter(pending),
+        ).where(m.status.in_(("pending", "failed")))
+    ).one()
+    return MailHealth(int(due), int(held), int(retrying), int(failed), next_at)

@@ -105,6 +105,30 @@ def matrix(session: Session) -> dict[tuple[str, str], Cell]:
     return cells
 
 
+@dataclass(frozen=True)
+class ClassCounts:
+    """One value class on the manager's home page: customers, how many the purchase model sees leaving, and how
+    many were detractors at their latest answer."""
+
+    value_class: str
+    customers: int
+    at_risk: int
+    detractors: int
+
+
+def by_value_class(session: Session) -> list[ClassCounts]:
+    cells = matrix(session).values()
+    return [
+        ClassCounts(
+            klass,
+            sum(c.customers for c in cells if c.value_class == klass),
+            sum(c.at_risk for c in cells if c.value_class == klass),
+            sum(c.satisfaction["detractor"] for c in cells if c.value_class == klass),
+        )
+        for klass in VALUE_CLASSES
+    ]
+
+
 def cell_customers(
     session: Session,
     value_class: str | None,

@@ -97,7 +97,8 @@ def cockpit_customers():
     satisfaction = request.args.get("satisfaction") or None
     if not request.args:  # a bare address (bookmarked, typed): the cockpit is where a cell or group is chosen
         return redirect(url_for("retention.cockpit"))
-    cell = value_class in VALUE_CLASSES and phase in PHASES and group is None
+    # A cell, or a whole value class (the home page's at-risk and detractor counts link there).
+    cell = value_class in VALUE_CLASSES and (phase in PHASES or phase is None) and group is None
     in_group = group in PORTFOLIO and value_class is None and phase is None
     if not (cell or in_group) or satisfaction not in (None, *SATISFACTION):
         return render_template("retention/cockpit_cell.html", error=True, rows=[], total=0, args=request.args), 422
@@ -106,7 +107,7 @@ def cockpit_customers():
     portfolio_group = (group, settings.portfolio_value_min, settings.portfolio_potential_min) if group else None
     at_risk = request.args.get("at_risk") == "1"
     rows, total = cell_customers(db.session, value_class, phase, satisfaction, page, portfolio_group, at_risk)
-    strategy = strategy_for(db.session, value_class, phase, satisfaction) if cell and satisfaction else None
+    strategy = strategy_for(db.session, value_class, phase, satisfaction) if cell and phase and satisfaction else None
     return render_template(
         "retention/cockpit_cell.html",
         strategy=strategy,

@@ -342,6 +342,10 @@ def customer_suggestions(session: Session, customer_id: int) -> list[Suggestion]
     )
 
 
+def open_count(session: Session) -> int:
+    return int(session.scalar(select(func.count()).where(Suggestion.status == "open")) or 0)
+
+
 def open_suggestions(
     session: Session, rule_id: int | None, owner_role: str | None, page: int, page_size: int
 ) -> tuple[list[tuple[Suggestion, Customer]], int]:

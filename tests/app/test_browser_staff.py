@@ -14,6 +14,7 @@ from customers.models import Customer
 from feedback.models import Case
 from kundenpuls.timeutil import utcnow
 from surveys.models import Survey
+from tests.conftest import ARTIFACTS
 from tests.feedback_helpers import PASSWORD, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.one_database]
@@ -53,6 +54,8 @@ def test_every_staff_page_fits_the_screen_without_violations(session, live_serve
             wide = page.evaluate("document.documentElement.scrollWidth")
             if wide > width:
                 problems.append(f"{path} at {width} px: {wide} px wide")
+            if path == "/" and width == WIDTHS[-1]:
+                page.screenshot(path=str(ARTIFACTS / "home-admin.png"), full_page=True)
             if path == "/queue":  # the current page is marked, sign-out is on the screen
                 assert page.get_by_role("link", name="Queue", exact=True).get_attribute("aria-current") == "page"
                 box = page.get_by_role("button", name="Sign out").bounding_box()
