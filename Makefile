@@ -33,7 +33,11 @@ run: $(BIN)/.runtime translations
 	@echo "  Staff login: $(STAFF_EMAIL) / $(STAFF_PASSWORD)"
 	@echo "  Mail goes to the local mailbox at http://127.0.0.1:$(PORT)/mailbox (no SMTP_URL set)"
 	@echo
-	@trap 'kill 0' EXIT INT TERM; \
+	@$(FLASK) outbox status
+	@echo
+	@# Ctrl-C reaches every process here; the trap stops the scheduler (it ignores SIGINT in the background) and
+	@# waits for it. `kill 0` would signal make itself, which then reported a "Segmentation fault".
+	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT INT TERM; \
 	  $(FLASK) scheduler run --interval 30 & \
 	  $(FLASK) run --host 127.0.0.1 --port $(PORT)
 
@@ -41,7 +45,7 @@ run: $(BIN)/.runtime translations
 # (the app refuses to start otherwise); gunicorn serves the web app and one scheduler process runs beside it.
 prod: $(BIN)/.runtime translations
 	KUNDENPULS_ENV=production $(FLASK) db upgrade
-	@trap 'kill 0' EXIT INT TERM; \
+	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT INT TERM; \
 	  KUNDENPULS_ENV=production $(FLASK) scheduler run & \
 	  KUNDENPULS_ENV=production $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 

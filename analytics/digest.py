@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,10 @@ from messaging.mail import queue_mail
 from messaging.models import OutboxMessage
 from surveys.kinds import NPS
 from surveys.models import survey_names
+
+# The mail this module queues, as staff pages name it (registered with messaging by the app factory).
+MAIL_KINDS = {"digest": _l("weekly digest")}
+
 
 SEND_HOUR_UTC = 7
 WEEKS = 8

@@ -193,21 +193,27 @@ def register_signals() -> None:
     on PostgreSQL an answer and its counting then cost one round trip. Receivers that write for some answers
     (a case, a webhook event) say which through add_answer_writer, so those answers share their transaction.
     """
+    from analytics import digest
     from analytics.rollup import ANSWER_PARTS
     from analytics.rollup import on_invitations_sent as count_sent
     from analytics.rollup import on_response_submitted as count_in_rollup
     from customers.signals import customer_churned, lifecycle_changes_removed
+    from feedback import jobs as feedback_jobs
+    from feedback import services as feedback_services
     from feedback.audience import due_resolved_cases, resolved_since_latest_answer
     from feedback.services import on_response_submitted as open_case
     from feedback.services import writes_for_answer as may_open_case
     from feedback.signals import case_closed, case_opened, root_cause_set
     from integrations import alerts, events
+    from messaging.mail import describe_kinds
     from messaging.outbox import add_withdrawal_check
     from messaging.signals import messages_sent
     from retention.answers import on_answer_identified, pending_part
     from retention.answers import on_response_submitted as queue_for_segments
     from retention.segments import on_root_cause_set as reason_given
     from retention.suggestions import on_case_closed as settle_measure
+    from surveys import mail as survey_mail
+    from surveys import public_views
     from surveys.answer_path import add_answer_part, add_answer_writer
     from surveys.audience import register_condition
     from surveys.jobs import register_trigger
@@ -220,6 +226,8 @@ def register_signals() -> None:
     for part in (*ANSWER_PARTS, pending_part):
         add_answer_part(part)
     add_withdrawal_check(SURVEY_MAIL_KINDS, withdrawn_survey_mail)
+    for module in (survey_mail, public_views, feedback_jobs, feedback_services, alerts, digest):
+        describe_kinds(module.MAIL_KINDS)
     messages_sent.connect(on_messages_sent)
     invitations_sent.connect(count_sent)
     response_submitted.connect(count_in_rollup)

@@ -3,6 +3,8 @@ kundenpuls/cli.py, the CSV import in customers/cli.py)."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
@@ -70,5 +72,30 @@ def register_commands(app: Flask) -> None:
     from kundenpuls.cli import register_commands as register_core_commands
 
     register_core_commands(app)
-    for group in (scheduler_cli, demo_cli, import_cli, model_cli):
+    for group in (scheduler_cli, demo_cli, outbox_cli, import_cli, model_cli):
         app.cli.add_command(group)
+
+
+outbox_cli = AppGroup("outbox", help="Outgoing mail.")
+
+
+@outbox_cli.command("status")
+def outbox_status() -> None:
+    """What waits and when the next mail goes out (make run prints it in its banner)."""
+    from messaging.queries import mail_health, outbox_counts
+
+    now = utcnow()
+    health, counts = mail_health(db.session, now), outbox_counts(db.session)
+    waiting = health.due + health.held + health.retrying
+    click.echo(
+        f"Outgoing mail: {counts['sent']} sent, {waiting} waiting ({health.held} for their send window, "
+        f"{health.retrying} for a retry), {health.failed} failed."
+    )
+    if health.next_at is None:
+        return
+    zone = ZoneInfo(current_app.config["STAFF_TIMEZONE"])
+    if health.due:
+        click.echo("Mail is due now: the scheduler sends it within a minute.")
+    else:
+        at = health.next_at.astimezone(zone)
+        click.echo(f"The next mail goes out {at:%a %Y-%m-%d %H:%M} ({zone.key}).")

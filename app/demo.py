@@ -17,6 +17,7 @@ from analytics.rollup import rebuild as rebuild_rollup
 from app.demo_channels import counter_link, portal_widget, printed_links
 from app.demo_churn import churn_answers, historic_invitation, replay_lifecycle
 from app.demo_interactions import offer_rule, rate_answers, record_interactions
+from app.demo_live import escalated_before, first_mails, recent_answers, state_potentials, stream, work_old_cases
 from app.demo_texts import COMMENTS, DEMO_CALL_NOTES, DEMO_CUSTOMERS, DEMO_SEED, DISMISS_REASONS, FIRST, LAST
 from customers.models import Customer, Purchase
 from customers.values import refresh_values
@@ -65,6 +66,9 @@ def seed_demo(
     invitations, answers = _demo_invitations(session, survey, purchase_rows, profiles, start, now, seed, rng)
     responses = _demo_responses(session, survey, invitations, answers)
     refresh_values(session, now)
+    live = stream(seed)  # the present (app/demo_live.py) draws apart from the history
+    potentials = state_potentials(session, live)
+    refresh_values(session, now)  # estimates for the others, from the stated ones
     unhappy = {cid for cid, profile in profiles.items() if profile.unhappy}
     cancellations = replay_lifecycle(session, start, now, rng, unhappy)
     churn_answered = churn_answers(session, cancellations, now, rng)
@@ -73,6 +77,7 @@ def seed_demo(
     cases = _demo_cases(session, now, rng)
     interactions = record_interactions(session, now, rng)
     offer_rule(session, now)
+    recent, recent_cases = recent_answers(session, survey, now, live)
     fit = fit_models(session, now)  # so the outlook, at-risk counts and rules have a fit from the start
     run = refresh_all(session, now)
     record_facts(session)  # the answers above went in past the scheduler's apply_answers
@@ -80,23 +85,29 @@ def seed_demo(
     # Last, so that none of the steps above (which draw from `rng` over the answers) sees them.
     printed, counter = printed_links(session, survey, now, seed), counter_link(session, survey, now, seed)
     portal_widget(session, survey, now)
+    work_old_cases(session, now, live)
+    escalated_before(session, now)
     rebuild_rollup(session)
     record_facts(session)
     session.commit()
+    mailed = first_mails(session, now)
     return {
         "customers": len(profiles),
         "purchases": len(purchase_rows),
         "invitations": len(invitations),
-        "responses": responses,
+        "responses": responses + recent,
+        "answers in the last days": recent,
         "printed links": printed,
         "anonymous answers": counter,
         "cancellations": len(cancellations),
         "churn answers": churn_answered,
-        "cases": cases,
+        "cases": cases + recent_cases,
         "attribute ratings": ratings,
         "interactions recorded": interactions,
         "suggestions": run.suggestions,
         "suggestions worked": worked,
+        "potentials stated": potentials,
+        "survey mails in the mailbox": mailed,
         "model fit": fit.status,
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -81,4 +82,13 @@ def run_forever(app: Flask, interval_seconds: int = 60) -> None:
         coalesce=True,
         next_run_time=utcnow(),
     )
+
+    def stop(signum: int, _frame: object) -> None:
+        """SIGTERM (make run's Ctrl-C, a service manager) or SIGINT: let a running tick finish its transaction."""
+        log.info("stopping on signal %s after the running tick", signum)
+        scheduler.shutdown(wait=True)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     scheduler.start()
+    log.info("scheduler stopped")

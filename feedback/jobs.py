@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,10 @@ from feedback.models import OPEN, Case
 from kundenpuls import audit
 from kundenpuls.models import User
 from messaging.mail import queue_mail
+
+# The mail this module queues, as staff pages name it (registered with messaging by the app factory).
+MAIL_KINDS = {"escalation": _l("escalation of an overdue case")}
+
 
 BATCH = 500
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,10 @@ from messaging.mail import queue_mail
 from messaging.models import OutboxMessage
 from surveys.kinds import KINDS, may_be_case_class, may_be_middle
 from surveys.models import Response, Survey
+
+# The mail this module queues, as staff pages name it (registered with messaging by the app factory).
+MAIL_KINDS = {"case_reply": _l("reply to a customer")}
+
 
 MAX_NOTE = 5000
 NOTE_KINDS = ("note", "contact", "customer_reply")

@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,9 @@ from feedback.models import Case
 from integrations.models import AlertSettings
 from kundenpuls.models import User
 from messaging.mail import queue_mail
+
+# The mail this module queues, as staff pages name it (registered with messaging by the app factory).
+MAIL_KINDS = {"alert": _l("detractor alert")}
 
 
 def alert_settings(session: Session) -> AlertSettings:

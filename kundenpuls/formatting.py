@@ -4,11 +4,11 @@ says "02.12.26, 14:05" and "60,67 €" and an English one "12/2/26, 2:05 PM" and
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from flask import Flask
-from flask_babel import format_currency, format_date, format_datetime, format_percent
+from flask_babel import format_currency, format_date, format_datetime, format_percent, format_time
 
 CURRENCY = "EUR"
 
@@ -19,6 +19,11 @@ def staff_datetime(value: datetime | None) -> str:
 
 def staff_date(value: date | datetime | None) -> str:
     return "—" if value is None else format_date(value, "medium")
+
+
+def staff_time(value: time | None) -> str:
+    """A time of day as it stands (a send window's bounds are local times, not instants)."""
+    return "—" if value is None else format_time(value, "short", rebase=False)
 
 
 def money(value: Decimal | float | int | None, currency: str = CURRENCY) -> str:
@@ -33,5 +38,5 @@ def percent(value: float | None, digits: int = 0) -> str:
 
 
 def init_app(app: Flask) -> None:
-    for function in (staff_datetime, staff_date, money, percent):
+    for function in (staff_datetime, staff_date, staff_time, money, percent):
         app.add_template_filter(function)

@@ -64,6 +64,14 @@ def with_date(raw: str, now: datetime) -> bytes:
     return f"Date: {format_datetime(now)}\n{raw}".replace("\r\n", "\n").replace("\n", "\r\n").encode("ascii")
 
 
+# What each kind of mail is called on staff pages (lazy texts), from the packages that queue it (describe_kinds).
+KIND_LABELS: dict[str, object] = {}
+
+
+def describe_kinds(kinds: dict[str, object]) -> None:
+    KIND_LABELS.update(kinds)
+
+
 def queue_mail(
     session: Session,
     key: str,

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 
-from sqlalchemy import func, or_, select
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import case, func, literal, null, or_, select
 from sqlalchemy.orm import Session
 
 from messaging.models import OutboxMessage
 
 STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
+STATUS_LABELS = {
+    "pending": _l("waiting"),
+    "sending": _l("being sent"),
+    "sent": _l("sent"),
+    "failed": _l("failed"),
+    "cancelled": _l("cancelled"),
+}
 
 
 def outbox_counts(session: Session) -> dict[str, int]:
@@ -61,3 +69,46 @@ def mail_health(session: Session, now: datetime) -> MailHealth:
         ).where(m.status.in_(("pending", "failed")))
     ).one()
     return MailHealth(int(due), int(held), int(retrying), int(failed), next_at)
+
+
+REASONS = ("due", "retry", "window", "later")
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Waiting mail of one kind and one reason: due now, a retry after a temporary error, held for its send
+    window (which one), or scheduled for later; with the earliest send time."""
+
+    kind: str
+    reason: str
+    count: int
+    next_at: datetime
+    window_tz: str | None = None
+    window_weekdays: str | None = None
+    window_start: time | None = None
+    window_end: time | None = None
+
+    def weekdays(self) -> list[int]:
+        return [int(d) for d in (self.window_weekdays or "").split(",") if d.strip()]
+
+
+def waiting(session: Session, now: datetime) -> list[Waiting]:
+    """The waiting mail grouped by kind and reason (and by send window for those held by one), counted in SQL:
+    what the outbox page explains, whatever the queue's size."""
+    m = OutboxMessage
+    reason = case(
+        (m.next_attempt_at <= now, literal("due")),
+        (m.last_error.is_not(None), literal("retry")),
+        (m.window_start.is_not(None), literal("window")),
+        else_=literal("later"),
+    ).label("reason")
+    held = reason == "window"
+    window = [case((held, column), else_=null()).label(column.key) for column in (m.window_tz, m.window_weekdays,
+              m.window_start, m.window_end)]  # fmt: skip
+    rows = session.execute(
+        select(m.kind, reason, func.count(), func.min(m.next_attempt_at), *window)
+        .where(m.status == "pending")
+        .group_by(m.kind, reason, *window)
+    ).all()
+    found = [Waiting(*row) for row in rows]
+    return sorted(found, key=lambda w: (REASONS.index(w.reason), w.next_at, w.kind))

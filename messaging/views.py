@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from email import message_from_string, policy
 
+from babel.dates import get_day_names
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
@@ -13,8 +15,10 @@ from sqlalchemy import select
 from kundenpuls.auth import role_required
 from kundenpuls.extensions import db
 from kundenpuls.timeutil import utcnow
+from messaging.mail import KIND_LABELS
 from messaging.models import DevMail, OutboxMessage
-from messaging.queries import outbox_counts, outbox_problems
+from messaging.queries import STATUS_LABELS, outbox_counts, outbox_problems, waiting
+from messaging.sendwindow import DEFAULT_TZ
 
 bp = Blueprint("messaging", __name__)
 
@@ -31,8 +35,17 @@ def retry_failed(session, message: OutboxMessage, now) -> bool:
 @bp.route("/outbox")
 @login_required
 def outbox():
+    now = utcnow()
     return render_template(
-        "messaging/outbox.html", counts=outbox_counts(db.session), problems=outbox_problems(db.session)
+        "messaging/outbox.html",
+        counts=outbox_counts(db.session),
+        problems=outbox_problems(db.session),
+        waiting=waiting(db.session, now),
+        now=now,
+        kinds=KIND_LABELS,
+        statuses=STATUS_LABELS,
+        day_names=get_day_names("abbreviated", locale=get_locale()),
+        default_tz=DEFAULT_TZ,
     )
 
 

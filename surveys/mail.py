@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 from flask import current_app, render_template
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from markupsafe import escape
 from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.orm import Session, joinedload
@@ -24,7 +25,11 @@ from surveys.kinds import KINDS
 from surveys.models import Invitation, Survey
 from surveys.signals import invitations_sent
 
-SURVEY_MAIL_KINDS = ("invitation", "reminder")
+# The mail this module queues, as staff pages name it (registered with messaging by the app factory).
+MAIL_KINDS = {"invitation": _l("survey invitation"), "reminder": _l("survey reminder")}
+
+
+SURVEY_MAIL_KINDS = tuple(MAIL_KINDS)
 
 
 def survey_links(invitation: Invitation) -> dict:

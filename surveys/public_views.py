@@ -15,6 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, abort, current_app, g, make_response, render_template, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -37,6 +38,10 @@ from surveys.public_links import (
 from surveys.public_models import PublicLink
 from surveys.services import MAX_COMMENT
 from surveys.views import SCORE, after_the_score
+
+# The mail this module queues, as staff pages name it (registered with messaging by the app factory).
+MAIL_KINDS = {"confirm": _l("confirmation of an anonymous answer")}
+
 
 bp = Blueprint("public_links", __name__)
 csrf.exempt(bp)

@@ -16,7 +16,13 @@ from analytics.leaving import leaving_report
 from analytics.models import ModelFit
 from analytics.queries import ReportFilter
 from app.demo import seed_demo
+from app.demo_live import RECENT_DAYS
 from app.demo_texts import DEMO_CUSTOMERS
+from customers.values import current_value_settings
+from feedback.jobs import escalate_overdue
+from feedback.models import OPEN, Case
+from messaging.models import DevMail
+from retention.cockpit import portfolio
 from retention.models import CustomerSegment, RetentionRule, Suggestion
 from retention.rules import sentence
 
@@ -68,6 +74,17 @@ def test_demo_data_makes_the_model_pages_meaningful(session, app):
         assert "customers who bought Haushalt also bought Garten within 180 days" in sentence(
             offer, "en", made[0], made[0].conditions
         )
+    # Alive on the first morning: recent cases due soon, no escalation flood, a portfolio, mail in the mailbox.
+    open_cases = session.scalars(select(Case).where(Case.status.in_(OPEN))).all()
+    assert any(NOW - timedelta(days=RECENT_DAYS) < c.created_at for c in open_cases)
+    assert any(NOW < c.next_due_at < NOW + timedelta(days=2) for c in open_cases)
+    late = [c for c in open_cases if c.next_due_at < NOW - timedelta(days=1)]
+    assert len(late) < len(open_cases) / 3  # a team that keeps up, mostly
+    assert escalate_overdue(session, NOW) == 0
+    settings = current_value_settings(session)
+    groups = portfolio(session, settings.portfolio_value_min, settings.portfolio_potential_min)
+    assert all(groups[name].customers > 0 for name in ("star", "earnings", "question_mark", "take_along"))
+    assert session.scalar(select(func.count()).select_from(DevMail)) == summary["survey mails in the mailbox"] == 3
     again = None
     try:
         seed_demo(session, NOW, customers=10)
