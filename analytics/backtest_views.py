@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from flask import Blueprint, Response, current_app, render_template, request
+from flask_babel import format_date
 from markupsafe import Markup, escape
 
 from analytics.backtest import BacktestError, run_backtest
@@ -127,6 +128,6 @@ def tracking_chart(result) -> Markup:
     for i, week in enumerate(weeks):
         if i % every == 0:
             parts.append(f'<text x="{x(i):.1f}" y="{HEIGHT - 14}" text-anchor="middle" font-size="11" '
-                         f'fill="#52606d">{escape(week.start.strftime("%d.%m.%y"))}</text>')  # fmt: skip
+                         f'fill="#52606d">{escape(format_date(week.start, "short"))}</text>')  # fmt: skip
     parts.append("</svg>")
     return Markup("".join(parts))

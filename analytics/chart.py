@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import format_date
 from markupsafe import Markup, escape
 
 from analytics.queries import NpsReport
@@ -76,7 +77,7 @@ def trend_chart(points: list[Point], title: str, bottom: float, top: float, tick
         if i % every == 0:
             parts.append(
                 f'<text x="{x(i):.1f}" y="{HEIGHT - 14}" text-anchor="middle" font-size="11" '
-                f'fill="#52606d">{escape(point.start.strftime("%d.%m.%y"))}</text>'
+                f'fill="#52606d">{escape(format_date(point.start, "short"))}</text>'
             )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -105,6 +105,9 @@ def register_extensions(app: Flask) -> None:
     from customers.models import phase_label
 
     app.jinja_env.globals["phase_label"] = phase_label
+    from feedback.forms import PRIORITY_LABELS
+
+    app.jinja_env.globals["priority_labels"] = PRIORITY_LABELS
 
 
 def register_blueprints(app: Flask) -> None:

@@ -17,6 +17,7 @@ STATUS_LABELS = {
     "resolved": _l("Resolved"),
     "wont_fix": _l("Won't fix"),
 }
+PRIORITY_LABELS = {"high": _l("high"), "normal": _l("normal"), "low": _l("low")}
 ROOT_CAUSE_LABELS = {
     "product_quality": _l("Product quality"),
     "price": _l("Price"),

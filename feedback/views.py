@@ -17,6 +17,7 @@ from wtforms import SelectChoice
 from feedback import services, wording
 from feedback.forms import (
     NOTE_LABELS,
+    PRIORITY_LABELS,
     ROOT_CAUSE_LABELS,
     STATUS_LABELS,
     AssignForm,
@@ -79,10 +80,11 @@ def queue():
         count_cap=COUNT_CAP,
         filters=filters,
         staff=staff_choices(db.session),
-        surveys=db.session.execute(select(Survey.id, Survey.name).order_by(Survey.name)).all(),
+        surveys=db.session.execute(select(Survey.id, Survey.name, Survey.name_de).order_by(Survey.name)).all(),
         now=now,
         open_statuses=OPEN,
         status_labels={status: str(label) for status, label in STATUS_LABELS.items()},
+        priority_labels={level: str(label) for level, label in PRIORITY_LABELS.items()},
         why=functools.partial(wording.why, gettext=gettext),
         due=functools.partial(wording.due, gettext=gettext),
         # One url_for instead of one per row: "/cases/0" less its "0".

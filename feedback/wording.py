@@ -14,6 +14,7 @@ from flask_babel import get_translations
 from markupsafe import Markup
 
 from feedback.models import OPEN
+from kundenpuls.formatting import money
 
 
 def N_(message: str) -> str:
@@ -28,10 +29,13 @@ REASONS = {
     "dissatisfied": N_("dissatisfied, score %(score)s"),
     "hard": N_("hard to do, score %(score)s"),
     "neutral": N_("neutral with comment"),
-    "value": N_("%(value)s € revenue in 12 months"),
+    "value": N_("%(value)s revenue in 12 months"),
     "measure": N_("retention measure: %(rule)s"),
-    "potential": N_("%(value)s € potential"),
+    "potential": N_("%(value)s potential"),
 }
+
+
+AMOUNTS = ("value", "potential")  # reasons whose detail is a whole amount in euros
 
 
 def page_gettext() -> Callable[[str], str]:
@@ -40,12 +44,13 @@ def page_gettext() -> Callable[[str], str]:
 
 
 def why(reasons: list, gettext: Callable[[str], str] | None = None) -> Markup:
-    """ "detractor, score 2 (+30) · 1200 € revenue in 12 months (+12)": what the priority points are made of."""
+    """ "detractor, score 2 (+30) · €1,200 revenue in 12 months (+12)": what the priority points are made of."""
     gettext = gettext or page_gettext()
     parts = []
     for key, points, detail in reasons or ():
         if key in REASONS:
-            phrase = Markup(gettext(REASONS[key])) % {"score": detail, "value": detail, "rule": detail}
+            value = money(detail, digits=0) if key in AMOUNTS else detail
+            phrase = Markup(gettext(REASONS[key])) % {"score": detail, "value": value, "rule": detail}
             parts.append(phrase + f" (+{int(points)})")
     return Markup(" · ").join(parts)
 

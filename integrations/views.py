@@ -37,7 +37,14 @@ EVENT_LABELS = {
     "case.resolved": _l("a case closed (resolved or won't fix)"),
     "customer.churned": _l("a customer cancelled"),
 }
-DELIVERY_STATUSES = ("pending", "sending", "delivered", "failed", "cancelled")
+DELIVERY_STATUS_LABELS = {
+    "pending": _l("waiting"),
+    "sending": _l("being sent"),
+    "delivered": _l("delivered"),
+    "failed": _l("failed"),
+    "cancelled": _l("cancelled"),
+}
+DELIVERY_STATUSES = tuple(DELIVERY_STATUS_LABELS)
 PAGE = 50
 
 
@@ -177,6 +184,7 @@ def _endpoint_page(endpoint: WebhookEndpoint, form: EndpointForm, code: int = 20
         page=page,
         status=status,
         statuses=DELIVERY_STATUSES,
+        delivery_statuses=DELIVERY_STATUS_LABELS,
         history=audit.trail(db.session, "webhook", endpoint.id)[-10:],
     ), code
 

@@ -118,6 +118,7 @@ class RetentionRule(db.Model):
     position: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(default=True)
     name: Mapped[str] = mapped_column(String(120))
+    name_de: Mapped[str | None] = mapped_column(String(120))  # shown on German pages; `name` elsewhere
     conditions: Mapped[dict] = mapped_column(JSON)
     measure_de: Mapped[str] = mapped_column(String(500))
     measure_en: Mapped[str] = mapped_column(String(500))

@@ -58,7 +58,7 @@ ALIVE_WORDS = {
 }  # fmt: skip
 OWNER_ROLES = ("agent", "manager")
 RULE_FIELDS = (
-    "name", "position", "active", "conditions", "measure_de", "measure_en", "owner_role", "due_days",
+    "name", "name_de", "position", "active", "conditions", "measure_de", "measure_en", "owner_role", "due_days",
     "repeat_after_days", "offer_category",
 )  # fmt: skip
 
@@ -101,6 +101,7 @@ def validate(session: Session, values: dict) -> dict:
     if not name or len(name) > 120:
         errors["name"] = _("A rule needs a name of at most 120 characters.")
     cleaned["name"] = name
+    cleaned["name_de"] = " ".join(str(values.get("name_de") or "").split())[:120] or None
     conditions = values.get("conditions")
     if not isinstance(conditions, dict):
         errors["conditions"] = _("Conditions must map a dimension to a list of values.")

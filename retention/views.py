@@ -78,6 +78,7 @@ def _dimension_choices() -> dict[str, list[SelectChoice]]:
 
 class RuleForm(FlaskForm):
     name = StringField(_l("Name"))
+    name_de = StringField(_l("Name on German pages (optional)"))
     active = BooleanField(_l("Active"))
     position = IntegerField(_l("Order (lower first)"), validators=[Optional()])
     value_class = CheckboxesField(rule_service.DIMENSION_LABELS["value_class"], validate_choice=False)
@@ -109,6 +110,7 @@ class RuleForm(FlaskForm):
     def values(self) -> dict:
         return {
             "name": self.name.data,
+            "name_de": self.name_de.data,
             "active": self.active.data,
             "position": self.position.data,
             "conditions": {d: getattr(self, d).data for d in rule_service.DIMENSIONS if getattr(self, d).data},

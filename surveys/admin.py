@@ -13,7 +13,14 @@ from kundenpuls import audit
 from kundenpuls.auth import role_required
 from kundenpuls.extensions import db
 from kundenpuls.timeutil import utcnow
-from surveys.admin_forms import TRIGGER_LABELS, NewSurveyForm, ReasonForm, SurveyForm, survey_form_class
+from surveys.admin_forms import (
+    SHORT_KIND_LABELS,
+    TRIGGER_LABELS,
+    NewSurveyForm,
+    ReasonForm,
+    SurveyForm,
+    survey_form_class,
+)
 from surveys.audience import preview as preview_audience
 from surveys.forms import ChurnForm, score_form
 from surveys.kinds import KINDS
@@ -29,7 +36,9 @@ bp = Blueprint("survey_admin", __name__, url_prefix="/surveys")
 
 def _list_page(form: NewSurveyForm, code: int = 200):
     surveys = db.session.scalars(select(Survey).order_by(Survey.id)).all()
-    page = render_template("surveys/admin_list.html", surveys=surveys, form=form, survey_triggers=TRIGGER_LABELS)
+    page = render_template(
+        "surveys/admin_list.html", surveys=surveys, form=form, survey_triggers=TRIGGER_LABELS, kinds=SHORT_KIND_LABELS
+    )
     return page, code
 
 
@@ -84,6 +93,7 @@ def edit(survey_id: int):
             )
         changes = {name: getattr(form, name).data for name in settings_for(survey.kind)}
         changes["name"] = changes["name"].strip()
+        changes["name_de"] = (changes["name_de"] or "").strip() or None
         changes["send_weekdays"] = ",".join(sorted(form.send_weekdays.data))
         changes["texts"] = {locale: dict(getattr(form, f"texts_{locale}").data) for locale in LOCALES}
         changes["audience"] = form.audience()

@@ -18,7 +18,7 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from customers.models import PHASE_LABELS, PHASES
@@ -89,6 +89,7 @@ SATISFACTION_LABELS = {
 
 class SurveyForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    name_de = StringField(_l("Name on German pages (optional)"), validators=[Optional(), Length(max=200)])
     active = BooleanField(_l("Active (paused when off)"))
     delay_days = IntegerField(_l("Days after purchase"), validators=_days(365))
     reminder_count = IntegerField(_l("Reminders"), validators=[InputRequired(), NumberRange(min=0, max=3)])
@@ -184,6 +185,8 @@ TRIGGER_LABELS = {
     "case_resolved": _l("a resolved case"),
     "churn": _l("a cancellation or inactivity"),
 }
+# The kind as the survey list names it (the acronyms read the same in German).
+SHORT_KIND_LABELS = {"nps": "NPS", "csat": "CSAT", "ces": "CES", "churn": _l("churn reasons")}
 KIND_LABELS = {
     "nps": _l("NPS: how likely to recommend, 0–10"),
     "csat": _l("CSAT: how satisfied, 1–5"),

@@ -49,6 +49,7 @@ class Survey(db.Model):
     key: Mapped[str] = mapped_column(String(50), unique=True)
     kind: Mapped[str] = mapped_column(String(16))  # nps | churn
     name: Mapped[str] = mapped_column(String(200))
+    name_de: Mapped[str | None] = mapped_column(String(200))  # shown on German pages; `name` elsewhere
     active: Mapped[bool] = mapped_column(default=True)
     delay_days: Mapped[int] = mapped_column(default=3)
     # Purchases older than delay + catch-up when first seen are history, not invited.

@@ -28,6 +28,7 @@ CREATABLE = ("nps", "csat", "ces")
 LOCALES = ("de", "en")
 SETTINGS = (
     "name",
+    "name_de",
     "active",
     "delay_days",
     "reminder_count",

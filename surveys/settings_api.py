@@ -85,6 +85,7 @@ class SurveyChanges(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str | None = None
+    name_de: Annotated[str, Field(max_length=200)] | None = None  # the name on German pages ("" for none)
     active: bool | None = None
     trigger: Literal["purchase", "case_resolved"] | None = None
     delay_days: int | None = None

@@ -47,7 +47,7 @@ def test_staff_describe_a_customer_and_the_api_returns_the_five_fields(session, 
     page = client.get(f"/customers/{customer.id}", headers=EN).text
     assert "GmbH · Becker Gruppe · Autohandel" in page and "Fast workshop appointments" in page
     assert "Jana Becker</strong> · decider · CEO" in page and "Olaf Kraus</strong> · buyer (purchasing)" in page
-    assert "Werkstatt: 500.00 € (margin 120.00 €)" in page and "Haushalt: 119.80 €" in page
+    assert "Werkstatt: €500.00 (margin €120.00)" in page and "Haushalt: €119.80" in page
     trail = session.scalars(
         select(AuditEvent).where(AuditEvent.entity == "customer_description").order_by(AuditEvent.id)
     ).all()

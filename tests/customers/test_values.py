@@ -91,7 +91,7 @@ def test_settings_page_validates_and_the_customer_page_shows_the_formula(session
     customer = session.scalars(select(Customer).where(Customer.external_id == "V-1")).one()
     text = client.get(f"/customers/{customer.id}", headers={"Accept-Language": "en"}).text
     # margin 125 x 0.75 / (1 + 0.10 - 0.75) = 267.86
-    assert "267.86 €" in text and "125.00 × 0.75 / (1 + 0.10 − 0.75)" in text
+    assert "€267.86" in text and "125.00 × 0.75 / (1 + 0.10 − 0.75)" in text
     agent = make_user(session, "agent2@example.com", "agent")
     client.post("/logout", data={"csrf_token": token})
     sign_in(client, agent)
@@ -148,4 +148,4 @@ def test_a_manager_sets_the_potential_on_the_customer_page(session, buy, client)
     assert session.get(Customer, customer_id).potential_value == Decimal("2500.00")
     [event] = trail(session, "customer", customer_id)
     assert (event.before, event.after) == ({"potential": None}, {"potential": "2500.00"})
-    assert "2500.00 €" in client.get(f"/customers/{customer_id}").text
+    assert "€2,500.00" in client.get(f"/customers/{customer_id}").text

@@ -70,7 +70,7 @@ def test_queue_lists_most_urgent_first_and_says_why(client, session, agent):
     assert rows[0].startswith("high")
     # The row links to its case page and its Take button posts to the case's take action.
     assert f'href="/cases/{urgent.id}"' in rows[0] and f'action="/cases/{urgent.id}/take"' in rows[0]
-    assert "detractor, score 2 (+30)" in rows[0] and "12000 € revenue in 12 months" in rows[0]
+    assert "detractor, score 2 (+30)" in rows[0] and "€12,000 revenue in 12 months" in rows[0]
     assert "detractor, score 6 (+6)" in rows[1]
 
 
@@ -311,4 +311,4 @@ def test_queue_speaks_german_to_a_german_browser(client, session, agent):
     flask_babel.refresh()
     page = client.get("/queue", headers={"Accept-Language": "de-DE,de;q=0.9"})
     assert "Warteschlange" in page.text and "Kritiker, Bewertung 2 (+30)" in page.text
-    assert "500 € Umsatz in 12 Monaten" in page.text
+    assert "500\xa0€ Umsatz in 12 Monaten" in page.text

@@ -37,7 +37,7 @@ def test_manager_goes_from_a_cockpit_cell_to_the_customer(session, live_server, 
     expect(page.locator("h1")).to_contain_text("A · existing · detractor")
     page.get_by_role("link", name="Autohaus Becker").click()
     expect(page.locator("[data-satisfaction]")).to_have_text("detractor (2)")
-    expect(page.locator("[data-clv]")).to_contain_text("4000.00 €")  # 1500 x 0.8 / (1 + 0.1 - 0.8)
+    expect(page.locator("[data-clv]")).to_contain_text("€4,000.00")  # 1500 x 0.8 / (1 + 0.1 - 0.8)
     context.close()
 
 

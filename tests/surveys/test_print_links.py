@@ -22,6 +22,10 @@ from tests.conftest import csrf_token
 BOUGHT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)  # a Monday
 AT_THE_TILL = BOUGHT + timedelta(minutes=2)
 MAIL_DUE = BOUGHT + timedelta(days=3)
+# Pages opened through the test client run on the real clock: a link they open must not have expired yet (with
+# BOUGHT, the printed link's 30 days ran out on 2026-12-02). A Monday of last week, 09:30 UTC.
+_today = datetime.now(UTC)
+RECENT = (_today - timedelta(days=_today.weekday() + 7)).replace(hour=9, minute=30, second=0, microsecond=0)
 LINK = "/api/v1/purchases/{}/survey-link"
 
 
@@ -136,21 +140,21 @@ def test_the_mail_delivers_the_printed_invitation_and_one_answer_ends_both(sessi
 
 
 def test_an_answer_on_paper_before_the_mail_means_no_mail(session, buy, client, api):
-    buy(purchased_at=BOUGHT)
-    printed = purchase_survey_link(session, "O-1", None, AT_THE_TILL).invitation
+    buy(purchased_at=RECENT)
+    printed = purchase_survey_link(session, "O-1", None, RECENT + timedelta(minutes=2)).invitation
     session.commit()
     page = client.get(f"/p/{printed.token}")
     answer = {"csrf_token": csrf_token(page.text), "score": "3", "channel": "link"}
     assert client.post(f"/s/{printed.token}", data=answer).status_code == 200
     assert session.scalars(select(Response.channel)).one() == "link"
     assert [r["channel"] for r in api.get("/api/v1/responses").json["responses"]] == ["link"]
-    assert create_due_invitations(session, MAIL_DUE) == 0
+    assert create_due_invitations(session, RECENT + timedelta(days=3)) == 0
     assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
 def test_a_made_up_channel_is_refused_and_nothing_stored(session, buy, client):
-    buy(purchased_at=BOUGHT)
-    printed = purchase_survey_link(session, "O-1", None, AT_THE_TILL).invitation
+    buy(purchased_at=RECENT)
+    printed = purchase_survey_link(session, "O-1", None, RECENT + timedelta(minutes=2)).invitation
     session.commit()
     page = client.get(f"/p/{printed.token}")
     refused = client.post(
