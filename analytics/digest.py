@@ -24,7 +24,7 @@ from kundenpuls.models import User
 from messaging.mail import queue_mail
 from messaging.models import OutboxMessage
 from surveys.kinds import NPS
-from surveys.models import survey_names
+from surveys.models import surveys_of_kind
 
 # The mail this module queues, as staff pages name it (registered with messaging by the app factory).
 MAIL_KINDS = {"digest": _l("weekly digest")}
@@ -62,7 +62,7 @@ def digest_content(session: Session, now: datetime) -> dict:
     ).one()
     return {
         "week_start": last_week,
-        "surveys": survey_names(session, NPS),
+        "surveys": surveys_of_kind(session, NPS),
         "week": week,
         "periods": report.periods,
         "significant": significant,

@@ -24,6 +24,20 @@ ALIVE_BOUNDS = (0.25, 0.5, 0.75)
 # A potential customer has bought nothing, so a high current value cannot occur: shown greyed, not hidden.
 MEANINGLESS = {("A", "potential"), ("B", "potential")}
 PAGE_SIZE = 50
+HEAT_STEPS = (-30, 0, 30, 60)  # NPS bounds of the cockpit's five shading bands
+
+
+def heat_bands() -> list[tuple[str, str]]:
+    """The legend: each band's number and its NPS range, from HEAT_STEPS."""
+    def signed(value: int) -> str:
+        return f"{value:+d}" if value else "0"
+
+    bounds = [None, *HEAT_STEPS, None]
+    return [
+        (str(i), f"{signed(low)} … {signed(high)}" if low is not None and high is not None else
+         f"< {signed(high)}" if low is None else f"≥ {signed(low)}")
+        for i, (low, high) in enumerate(zip(bounds, bounds[1:], strict=False), start=1)
+    ]  # fmt: skip
 
 
 class LatestNps:
@@ -58,6 +72,12 @@ class Cell(LatestNps):
     @property
     def meaningless(self) -> bool:
         return (self.value_class, self.phase) in MEANINGLESS
+
+    def heat(self, min_answers: int) -> str:
+        """The cockpit's shading band: 1 (NPS below -30) to 5 (60 and above), "few" below `min_answers`."""
+        if self.nps is None or self.answered < min_answers:
+            return "few"
+        return str(1 + sum(self.nps >= step for step in HEAT_STEPS))
 
 
 def _satisfaction():

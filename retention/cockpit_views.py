@@ -3,7 +3,7 @@ page, and the customer record in the API (GET /api/v1/customers/<external_id>)."
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from sqlalchemy import select
 
@@ -20,14 +20,14 @@ from kundenpuls.problems import Problem
 from kundenpuls.timeutil import utcnow
 from retention.answers import waiting
 from retention.cockpit import PAGE_SIZE as CELL_PAGE_SIZE
-from retention.cockpit import PORTFOLIO, SATISFACTION, VALUE_CLASSES, cell_customers, portfolio
+from retention.cockpit import PORTFOLIO, SATISFACTION, VALUE_CLASSES, cell_customers, heat_bands, portfolio
 from retention.cockpit import matrix as cockpit_matrix
 from retention.customer import customer_json, customer_profile
 from retention.refresh import last_run
 from retention.strategies import DIRECTIONS, SERVICE_LEVELS, strategy_for
 from retention.views import bp, suggestion_context
 from surveys.kinds import NPS
-from surveys.models import survey_names
+from surveys.models import surveys_of_kind
 
 # The API's customer record (segment, suggestions, latest answer) lives with the customer page it mirrors.
 api = Blueprint("retention_api", __name__, url_prefix="/api/v1")
@@ -45,7 +45,7 @@ def customer_page(customer_id: int):
         status_labels=STATUS_LABELS,
         cause_labels=CAUSE_LABELS,
         nps_labels=NPS_LABELS,
-        nps_surveys=survey_names(db.session, NPS),
+        nps_surveys=surveys_of_kind(db.session, NPS),
         potential_form=PotentialForm(formdata=None, potential=customer.potential_value),
         description_form=DescriptionForm(formdata=None, obj=profile.description),
         contact_form=ContactForm(formdata=None),
@@ -86,6 +86,9 @@ def cockpit():
         phases=PHASES,
         satisfaction=SATISFACTION,
         nps_labels=NPS_LABELS,
+        heat_bands=heat_bands(),
+        nps_surveys=surveys_of_kind(db.session, NPS),
+        min_answers=current_app.config["NPS_MIN_ANSWERS"],
     )
 
 

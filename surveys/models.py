@@ -176,9 +176,9 @@ def answers_of(kind: Kind, survey_id=None):
     return column.in_(select(Survey.id).where(Survey.kind == kind.key))
 
 
-def survey_names(session, kind: Kind) -> list[str]:
-    """The names of the surveys of this kind, for pages that say which surveys their figures come from."""
-    return list(session.scalars(select(Survey.name).where(Survey.kind == kind.key).order_by(Survey.id)))
+def surveys_of_kind(session, kind: Kind) -> list[Survey]:
+    """The surveys of this kind, for pages that name the surveys their figures come from (|local_name)."""
+    return list(session.scalars(select(Survey).where(Survey.kind == kind.key).order_by(Survey.id)))
 
 
 def nps_class(score: int | None) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -376,3 +377,12 @@ def test_every_report_page_says_its_days_are_utc(session, client, staff):
     for path in ("/reports/nps", "/reports/drivers", "/reports/churn", "/cockpit/movements"):
         page = client.get(path, headers={"Accept-Language": "en"})
         assert page.status_code == 200 and "UTC" in page.text, path
+
+
+def test_the_churn_report_opens_with_its_contents(session, client, staff):
+    sign_in(client, staff)
+    page = client.get("/reports/churn", headers={"Accept-Language": "en"}).text
+    contents = page.split('<nav class="contents"')[1].split("</nav>")[0]
+    anchors = re.findall(r'href="#([\w-]+)"', contents)
+    assert len(anchors) == 6
+    assert all(f'id="{anchor}"' in page for anchor in anchors)  # each entry leads to its section

@@ -100,3 +100,30 @@ def test_portfolio_groups_by_value_and_potential(session, client):
     listed = client.get("/cockpit/customers?portfolio=question_mark").text
     assert "P-3" in listed and "P-1" not in listed
     assert client.get("/cockpit/customers?portfolio=star&phase=new").status_code == 422
+
+
+def test_the_cockpit_is_a_heat_map_that_does_not_rest_on_colour(session, client, app):
+    from retention.cockpit import Cell
+
+    def cell(promoters, detractors, others=0):
+        return Cell("A", "existing", customers=promoters + detractors + others,
+                    satisfaction={"promoter": promoters, "passive": others, "detractor": detractors, "unknown": 0})  # fmt: skip
+
+    assert cell(10, 40).heat(30) == "1"  # NPS -60
+    assert cell(20, 25, 5).heat(30) == "2"  # -10
+    assert cell(20, 20).heat(30) == "3"  # exactly 0
+    assert cell(25, 10, 5).heat(30) == "4"  # +37.5
+    assert cell(35, 5).heat(30) == "5"  # +75
+    assert cell(1, 0).heat(30) == "few"  # one answer: not shaded
+    customer(session, "K-1", "A", "existing", 600, [(5, 10)])
+    customer(session, "K-2", "A", "existing", 200, [(5, 2)])
+    customer(session, "K-3", "C", "new", 100, [(5, 1)])
+    session.commit()
+    placed(session)
+    app.config["NPS_MIN_ANSWERS"] = 1
+    sign_in(client, make_user(session, "chefin@example.com", "manager"))
+    page = client.get("/cockpit", headers={"Accept-Language": "en"}).text
+    assert 'class="cell heat-3" data-cell="A-existing"' in page  # one promoter, one detractor: NPS 0
+    assert 'class="cell heat-1" data-cell="C-new"' in page  # -100, striped
+    assert 'NPS <strong data-figure="nps">-100</strong>' in page  # the number is written too
+    assert "Negative NPS is striped" in page and "fewer than 1 answers" in page
