@@ -29,6 +29,7 @@ HEAT_STEPS = (-30, 0, 30, 60)  # NPS bounds of the cockpit's five shading bands
 
 def heat_bands() -> list[tuple[str, str]]:
     """The legend: each band's number and its NPS range, from HEAT_STEPS."""
+
     def signed(value: int) -> str:
         return f"{value:+d}" if value else "0"
 

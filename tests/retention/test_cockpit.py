@@ -106,8 +106,8 @@ def test_the_cockpit_is_a_heat_map_that_does_not_rest_on_colour(session, client,
     from retention.cockpit import Cell
 
     def cell(promoters, detractors, others=0):
-        return Cell("A", "existing", customers=promoters + detractors + others,
-                    satisfaction={"promoter": promoters, "passive": others, "detractor": detractors, "unknown": 0})  # fmt: skip
+        split = {"promoter": promoters, "passive": others, "detractor": detractors, "unknown": 0}
+        return Cell("A", "existing", customers=promoters + detractors + others, satisfaction=split)
 
     assert cell(10, 40).heat(30) == "1"  # NPS -60
     assert cell(20, 25, 5).heat(30) == "2"  # -10
