@@ -124,6 +124,7 @@ def register_blueprints(app: Flask) -> None:
     from analytics.views import bp as analytics
     from app.home import bp as home
     from app.openapi import bp as openapi
+    from app.staff_admin import bp as staff_admin
     from customers.admin import bp as customer_admin
     from customers.staff import bp as customer_staff
     from customers.views import bp as customers_api
@@ -152,6 +153,7 @@ def register_blueprints(app: Flask) -> None:
         health,
         auth,
         home,
+        staff_admin,
         customers_api,
         customer_admin,
         customer_staff,
@@ -200,6 +202,7 @@ def register_signals() -> None:
     from analytics.rollup import ANSWER_PARTS
     from analytics.rollup import on_invitations_sent as count_sent
     from analytics.rollup import on_response_submitted as count_in_rollup
+    from app import staff_admin
     from customers.signals import customer_churned, lifecycle_changes_removed
     from feedback import jobs as feedback_jobs
     from feedback import services as feedback_services
@@ -229,7 +232,7 @@ def register_signals() -> None:
     for part in (*ANSWER_PARTS, pending_part):
         add_answer_part(part)
     add_withdrawal_check(SURVEY_MAIL_KINDS, withdrawn_survey_mail)
-    for module in (survey_mail, public_views, feedback_jobs, feedback_services, alerts, digest):
+    for module in (survey_mail, public_views, feedback_jobs, feedback_services, alerts, digest, staff_admin):
         describe_kinds(module.MAIL_KINDS)
     messages_sent.connect(on_messages_sent)
     invitations_sent.connect(count_sent)

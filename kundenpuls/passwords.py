@@ -7,6 +7,7 @@ corpora), English words, names and keyboard patterns, and estimates how many gue
 
 from __future__ import annotations
 
+from flask_babel import gettext
 from zxcvbn import zxcvbn
 
 MIN_LENGTH = 12
@@ -18,12 +19,16 @@ MIN_SCORE = 3
 def password_problem(password: str, email: str = "") -> str | None:
     """Why `password` may not be used for the account `email`, or None if it may."""
     if len(password) < MIN_LENGTH:
-        return f"the password must have at least {MIN_LENGTH} characters"
+        return gettext("the password must have at least %(n)s characters", n=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
-        return f"the password may have at most {MAX_LENGTH} characters"
+        return gettext("the password may have at most %(n)s characters", n=MAX_LENGTH)
     local, _, domain = email.lower().partition("@")
     result = zxcvbn(password, user_inputs=[part for part in (local, domain, email.lower(), "kundenpuls") if part])
     if result["score"] < MIN_SCORE:
+        # zxcvbn's own hint (English only) goes in brackets.
         warning = result["feedback"].get("warning") or "it is too easy to guess"
-        return f"the password is too common or too easy to guess ({warning.rstrip('.')}); try a few unrelated words"
+        return gettext(
+            "the password is too common or too easy to guess (%(why)s); try a few unrelated words",
+            why=warning.rstrip("."),
+        )
     return None
