@@ -50,7 +50,11 @@ def percent(value: float | None, digits: int = 0) -> str:
     """A share given in percent points (34.5 means 34.5 %)."""
     if value is None:
         return "—"
-    return format_percent(value / 100, "#,##0" + ("." + "0" * digits if digits else "") + " %")
+    pattern = get_locale().percent_formats[None].pattern  # "#,##0%" (en), "#,##0\xa0%" (de)
+    if digits:
+        at = pattern.rindex("0") + 1
+        pattern = pattern[:at] + "." + "0" * digits + pattern[at:]
+    return format_percent(value / 100, pattern)
 
 
 def local_name(row: object) -> str:

@@ -105,10 +105,10 @@ def test_drivers_page_and_csv(client, session, answers):
     flask_babel.refresh()
     page = client.get("/reports/drivers?from=2026-06-01&to=2026-06-30")
     assert page.status_code == 200
-    assert "Promoters' median order value is 167.5 vs 55.0 for detractors (3.0x)." in page.text
+    assert "Promoters' median order value is €167.50 vs €55.00 for detractors (3.0x)." in page.text
     flask_babel.refresh()  # requests in a test share Flask-Babel's cached locale
     german = client.get("/reports/drivers?from=2026-06-01&to=2026-06-30", headers={"Accept-Language": "de"})
-    assert "Kritiker sind 4.8x so oft in Kategorie Garten (80% vs 17%)." in german.text
+    assert "Kritiker sind 4.8x so oft in Kategorie Garten (80\xa0% vs 17\xa0%)." in german.text
     assert "paket beschädigt" in page.text
     export = client.get("/reports/drivers?from=2026-06-01&to=2026-06-30&format=csv")
     assert export.mimetype == "text/csv" and export.text.startswith("attribute,level,test")
