@@ -126,6 +126,7 @@ def register_blueprints(app: Flask) -> None:
     from app.openapi import bp as openapi
     from app.staff_admin import bp as staff_admin
     from customers.admin import bp as customer_admin
+    from customers.import_views import bp as imports
     from customers.staff import bp as customer_staff
     from customers.views import bp as customers_api
     from feedback.contact_reason_admin import bp as contact_reason_admin
@@ -156,6 +157,7 @@ def register_blueprints(app: Flask) -> None:
         staff_admin,
         customers_api,
         customer_admin,
+        imports,
         customer_staff,
         surveys,
         survey_links,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -205,10 +206,15 @@ def import_customers(
     return _import(session, reader, store, on_row)
 
 
+def error_report(report: ImportReport, fieldnames: list[str]) -> str:
+    """The failed rows with their line and reason as CSV text, ready to fix and import again (CLI and browser)."""
+    handle = io.StringIO()
+    writer = SafeWriter(handle)
+    writer.writerow(["line", "error", *fieldnames])
+    for error in report.errors:
+        writer.writerow([error.line, error.message, *(error.row.get(name) for name in fieldnames)])
+    return handle.getvalue()
+
+
 def write_error_report(path: Path, report: ImportReport, fieldnames: list[str]) -> None:
-    """The failed rows with their line and reason, ready to fix and import again."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = SafeWriter(handle)
-        writer.writerow(["line", "error", *fieldnames])
-        for error in report.errors:
-            writer.writerow([error.line, error.message, *(error.row.get(name) for name in fieldnames)])
+    path.write_text(error_report(report, fieldnames), encoding="utf-8", newline="")

@@ -213,3 +213,25 @@ class CustomerContact(db.Model):
     phone: Mapped[str | None] = mapped_column(String(50))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ImportRun(db.Model):
+    """A CSV file imported in the browser: what it held, what came of it, and the failed rows to download."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))  # customers | purchases
+    filename: Mapped[str] = mapped_column(String(255))
+    created: Mapped[int] = mapped_column(default=0)
+    unchanged: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    # The failed rows as CSV (line, error, the file's columns): the CLI's error report.
+    errors_csv: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def rows(self) -> int:
+        return self.created + self.unchanged + self.failed

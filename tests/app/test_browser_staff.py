@@ -26,7 +26,8 @@ ADMIN_PAGES = [
     "/reports/basket", "/reports/contacts", "/reports/churn", "/reports/leaving", "/reports/model-check",
     "/cockpit", "/cockpit/customers", "/cockpit/rules", "/cockpit/rules/new", "/cockpit/strategies",
     "/cockpit/movements", "/surveys", "/surveys/attributes", "/surveys/reasons", "/cases/contact-reasons",
-    "/settings/lifecycle", "/settings/values", "/settings/webhooks", "/settings/users", "/outbox", "/mailbox",
+    "/settings/lifecycle", "/settings/values", "/settings/webhooks", "/settings/users", "/settings/imports",
+    "/outbox", "/mailbox",
     "/surveys/held",
 ]  # fmt: skip
 # Other pages render alike for every role but for the menu, which the queue shows for each.
