@@ -90,10 +90,13 @@ def test_the_upload_shows_progress_and_works_without_javascript(session, live_se
         page.get_by_role("button", name="Sign in").click()
         page.goto(f"{live_server}/settings/imports")
         page.get_by_label("CSV file").set_input_files(path)
-        held = []  # with the script, the upload is held until the bar has been seen
+        held: list = []  # with the script, the upload is held until the bar has been seen
+
+        def hold(route, held=held):
+            held.append(route) if route.request.method == "POST" else route.continue_()
+
         if javascript:
-            page.route("**/settings/imports", lambda route: held.append(route) if route.request.method == "POST"
-                       else route.continue_())  # fmt: skip
+            page.route("**/settings/imports", hold)
         page.get_by_role("button", name="Import", exact=True).click()
         if javascript:
             expect(page.locator("#import-progress")).to_be_visible()

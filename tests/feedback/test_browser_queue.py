@@ -39,7 +39,7 @@ def test_agent_closes_the_loop_and_manager_sees_it(session, smtp, live_server, c
     agent.goto(f"{live_server}/queue")
     first_row = agent.locator("table.queue tbody tr").first
     expect(first_row).to_contain_text("Das Paket kam kaputt an")
-    expect(first_row).to_contain_text("8000 € revenue in 12 months")
+    expect(first_row).to_contain_text("€8,000 revenue in 12 months")
     agent.screenshot(path=str(ARTIFACTS / "queue.png"), full_page=True)
 
     first_row.get_by_role("link", name=str(top.id)).click()
