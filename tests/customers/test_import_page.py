@@ -81,6 +81,11 @@ def test_the_upload_shows_progress_and_works_without_javascript(session, live_se
     make_user(session, "leitung@example.com", "admin")
     path = tmp_path / "orders.csv"
     path.write_text(PURCHASES)
+    held: list = []  # with the script, the upload is held until the bar has been seen
+
+    def hold(route) -> None:
+        held.append(route) if route.request.method == "POST" else route.continue_()
+
     for javascript in (True, False):
         context = chromium.new_context(viewport={"width": 360, "height": 800}, java_script_enabled=javascript)
         page = context.new_page()
@@ -90,11 +95,6 @@ def test_the_upload_shows_progress_and_works_without_javascript(session, live_se
         page.get_by_role("button", name="Sign in").click()
         page.goto(f"{live_server}/settings/imports")
         page.get_by_label("CSV file").set_input_files(path)
-        held: list = []  # with the script, the upload is held until the bar has been seen
-
-        def hold(route, held=held):
-            held.append(route) if route.request.method == "POST" else route.continue_()
-
         if javascript:
             page.route("**/settings/imports", hold)
         page.get_by_role("button", name="Import", exact=True).click()
