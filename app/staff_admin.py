@@ -15,7 +15,7 @@ from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional
 
 from kundenpuls.auth import role_required
 from kundenpuls.extensions import db, limiter
-from kundenpuls.models import ROLES, User
+from kundenpuls.models import ROLE_LABELS, ROLES, User
 from kundenpuls.staff import (
     INVITE_HOURS,
     LinkInvalid,
@@ -33,7 +33,6 @@ from messaging.mail import queue_mail
 bp = Blueprint("staff_admin", __name__)
 
 MAIL_KINDS = {"staff_invite": _l("invitation of a colleague")}
-ROLE_LABELS = {"agent": _l("agent"), "manager": _l("manager"), "admin": _l("admin")}
 ERRORS = {
     "exists": _l("This address has an active account already."),
     "last admin": _l("Kundenpuls needs at least one active admin: make someone else admin first."),

@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -16,6 +17,7 @@ from kundenpuls.extensions import db
 from kundenpuls.timeutil import UTCDateTime
 
 ROLES = ("agent", "manager", "admin")
+ROLE_LABELS = {"agent": _l("agent"), "manager": _l("manager"), "admin": _l("admin")}
 
 
 class User(UserMixin, db.Model):

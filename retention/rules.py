@@ -21,6 +21,7 @@ from analytics.labels import NPS_LABELS, PORTFOLIO_LABELS
 from customers.models import PHASES, phase_label
 from feedback.models import ROOT_CAUSES
 from kundenpuls import audit
+from kundenpuls.models import ROLE_LABELS
 from retention import offers
 from retention.cockpit import ALIVE_BANDS, PORTFOLIO, SATISFACTION, VALUE_CLASSES
 from retention.models import RetentionRule, Suggestion
@@ -373,7 +374,7 @@ def _movement(what: str, before: int, after: int) -> str:
 
 
 def owner_role_label(role: str) -> str:
-    return {"agent": _("agent"), "manager": _("manager")}.get(role, role)
+    return str(ROLE_LABELS.get(role, role))
 
 
 def due_words(days: int) -> str:

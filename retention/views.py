@@ -23,7 +23,7 @@ from kundenpuls.auth import role_required
 from kundenpuls.csvfile import csv_download
 from kundenpuls.extensions import db
 from kundenpuls.inputs import query_int
-from kundenpuls.models import User
+from kundenpuls.models import ROLE_LABELS, User
 from kundenpuls.redirects import local_path
 from kundenpuls.timeutil import utcnow
 from retention import rules as rule_service
@@ -97,7 +97,7 @@ class RuleForm(FlaskForm):
     measure_en = StringField(_l("Measure (English)"))
     measure_de = StringField(_l("Measure (German)"))
     owner_role = SelectField(
-        _l("Owner role"), choices=[SelectChoice("agent", _l("agent")), SelectChoice("manager", _l("manager"))]
+        _l("Owner role"), choices=[SelectChoice(role, ROLE_LABELS[role]) for role in rule_service.OWNER_ROLES]
     )
     due_days = IntegerField(_l("Due within working days"), validators=[Optional()])
     repeat_after_days = IntegerField(_l("Suggest again to the same customer after days"), validators=[Optional()])
@@ -203,6 +203,7 @@ def suggestion_list():
         rules=db.session.scalars(select(RetentionRule).order_by(RetentionRule.position)).all(),
         rule_id=rule_id,
         role=role,
+        owner_roles=[(r, ROLE_LABELS[r]) for r in rule_service.OWNER_ROLES],
         **suggestion_context(),
     )
 
