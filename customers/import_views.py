@@ -49,13 +49,13 @@ def imports():
 def upload():
     request.max_content_length = MAX_MB * 1024 * 1024
     kind = request.form.get("kind", "")
-    upload = request.files.get("file")
+    file = request.files.get("file")
     if kind not in IMPORTERS:
         return _page(_("Choose what the file holds: customers or purchases."), code=422)
-    if upload is None or not upload.filename:
+    if file is None or not file.filename:
         return _page(_("Choose a CSV file."), kind, 422)
     try:
-        text = upload.read().decode("utf-8-sig")
+        text = file.read().decode("utf-8-sig")
     except UnicodeDecodeError:
         return _page(_("The file is not UTF-8 text: save it as CSV (UTF-8) and try again."), kind, 422)
     started, clock = utcnow(), time.perf_counter()
@@ -66,7 +66,7 @@ def upload():
         db.session.rollback()
         return _page(_("Wrong header, nothing imported: %(problem)s", problem=str(exc)), kind, 422)
     run = ImportRun(
-        kind=kind, filename=upload.filename[:255], created=report.created, unchanged=report.unchanged,
+        kind=kind, filename=file.filename[:255], created=report.created, unchanged=report.unchanged,
         failed=len(report.errors), errors_csv=error_report(report, list(reader.fieldnames or [])) if report.errors
         else None, actor_id=current_user.id, started_at=started, finished_at=utcnow(),
     )  # fmt: skip

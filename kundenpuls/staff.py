@@ -1,13 +1,14 @@
 """Staff accounts managed by admins: invite by email, change a role, deactivate, each audited.
 
 An invitation is a set-password link: a token signed with SECRET_KEY (itsdangerous, time-stamped) that names the
-account and its current session token. Setting the password ends every session of the account and so spends
-the link: a link works once and for `INVITE_HOURS`. Deactivating ends the account's sessions at once (its
-session cookies carry the old session token, which the user loader no longer accepts).
+account and a fingerprint of its current session token. Setting the password ends every session of the account
+and so spends the link: a link works once and for `INVITE_HOURS`. Deactivating ends the account's sessions at
+once (its session cookies carry the old session token, which the user loader no longer accepts).
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import datetime
 
@@ -40,20 +41,25 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
 
 
+def _fingerprint(user: User) -> str:
+    """Names the account's current session token without showing it (the link is readable, only signed)."""
+    return hashlib.sha256(user.session_token.encode()).hexdigest()[:32]
+
+
 def set_password_token(user: User) -> str:
-    return _serializer().dumps([user.id, user.session_token])
+    return _serializer().dumps([user.id, _fingerprint(user)])
 
 
 def user_for_token(session: Session, token: str) -> User:
     """The account a set-password link is for; LinkInvalid when it was used, is forged or has expired."""
     try:
-        user_id, session_token = _serializer().loads(token, max_age=INVITE_HOURS * 3600)
+        user_id, fingerprint = _serializer().loads(token, max_age=INVITE_HOURS * 3600)
     except SignatureExpired as exc:
         raise LinkInvalid(expired=True) from exc
     except (BadSignature, ValueError, TypeError) as exc:
         raise LinkInvalid() from exc
     user = session.get(User, user_id) if isinstance(user_id, int) else None
-    if user is None or not user.active or not secrets.compare_digest(user.session_token, str(session_token)):
+    if user is None or not user.active or not secrets.compare_digest(_fingerprint(user), str(fingerprint)):
         raise LinkInvalid()
     return user
 
