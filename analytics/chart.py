@@ -8,6 +8,7 @@ from datetime import date
 from flask_babel import format_date
 from markupsafe import Markup, escape
 
+from analytics.nps import NpsFigure
 from analytics.queries import NpsReport
 
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 720, 260, 44, 28, 12, 36
@@ -25,10 +26,13 @@ class Point:
     too_few: bool
 
 
+def nps_point(start: date, figure: NpsFigure) -> Point:
+    return Point(start, figure.nps, figure.ci_low, figure.ci_high, figure.n, figure.too_few)
+
+
 def nps_chart(report: NpsReport) -> Markup:
     """Line for NPS, a band for the 95% interval, hollow points for periods with too few answers."""
-    points = [Point(p.start, p.figure.nps, p.figure.ci_low, p.figure.ci_high, p.figure.n, p.figure.too_few)
-              for p in report.periods]  # fmt: skip
+    points = [nps_point(p.start, p.figure) for p in report.periods]
     return trend_chart(points, "NPS", -100, 100, (-100, -50, 0, 50, 100))
 
 

@@ -287,10 +287,43 @@ def categories(session: Session) -> list[str]:
     )
 
 
-def recent_months(session: Session, today: date, months: int = 12, min_answers: int = MIN_ANSWERS) -> NpsReport:
-    """NPS per calendar month over the last `months` months, this (partial) month last: the home page's figure
-    against last month, with the trend beside it."""
+def recent_months_start(today: date, months: int) -> date:
+    """The first day of the month `months - 1` months before today's."""
     first = today.replace(day=1)
     for _ in range(months - 1):
         first = (first - ONE_DAY).replace(day=1)
+    return first
+
+
+def recent_months(session: Session, today: date, months: int = 12, min_answers: int = MIN_ANSWERS) -> NpsReport:
+    """NPS per calendar month over the last `months` months, this (partial) month last: the home page's figure
+    against last month, with the trend beside it."""
+    first = recent_months_start(today, months)
     return nps_report(session, first, today, "month", ReportFilter(), min_answers=min_answers)
+
+
+def segment_months(
+    session: Session, today: date, months: int = 12
+) -> dict[tuple[str, str], list[tuple[date, NpsFigure]]]:
+    """NPS per month of the last `months` months for every value class x phase (both at answer time), in one
+    grouped query over the daily rollup: the cockpit's sparklines. Months without answers are kept (no figure)."""
+    first = recent_months_start(today, months)
+    bucket = period_start_day(session, NpsDaily.day, "month")
+    statement = rollup_where(
+        select(NpsDaily.segment, NpsDaily.phase, bucket, func.sum(NpsDaily.promoters), func.sum(NpsDaily.passives),
+               func.sum(NpsDaily.detractors)),
+        session, NpsDaily, first, today, ReportFilter(), None,
+    )  # fmt: skip
+    counts: dict[tuple[str, str], dict[str, tuple[int, int, int]]] = {}
+    for segment, phase, month, promoters, passives, detractors in session.execute(
+        statement.group_by(NpsDaily.segment, NpsDaily.phase, bucket)
+    ):
+        counts.setdefault((segment, phase), {})[_key(month)] = (int(promoters), int(passives), int(detractors))
+    starts, moment = [], first
+    while moment <= today:
+        starts.append(moment)
+        moment = next_period(moment, "month")
+    return {
+        cell: [(start, figure(*by_month.get(start.isoformat(), (0, 0, 0)))) for start in starts]
+        for cell, by_month in counts.items()
+    }

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, redirect, render_template, url_for
 from flask_login import current_user
 
-from analytics.chart import Point, sparkline
+from analytics.chart import nps_point, sparkline
 from analytics.queries import recent_months
 from feedback.queries import agent_overview, queue_health_counts
 from integrations.delivery import webhook_health
@@ -43,8 +43,7 @@ def index():
     page = {"agent": agent_overview(session, current_user.id, now, day_end(now, config["STAFF_TIMEZONE"]))}
     if current_user.has_role("manager"):
         months = recent_months(session, today, min_answers=config["NPS_MIN_ANSWERS"])
-        points = [Point(p.start, p.figure.nps, p.figure.ci_low, p.figure.ci_high, p.figure.n, p.figure.too_few)
-                  for p in months.periods]  # fmt: skip
+        points = [nps_point(p.start, p.figure) for p in months.periods]
         page |= {
             "this_month": months.periods[-1],
             "last_month": months.periods[-2],

@@ -7,7 +7,9 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 from flask_babel import force_locale
 from sqlalchemy import select
 
+from analytics.chart import nps_point, sparkline
 from analytics.labels import NPS_LABELS, PORTFOLIO_LABELS
+from analytics.queries import segment_months
 from customers.models import BUYING_ROLE_LABELS, CAUSE_LABELS, PHASES, Customer
 from customers.staff import ContactForm, DescriptionForm, PotentialForm
 from customers.values import current_value_settings
@@ -74,6 +76,10 @@ def customer_api(external_id: str):
 @role_required("manager")
 def cockpit():
     settings = current_value_settings(db.session)
+    trends = {
+        cell: sparkline([nps_point(start, figure) for start, figure in months], "NPS", -100, 100)
+        for cell, months in segment_months(db.session, utcnow().date()).items()
+    }
     return render_template(
         "retention/cockpit.html",
         cells=cockpit_matrix(db.session),
@@ -88,6 +94,7 @@ def cockpit():
         nps_labels=NPS_LABELS,
         heat_bands=heat_bands(),
         nps_surveys=surveys_of_kind(db.session, NPS),
+        trends=trends,
         min_answers=current_app.config["NPS_MIN_ANSWERS"],
     )
 

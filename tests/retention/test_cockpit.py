@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from customers.models import Customer
 from retention.cockpit import matrix
 from retention.segments import refresh_segments
@@ -127,3 +129,26 @@ def test_the_cockpit_is_a_heat_map_that_does_not_rest_on_colour(session, client,
     assert 'class="cell heat-1" data-cell="C-new"' in page  # -100, striped
     assert 'NPS <strong data-figure="nps">-100</strong>' in page  # the number is written too
     assert "Negative NPS is striped" in page and "fewer than 1 answers" in page
+
+
+def test_each_cell_shows_its_months_as_a_small_line(session, client):
+    from analytics.models import NpsDaily
+    from analytics.queries import segment_months
+    from surveys.models import Survey
+
+    survey = session.scalars(select(Survey).where(Survey.key == "nps-default")).one()
+    today = datetime.now(UTC).date()
+    last_month = today.replace(day=1) - timedelta(days=1)
+    for day, promoters, detractors in ((last_month, 2, 6), (today, 6, 2)):
+        session.add(NpsDaily(day=day, survey_id=survey.id, locale="de", segment="A", phase="existing",
+                             promoters=promoters, passives=2, detractors=detractors))  # fmt: skip
+    session.commit()
+    months = segment_months(session, today)[("A", "existing")]
+    assert len(months) == 12 and [f.n for _, f in months[-2:]] == [10, 10]
+    assert [f.nps for _, f in months[-2:]] == [-40.0, 40.0]  # 100 x (P - D) / n
+    assert all(f.nps is None for _, f in months[:-2])
+    sign_in(client, make_user(session, "chefin@example.com", "manager"))
+    page = client.get("/cockpit", headers={"Accept-Language": "en"}).text
+    cell = page.split('data-cell="A-existing"')[1].split("</td>")[0]
+    assert f'aria-label="NPS: {last_month:%Y-%m} -40 … {today:%Y-%m} 40"' in cell
+    assert "data-trend" not in page.split('data-cell="B-existing"')[1].split("</td>")[0]  # no answers, no line
