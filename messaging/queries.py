@@ -57,18 +57,15 @@ class MailHealth:
 
 
 def mail_health(session: Session, now: datetime) -> MailHealth:
-    m = OutboxMessage
-    pending = m.status == "pending"
-    due, held, retrying, failed, next_at = session.execute(
-        select(
-            func.count().filter(pending & (m.next_attempt_at <= now)),
-            func.count().filter(pending & (m.next_attempt_at > now) & m.last_error.is_(None)),
-            func.count().filter(pending & (m.next_attempt_at > now) & m.last_error.is_not(None)),
-            func.count().filter(m.status == "failed"),
-            func.min(m.next_attempt_at).filter(pending),
-        ).where(m.status.in_(("pending", "failed")))
-    ).one()
-    return MailHealth(int(due), int(held), int(retrying), int(failed), next_at)
+    """From the outbox page's grouping (`waiting`), so why a mail waits has one definition."""
+    groups = waiting(session, now)
+
+    def count(*reasons: str) -> int:
+        return sum(w.count for w in groups if w.reason in reasons)
+
+    failed = session.scalar(select(func.count()).where(OutboxMessage.status == "failed")) or 0
+    next_at = min((w.next_at for w in groups), default=None)
+    return MailHealth(count("due"), count("window", "later"), count("retry"), int(failed), next_at)
 
 
 REASONS = ("due", "retry", "window", "later")
