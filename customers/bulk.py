@@ -1,10 +1,12 @@
 """Purchases in bulk: a shop's Black-Friday hour, or its first year of history, in a few statements per batch.
 
-The batch API, the single purchase call and the CSV import all store purchases here. A batch costs the same
-handful of statements whether it holds one purchase or a thousand: the known orders in one SELECT, the customers
-in one SELECT, the new customers and the new purchases each in one INSERT ... ON CONFLICT DO NOTHING (a shop that
-sends the same order twice at once gets one row and two "200 same order" answers, never an error), the changed
-contact data in one executemany UPDATE, and one lifecycle recompute for every customer the batch touched.
+The batch API and the CSV import store purchases here, and so does the single purchase call wherever the
+one-statement path of `one_purchase` does not apply (SQLite, a known order, an erased customer, a race). A batch
+costs the same handful of statements whether it holds one purchase or a thousand: the known orders in one SELECT,
+the customers in one SELECT, the new customers and the new purchases each in one INSERT ... ON CONFLICT DO NOTHING
+(a shop that sends the same order twice at once gets one row and two "200 same order" answers, never an error),
+the changed contact data in one executemany UPDATE, and one lifecycle recompute for every customer the batch
+touched.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ from typing import NamedTuple
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from customers.lifecycle import current_rules
-from customers.models import Cancellation, Customer, LifecycleChange, LifecycleRules, Purchase
+from customers.lifecycle import Rules, current_rules
+from customers.models import Cancellation, Customer, LifecycleChange, Purchase
 from customers.signals import lifecycle_changes_removed
 from kundenpuls.dialect import one_of
 
@@ -34,7 +34,7 @@ class Step(NamedTuple):
     cause: str
 
 
-def phase_at(t: datetime, purchases: list[datetime], cancellations: list[datetime], rules: LifecycleRules) -> str:
+def phase_at(t: datetime, purchases: list[datetime], cancellations: list[datetime], rules: Rules) -> str:
     """The phase on the rules of `lifecycle._computed`, from what had happened by `t` (both lists sorted)."""
     count = bisect.bisect_right(purchases, t)
     cancelled = cancellations[bisect.bisect_right(cancellations, t) - 1] if cancellations else None
@@ -52,9 +52,7 @@ def phase_at(t: datetime, purchases: list[datetime], cancellations: list[datetim
     return "existing"
 
 
-def replay(
-    purchases: Iterable[datetime], cancellations: Iterable[datetime], rules: LifecycleRules, now: datetime
-) -> list[Step]:
+def replay(purchases: Iterable[datetime], cancellations: Iterable[datetime], rules: Rules, now: datetime) -> list[Step]:
     """Every phase change up to `now`, in order: the phase is evaluated at each moment it can change (a purchase,
     a cancellation, a purchase plus the inactive days, the first purchase plus the new days)."""
     bought = sorted(p for p in purchases if p <= now)
@@ -77,10 +75,16 @@ def replay(
     return steps
 
 
-def needing_replay(session: Session, rules: LifecycleRules, now: datetime, arrived: dict[int, datetime]) -> list[int]:
-    """The customers whose arriving data (earliest date per customer) may rewrite recorded history."""
+def may_rewrite(rules: Rules, now: datetime, arrived: datetime, latest_change: datetime | None) -> bool:
+    """Whether data dated `arrived` may rewrite a customer's recorded history: it is older than their latest
+    recorded change, or so old that a change by time may lie between it and now."""
     horizon = now - timedelta(days=min(rules.new_for_days, rules.inactive_after_days))
-    old = {customer for customer, at in arrived.items() if at <= horizon}
+    return arrived <= horizon or (latest_change is not None and arrived < latest_change)
+
+
+def needing_replay(session: Session, rules: Rules, now: datetime, arrived: dict[int, datetime]) -> list[int]:
+    """The customers whose arriving data (earliest date per customer) may rewrite recorded history."""
+    old = {customer for customer, at in arrived.items() if may_rewrite(rules, now, at, None)}
     rest = [customer for customer in arrived if customer not in old]
     if rest:
         latest = dict(
@@ -90,11 +94,11 @@ def needing_replay(session: Session, rules: LifecycleRules, now: datetime, arriv
                 .group_by(LifecycleChange.customer_id)
             ).all()
         )
-        old |= {customer for customer in rest if customer in latest and arrived[customer] < latest[customer]}
+        old |= {customer for customer in rest if may_rewrite(rules, now, arrived[customer], latest.get(customer))}
     return sorted(old)
 
 
-def rebuild_histories(session: Session, rules: LifecycleRules, now: datetime, customer_ids: list[int]) -> int:
+def rebuild_histories(session: Session, rules: Rules, now: datetime, customer_ids: list[int]) -> int:
     """Replay these customers' histories and write the difference; returns rows inserted plus removed."""
     if not customer_ids:
         return 0

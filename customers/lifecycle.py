@@ -34,6 +34,18 @@ def current_rules(session: Session) -> LifecycleRules:
     return rules
 
 
+class RuleSet(NamedTuple):
+    """The thresholds of the rules row, read along with other data (customers.one_purchase) instead of by
+    `current_rules`: everything the recompute and the replay read of the rules."""
+
+    new_until_purchases: int
+    new_for_days: int
+    inactive_after_days: int
+
+
+Rules = LifecycleRules | RuleSet
+
+
 class Moment(NamedTuple):
     """`now` and the two cut-offs the rules derive from it: values, or bound parameters in a cached statement."""
 
@@ -42,7 +54,7 @@ class Moment(NamedTuple):
     new_after: object
 
 
-def moment(rules: LifecycleRules, now: datetime) -> Moment:
+def moment(rules: Rules, now: datetime) -> Moment:
     return Moment(now, now - timedelta(days=rules.inactive_after_days), now - timedelta(days=rules.new_for_days))
 
 
@@ -51,7 +63,7 @@ BOUND = Moment(*(bindparam(name, type_=UTCDateTime()) for name in Moment._fields
 
 def _computed(
     session: Session,
-    rules: LifecycleRules,
+    rules: Rules,
     at: Moment,
     customer_ids,
     id_range: tuple[int, int] | None = None,
@@ -147,8 +159,11 @@ def _change_columns() -> list[str]:
     return ["customer_id", "from_phase", "to_phase", "changed_at", "recorded_at", "cause"]
 
 
-def recompute_phases(session: Session, now: datetime, cause: str, customer_ids: list[int] | None = None) -> int:
+def recompute_phases(
+    session: Session, now: datetime, cause: str, customer_ids: list[int] | None = None, rules: Rules | None = None
+) -> int:
     """Bring phases and purchase figures up to date as of `now`; returns how many phase changes were recorded.
+    `rules` spares the read of the rules row for some customers when the caller has read it along with its data.
 
     Everyone (customer_ids None) is done in slices of CHUNK customer ids, one statement each in the caller's
     transaction: a slice's purchases come from the (customer, time) index in order, so memory stays flat
@@ -158,7 +173,8 @@ def recompute_phases(session: Session, now: datetime, cause: str, customer_ids: 
         raise ValueError(f"unknown cause {cause!r}")
     if customer_ids is not None and not customer_ids:
         return 0
-    rules = current_rules(session)
+    if rules is None or customer_ids is None:
+        rules = current_rules(session)
     if customer_ids is not None and is_postgresql(session):
         statement = _for_customers(session, rules, cause)
         recorded = session.execute(statement, {"ids": list(customer_ids), **moment(rules, now)._asdict()}).scalar_one()
@@ -181,7 +197,7 @@ CHUNK = 50_000
 
 def _recompute(
     session: Session,
-    rules: LifecycleRules,
+    rules: Rules,
     now: datetime,
     cause: str,
     customer_ids: list[int] | None,
@@ -247,7 +263,7 @@ def _counted_changes(computed, target: list, recorded_at, cause: str):
 _STATEMENTS: dict[tuple, object] = {}
 
 
-def _for_customers(session: Session, rules: LifecycleRules, cause: str):
+def _for_customers(session: Session, rules: Rules, cause: str):
     """PostgreSQL, some customers (a purchase, a cancellation): the recompute statement of `_recompute`, built
     once per rule set and cause with `now` and the ids as bound parameters. Building it took a quarter of an
     API purchase."""

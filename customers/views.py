@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from customers.bulk import CREATED, ERASED, MAX_BATCH, Contact, erased_problem, store_purchases
 from customers.models import Cancellation, Customer, Purchase
+from customers.one_purchase import store_one
 from customers.privacy import erase_customer, export_customer
 from customers.schemas import CancellationIn, PurchaseIn
 from customers.services import CustomerErased, record_cancellation
@@ -58,7 +59,7 @@ def create_purchase():
         data = PurchaseIn.model_validate(json_body(), context={"now": now})
     except ValidationError as exc:
         raise Problem(422, "Invalid purchase", _SOME, error_list(exc)) from None
-    (outcome,) = store_purchases(db.session, [data], now)
+    outcome = store_one(db.session, data, now) or store_purchases(db.session, [data], now)[0]
     if outcome.status == ERASED:
         raise _erased(data.customer.external_id)
     if outcome.status == CREATED:
