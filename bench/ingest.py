@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--singles", type=int, default=60_000, help="single-call requests prepared")
-    parser.add_argument("--batches", type=int, default=300, help="batches of 1,000 prepared")
+    parser.add_argument("--batches", type=int, default=500, help="batches of 1,000 prepared")
     args = parser.parse_args()
     bought = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
     with throwaway_database("kp_bench_ingest") as url:

@@ -24,7 +24,7 @@ from customers.history import may_rewrite, rebuild_histories
 from customers.lifecycle import RuleSet, current_rules, recompute_phases
 from customers.models import Customer, LifecycleChange, LifecycleRules, Purchase
 from customers.schemas import PurchaseIn
-from kundenpuls.dialect import is_postgresql
+from kundenpuls.dialect import is_postgresql, postgresql_text
 
 _CONTACT = ("email", "name", "locale", "timezone", "potential")
 
@@ -155,7 +155,7 @@ def store_one(session: Session, item: PurchaseIn, now: datetime) -> Outcome | No
     if not is_postgresql(session):
         return None  # SQLite runs in the process: the statements of store_purchases cost no round trips
     if _STATEMENT is None:
-        _STATEMENT = _statement()
+        _STATEMENT = postgresql_text(_statement())
     contact = item.customer
     params = {name: getattr(contact, name) for name in _CONTACT}
     params.update(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import Date, Integer, bindparam, cast, func, literal, select, text
+from sqlalchemy import Date, Integer, TextClause, bindparam, cast, func, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -171,3 +171,19 @@ def set_local(session: Session, setting: str, value: str) -> None:
         raise ValueError(f"not a setting: {setting} = {value}")  # the names and values are the code's own
     if is_postgresql(session):
         session.execute(text(f"SET LOCAL {setting} = '{value}'"))
+
+
+def postgresql_text(statement) -> TextClause:
+    """A PostgreSQL statement as text, compiled once, with the bound parameters' types and values and the result
+    columns' types: for statements SQLAlchemy 2.0 compiles on every execution because it cannot cache them
+    (`postgresql.insert` has `inherit_cache = False`, so every upsert). Compiling the single purchase call's
+    statement took 4.6 ms of its 12 ms in process; the text is cached like any other. Its parameters need explicit
+    CASTs where PostgreSQL cannot infer their type (this renders no `::type` casts). The answer statement
+    (surveys.answer_path) goes further for its measured reasons: constants written in, the driver's cursor."""
+    compiled = statement.compile(dialect=postgresql.dialect(paramstyle="named"))
+    binds = [
+        bindparam(name, value=bind.value, type_=bind.type, unique=False, required=bind.value is None)
+        for name, bind in ((compiled.bind_names[bind], bind) for bind in compiled.binds.values())
+    ]
+    columns = {column.name: column.type for column in statement.exported_columns}
+    return text(compiled.string).bindparams(*binds).columns(**columns)

@@ -140,3 +140,27 @@ def test_insert_new_rows_skips_existing_keys_and_returns_the_rest(session):
     assert (stored["C-old"].name, stored["C-old"].email) == (None, "alt@example.com")
     assert dialect.insert_new_rows(session, Customer.__table__, [], "external_id", ("id",)) == []
     session.rollback()
+
+
+def test_postgresql_text_runs_an_upsert_as_compiled_with_its_types_and_is_cached(session, postgresql_only):
+    """SQLAlchemy 2.0 compiles a PostgreSQL upsert on every execution (it has no cache key); the text does not."""
+    from sqlalchemy import bindparam
+    from sqlalchemy.dialects import postgresql
+
+    from kundenpuls.audit import AuditEvent
+
+    table = AuditEvent.__table__
+    at = bindparam("at", type_=table.c.at.type)
+    upsert = (
+        postgresql.insert(table)
+        .values(entity="probe", entity_id=1, action="checked", at=at)
+        .on_conflict_do_nothing()
+        .returning(table.c.id, table.c.at, literal("fixed").label("fixed"))
+    )
+    assert upsert._generate_cache_key() is None
+    statement = dialect.postgresql_text(upsert)
+    assert statement._generate_cache_key() is not None
+    moment = datetime(2026, 12, 2, 18, 30, tzinfo=UTC)
+    row = session.execute(statement, {"at": moment}).one()
+    assert (row.at, row.fixed) == (moment, "fixed")  # the column's type turns naive UTC back into aware
+    assert session.get(AuditEvent, row.id).at == moment
