@@ -9,7 +9,7 @@ from babel.dates import get_day_names
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import login_required
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from kundenpuls.auth import role_required
@@ -63,6 +63,12 @@ def _dev_mailbox_open() -> bool:
     """The dev mailbox holds live survey links: only without SMTP and never in production (admins only)."""
     config = current_app.config
     return not config.get("SMTP_URL") and config["KUNDENPULS_ENV"] != "production"
+
+
+@bp.app_template_global("dev_mailbox_link")
+def dev_mailbox_link() -> bool:
+    """Whether pages offer the dev mailbox to the signed-in user: where it is open, to admins."""
+    return _dev_mailbox_open() and current_user.is_authenticated and current_user.has_role("admin")
 
 
 @bp.route("/mailbox")
