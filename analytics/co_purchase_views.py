@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from flask import Blueprint, Response, render_template, request
 
-from analytics.co_purchase import MIN_SUPPORT, bought_together, moves
+from analytics.co_purchase import MIN_SUPPORT, baskets, bought_together, moves
 from analytics.params import BadParameters, parse
 from customers.models import PHASES
 from kundenpuls.auth import role_required
@@ -39,10 +39,12 @@ def basket_page():
     except BadParameters as exc:
         page = render_template("analytics/basket.html", errors=exc.errors, args=request.args, phases=PHASES)
         return page, 422
-    customers, pairs = bought_together(db.session, start, end, value_class, phase, support)
+    found = baskets(db.session, start, end, value_class, phase)
+    customers, pairs = bought_together(found, support)
     return render_template(
         "analytics/basket.html", errors=None, args=request.args, phases=PHASES, start=start, end=end,
-        customers=customers, pairs=pairs, moves=moves(db.session, start, end, value_class, phase), support=support,
+        customers=customers, pairs=pairs, moves=moves(db.session, start, end, found, value_class, phase),
+        support=support,
     )  # fmt: skip
 
 
@@ -53,11 +55,12 @@ def basket_csv():
         start, end, value_class, phase, support = _params()
     except BadParameters as exc:
         return Response(str(exc) + "\n", status=422, mimetype="text/plain")
+    found = baskets(db.session, start, end, value_class, phase)
     if request.args.get("table") == "moves":
         rows = [[m.first, m.next, m.customers, round(m.share, 4), m.median_days]
-                for m in moves(db.session, start, end, value_class, phase)]  # fmt: skip
+                for m in moves(db.session, start, end, found, value_class, phase)]  # fmt: skip
         return csv_download([["first", "next", "customers", "share", "median_days"], *rows], "basket-moves.csv")
-    _customers, pairs = bought_together(db.session, start, end, value_class, phase, support)
+    _customers, pairs = bought_together(found, support)
     header = ["first", "second", "customers_both", "support", "confidence", "confidence_back", "lift"]
     rows = [[p.first, p.second, p.both, round(p.support, 4), round(p.confidence, 4), round(p.confidence_back, 4),
              round(p.lift, 3)] for p in pairs]  # fmt: skip

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from analytics.co_purchase import bought_together, moves
+from analytics.co_purchase import baskets, bought_together, moves
 from customers.models import Customer, Purchase
 
 START = datetime(2026, 1, 5, 10, tzinfo=UTC)
@@ -44,7 +44,8 @@ def histories(session):
 
 
 def test_support_confidence_and_lift_equal_a_plain_count(session, histories):
-    customers, pairs = bought_together(session, date(2026, 1, 1), date(2026, 12, 31), min_support=0.0)
+    year = baskets(session, date(2026, 1, 1), date(2026, 12, 31))
+    customers, pairs = bought_together(year, min_support=0.0)
     sets = {customer: {category for _, category in history} for customer, history in histories.items()}
     assert customers == len(sets)
     single = Counter(category for categories in sets.values() for category in categories)
@@ -57,14 +58,15 @@ def test_support_confidence_and_lift_equal_a_plain_count(session, histories):
         assert pair.lift == pytest.approx(both * customers / (single[pair.first] * single[pair.second]))
     best = pairs[0]
     assert (best.first, best.second) == ("Garden", "Kitchen") and best.lift > 1.1
-    customers_a, _ = bought_together(session, date(2026, 1, 1), date(2026, 12, 31), value_class="A")
+    customers_a, _ = bought_together(baskets(session, date(2026, 1, 1), date(2026, 12, 31), value_class="A"))
     assert customers_a == 150
-    _, strict = bought_together(session, date(2026, 1, 1), date(2026, 12, 31), min_support=0.2)
+    _, strict = bought_together(year, min_support=0.2)
     assert all(p.support >= 0.2 for p in strict) and len(strict) < len(pairs)
 
 
 def test_the_next_category_and_its_median_days_equal_a_plain_walk(session, histories):
-    found = {(m.first, m.next): m for m in moves(session, date(2026, 1, 1), date(2026, 12, 31))}
+    year = baskets(session, date(2026, 1, 1), date(2026, 12, 31))
+    found = {(m.first, m.next): m for m in moves(session, date(2026, 1, 1), date(2026, 12, 31), year)}
     expected: dict[tuple[str, str], list[int]] = {}
     starters = Counter()
     for history in histories.values():

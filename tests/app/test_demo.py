@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from analytics.channel_report import by_channel
-from analytics.co_purchase import bought_together
+from analytics.co_purchase import baskets, bought_together
 from analytics.contacts import contact_report
 from analytics.importance_report import Segment, importance_report
 from analytics.leaving import leaving_report
@@ -64,7 +64,7 @@ def test_demo_data_makes_the_model_pages_meaningful(session, app):
     assert quadrants["A"]["range"] == "save_there"
     contacts = contact_report(session, (NOW - timedelta(days=120)).date(), NOW.date())
     assert contacts.reasons[0].key == "delivery_status" and contacts.problems
-    customers, pairs = bought_together(session, (NOW - timedelta(days=730)).date(), NOW.date())
+    customers, pairs = bought_together(baskets(session, (NOW - timedelta(days=730)).date(), NOW.date()))
     garden = next(p for p in pairs if {p.first, p.second} == {"Garten", "Haushalt"})
     assert garden.lift > 1.2 and garden.lift == max(p.lift for p in pairs)
     offer = session.scalars(select(RetentionRule).where(RetentionRule.offer_category == "Garten")).one()
