@@ -12,10 +12,11 @@ the statement writes nothing that matters and returns no row, and the caller tak
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from types import SimpleNamespace
 
-from sqlalchemy import String, and_, bindparam, case, cast, exists, func, literal, select
+from sqlalchemy import String, TextClause, and_, bindparam, case, cast, exists, func, literal, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -145,17 +146,16 @@ def _statement():
     ).join_from(purchase, customer, customer.c.id == purchase.c.customer_id)
 
 
-_STATEMENT = None
+@functools.cache
+def _compiled() -> TextClause:
+    return postgresql_text(_statement())
 
 
 def store_one(session: Session, item: PurchaseIn, now: datetime) -> Outcome | None:
     """Store a new order in one statement and move the customer's phase; None where `store_purchases` must answer
     (SQLite, a known order, an erased customer, a race). Flushes nothing of its own; the caller commits."""
-    global _STATEMENT
     if not is_postgresql(session):
         return None  # SQLite runs in the process: the statements of store_purchases cost no round trips
-    if _STATEMENT is None:
-        _STATEMENT = postgresql_text(_statement())
     contact = item.customer
     params = {name: getattr(contact, name) for name in _CONTACT}
     params.update(
@@ -168,7 +168,7 @@ def store_one(session: Session, item: PurchaseIn, now: datetime) -> Outcome | No
         category=item.category,
         purchased_at=item.purchased_at,
     )
-    row = session.execute(_STATEMENT, params).one_or_none()
+    row = session.execute(_compiled(), params).one_or_none()
     if row is None:
         return None
     if row.new_until_purchases is None:  # a database without its rules row: current_rules creates it
