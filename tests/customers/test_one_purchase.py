@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 
 from customers.bulk import store_purchases
 from customers.lifecycle import current_rules
@@ -129,3 +129,37 @@ def test_a_new_address_clears_the_mark_of_an_undeliverable_one_and_the_same_addr
         None,
         None,
     )
+
+
+def test_shops_sending_the_same_single_calls_at_once_store_each_order_once(app, session, concurrently, postgresql_only):
+    """Four senders send the same 30 orders of 5 customers, one call each, in different orders: every order is
+    created once (the others hear "same order"), no call fails, and each customer's figures count its purchases."""
+    from customers.one_purchase import store_one
+
+    current_rules(session)
+    session.commit()
+    now = datetime.now(UTC)
+    payloads = [purchase_payload(f"O-{i}", f"C-{i % 5}", purchased_at=now - timedelta(days=30 - i)) for i in range(30)]
+    senders = iter(range(4))
+
+    def send(worker_session):
+        turn = next(senders)
+        ordered = payloads[turn:] + payloads[:turn] if turn % 2 else payloads[::-1]
+        statuses = {}
+        for payload in ordered:
+            item = PurchaseIn.model_validate(payload)
+            outcome = store_one(worker_session, item, now) or store_purchases(worker_session, [item], now)[0]
+            worker_session.commit()
+            statuses[item.order_id] = outcome.status
+        return [statuses[payload["order_id"]] for payload in payloads]
+
+    results = concurrently(send, 4)
+    assert len(results) == 4
+    assert [sorted(statuses) for statuses in zip(*results, strict=True)] == [[200, 200, 200, 201]] * 30
+    counted = session.execute(
+        select(Customer.external_id, Customer.purchase_count, func.count(Purchase.id))
+        .join(Purchase, Purchase.customer_id == Customer.id)
+        .group_by(Customer.id)
+        .order_by(Customer.external_id)
+    ).all()
+    assert counted == [(f"C-{n}", 6, 6) for n in range(5)]
