@@ -69,7 +69,7 @@ def baskets(
         # first, then the list, hashed and spilled 4 million groups (6.8 s).
         separator = aggregate_order_by(literal(SEPARATOR), Purchase.category)  # string_agg(DISTINCT c, s ORDER BY c)
         basket = func.string_agg(Purchase.category.distinct(), separator)
-        per_customer = select(basket.label("basket")).where(*in_range)
+        per_customer = select(basket.label("basket")).where(*in_range).group_by(Purchase.customer_id)
         per_customer = segment_filters(per_customer, Purchase.customer_id, value_class, phase)
     else:
         bought = segment_filters(
@@ -78,8 +78,6 @@ def baskets(
         ).subquery("bought")  # fmt: skip
         per_customer = select(text_list(session, bought.c.category, SEPARATOR).label("basket"))
         per_customer = per_customer.group_by(bought.c.customer_id)
-    if is_postgresql(session):
-        per_customer = per_customer.group_by(Purchase.customer_id)
     per_customer = per_customer.subquery("baskets")
     found: Counter = Counter()
     for basket, n in session.execute(select(per_customer.c.basket, func.count()).group_by(per_customer.c.basket)):

@@ -16,7 +16,7 @@ import functools
 from datetime import datetime
 from types import SimpleNamespace
 
-from sqlalchemy import String, TextClause, and_, bindparam, case, cast, exists, func, literal, select
+from sqlalchemy import TextClause, and_, bindparam, case, cast, exists, func, literal, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,11 @@ def _param(name: str, column):
     """A bound parameter of a column's type, cast in SQL: PostgreSQL cannot infer the type of one that is only
     compared with NULL."""
     return cast(bindparam(name, type_=column.type), column.type)
+
+
+def _default(column):
+    """The model's default of a column, as a value in the statement (the ORM fills it in only on its own inserts)."""
+    return literal(column.default.arg, column.type)
 
 
 def _statement():
@@ -60,11 +65,11 @@ def _statement():
         p["now"],
         p["email"],
         p["name"],
-        func.coalesce(p["locale"], "de"),
+        func.coalesce(p["locale"], _default(customers.c.locale)),
         p["timezone"],
         p["potential"],
-        literal("potential", String),
-        literal(0),
+        _default(customers.c.lifecycle_phase),
+        _default(customers.c.purchase_count),
     ).where(~known)
     # bulk.apply_contact: a new address clears the mark of an undeliverable old one; fields left out stay.
     new_email = and_(
@@ -85,7 +90,7 @@ def _statement():
                 "purchase_count",
             ],
             new_customer,
-        )  # fmt: skip
+        )
         .on_conflict_do_update(
             index_elements=["external_id"],
             set_={
