@@ -2,10 +2,13 @@
 1024 and 1440 px wide, has no sideways scrolling (tables scroll in their own focusable region, as WCAG 1.4.10
 allows data tables) and no axe-core violations (the rules as shipped plus target-size, WCAG 2.5.8); the menu marks
 the current page and keeps sign-out on the screen. Every role visits every page; pages a role may not open answer
-403, and none of them is in its menu. Screenshots of each role's home page and of the cockpit go to
+403, and none of them is in its menu; no link on a role's pages leads to a 403 or a server error (each kind of link
+followed once). Screenshots of each role's home page and of the cockpit go to
 tests/artifacts/."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -50,6 +53,7 @@ def visit(chromium, live_server, email: str, role: str, pages: list[str], passwo
     menu = set(page.locator("nav.groups a[href^='/']").evaluate_all("links => links.map(a => a.getAttribute('href'))"))
     if "/queue" not in menu:
         problems.append(f"{role}: no queue in the menu {sorted(menu)}")
+    links: dict[str, tuple[str, str]] = {}  # each kind of link (its numbers as N): one such link, the page it is on
     for path in pages:
         response = page.goto(f"{live_server}{path}")
         if response.status == 403 and role != "admin" and path not in menu:
@@ -57,6 +61,8 @@ def visit(chromium, live_server, email: str, role: str, pages: list[str], passwo
         if response.status != 200:
             problems.append(f"{role} {path}: HTTP {response.status}")
             continue
+        for href in page.locator("a[href^='/']").evaluate_all("links => links.map(a => a.getAttribute('href'))"):
+            links.setdefault(re.sub(r"\d+", "N", href.partition("#")[0]), (href, path))
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
             wide = page.evaluate("document.documentElement.scrollWidth")
@@ -74,6 +80,10 @@ def visit(chromium, live_server, email: str, role: str, pages: list[str], passwo
                 if results.violations_count:
                     found = ", ".join(v["id"] for v in results.response["violations"])
                     problems.append(f"{role} {path} at {width} px: {found}")
+    for href, found_on in links.values():
+        status = context.request.get(f"{live_server}{href}", max_redirects=0).status
+        if status == 403 or status >= 500:
+            problems.append(f"{role} {found_on} links to {href}: HTTP {status}")
     context.close()
     return problems
 
