@@ -3,8 +3,7 @@
 allows data tables) and no axe-core violations (the rules as shipped plus target-size, WCAG 2.5.8); the menu marks
 the current page and keeps sign-out on the screen. Every role visits every page; pages a role may not open answer
 403, and none of them is in its menu; no link on a role's pages leads to a 403 or a server error (each kind of link
-followed once). Screenshots of each role's home page and of the cockpit go to
-tests/artifacts/."""
+followed once). Screenshots of each role's home page and of the cockpit go to tests/artifacts/."""
 
 from __future__ import annotations
 
@@ -37,6 +36,7 @@ WIDTHS = (360, 1024, 1440)
 # axe at the phone and the desktop width; at 1024 px the reflow check only (axe there found nothing the other two
 # did not, and each axe run costs about a second of make test).
 AXE_WIDTHS = (360, 1440)
+HREFS = "links => links.map(a => a.getAttribute('href'))"
 AXE_OPTIONS = {"rules": {"target-size": {"enabled": True}}}
 
 
@@ -50,7 +50,7 @@ def visit(chromium, live_server, email: str, role: str, pages: list[str], passwo
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    menu = set(page.locator("nav.groups a[href^='/']").evaluate_all("links => links.map(a => a.getAttribute('href'))"))
+    menu = set(page.locator("nav.groups a[href^='/']").evaluate_all(HREFS))
     if "/queue" not in menu:
         problems.append(f"{role}: no queue in the menu {sorted(menu)}")
     links: dict[str, tuple[str, str]] = {}  # each kind of link (its numbers as N): one such link, the page it is on
@@ -61,7 +61,7 @@ def visit(chromium, live_server, email: str, role: str, pages: list[str], passwo
         if response.status != 200:
             problems.append(f"{role} {path}: HTTP {response.status}")
             continue
-        for href in page.locator("a[href^='/']").evaluate_all("links => links.map(a => a.getAttribute('href'))"):
+        for href in page.locator("a[href^='/']").evaluate_all(HREFS):
             links.setdefault(re.sub(r"\d+", "N", href.partition("#")[0]), (href, path))
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
