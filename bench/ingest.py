@@ -2,13 +2,14 @@
 bare Flask endpoint that reads the JSON body and does one INSERT (the floor), in alternating rounds.
 
 Targets (issue 23): the batch API stores at least 20x as many purchases per second as the single call, and at
-least 5,000 purchases/s; the single call reaches at least 50% of the floor and takes at most 4 round trips to the
-database. Each single-call round is compared with the floor round just before it (median of those ratios); each
-batch round with the single-call round before it. A round whose clients ran out of requests gives no figure.
-Customers repeat as in a shop (a third of the orders come from returning customers), and two batches in flight
-may share customers, as two sync jobs of one shop would. Autovacuum is off on this machine's PostgreSQL cluster;
-between rounds the bench runs the VACUUM ANALYZE that autovacuum would run on a server (without it, plans made
-while the tables were empty scan them, and each round gets slower than the one before).
+least 5,000 purchases/s; the single call reaches at least 50% of the floor (out of reach, README shows why and
+proposes 30%) and takes at most 4 round trips to the database. Each single-call round is compared with the floor
+round just before it (median of those ratios); each batch round with the single-call round before it. A round
+whose clients ran out of requests gives no figure. Customers repeat as in a shop (a third of the orders come from
+returning customers), and two batches in flight may share customers, as two sync jobs of one shop would.
+Autovacuum is off on this machine's PostgreSQL cluster; between rounds the bench runs the VACUUM ANALYZE that
+autovacuum would run on a server (without it, plans made while the tables were empty scan them, and each round
+gets slower than the one before).
 """
 
 from __future__ import annotations
@@ -181,6 +182,10 @@ def main() -> None:
         f"p50 {batch.percentile(0.5):.0f} ms per batch)  errors {batch.errors} {batch.statuses}"
     )
     print(f"target single >= 50% of the floor: {single_ratio:.0%} ({met(single_ratio >= 0.5)})")
+    print(
+        f"proposed target single >= 30% of the floor (README: why 50% cannot be reached): {single_ratio:.0%} "
+        f"({met(single_ratio >= 0.3)})"
+    )
     print(f"target batch >= 20x the single call: {batch_ratio:.1f}x ({met(batch_ratio >= 20)})")
     print(f"target batch >= 5,000 purchases/s: {per_second:.0f}/s ({met(per_second >= 5000)})")
     print(

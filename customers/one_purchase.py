@@ -1,13 +1,14 @@
 """One purchase in one statement (PostgreSQL): the single API call's common case, a new order of a customer who is
-new or known and not erased.
+new or known and not erased, sent with a valid API key.
 
 `bulk.store_purchases` answers every case in a handful of statements per batch, which a batch of a thousand
-shares and a single call pays alone: 11 round trips, about 7 ms. Here one statement checks the order, creates or
-refreshes the customer (bulk.apply_contact's rules, in SQL) and stores the purchase; it returns what the response
-body, the lifecycle recompute and the replay check need (the customer's contact data, the rules, the customer's
-latest recorded phase change), so the call costs BEGIN, the API key, this statement, the recompute and COMMIT.
-Whatever else happens (the order is known, the customer erased, a concurrent request stored the order meanwhile)
-the statement writes nothing that matters and returns no row, and the caller takes `store_purchases`.
+shares and a single call pays alone: 11 round trips, about 7 ms. Here one statement checks the API key and the
+order, creates or refreshes the customer (bulk.apply_contact's rules, in SQL) and stores the purchase; it returns
+what the response body, the lifecycle recompute and the replay check need (the customer's contact data, the rules,
+the customer's latest recorded phase change), so the call costs BEGIN, this statement, the recompute and COMMIT.
+Whatever else happens (the key is unknown or revoked, the order is known, the customer erased, a concurrent request
+stored the order meanwhile) the statement writes nothing that matters and returns no row, and the caller looks the
+key up (`apiauth.authenticate`) and takes `store_purchases`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from customers.history import may_rewrite, rebuild_histories
 from customers.lifecycle import RuleSet, current_rules, recompute_phases
 from customers.models import Customer, LifecycleChange, LifecycleRules, Purchase
 from customers.schemas import PurchaseIn
+from kundenpuls.dbpool import first_statement
 from kundenpuls.dialect import is_postgresql, postgresql_text
+from kundenpuls.models import ApiKey
 
 _CONTACT = ("email", "name", "locale", "timezone", "potential")
 
@@ -42,7 +45,8 @@ def _default(column):
 
 
 def _statement():
-    """Built once: the order check, the customer upsert and the purchase INSERT in CTEs, then what they returned."""
+    """Built once: the key and order checks, the customer upsert and the purchase INSERT in CTEs, then what they
+    returned."""
     customers, purchases = Customer.__table__, Purchase.__table__
     p = {
         "external_id": _param("external_id", customers.c.external_id),
@@ -58,8 +62,10 @@ def _statement():
         "currency": _param("currency", purchases.c.currency),
         "category": _param("category", purchases.c.category),
         "purchased_at": _param("purchased_at", purchases.c.purchased_at),
+        "key_hash": _param("key_hash", ApiKey.__table__.c.key_hash),
     }
     known = exists().where(purchases.c.order_id == p["order_id"])
+    key_valid = exists().where(ApiKey.key_hash == p["key_hash"], ApiKey.revoked_at.is_(None))
     new_customer = select(
         p["external_id"],
         p["now"],
@@ -70,7 +76,7 @@ def _statement():
         p["potential"],
         _default(customers.c.lifecycle_phase),
         _default(customers.c.purchase_count),
-    ).where(~known)
+    ).where(~known, key_valid)
     # bulk.apply_contact: a new address clears the mark of an undeliverable old one; fields left out stay.
     new_email = and_(
         p["email"].is_not(None), func.lower(p["email"]) != func.lower(func.coalesce(customers.c.email, ""))
@@ -156,9 +162,11 @@ def _compiled() -> TextClause:
     return postgresql_text(_statement())
 
 
-def store_one(session: Session, item: PurchaseIn, now: datetime) -> Outcome | None:
-    """Store a new order in one statement and move the customer's phase; None where `store_purchases` must answer
-    (SQLite, a known order, an erased customer, a race). Flushes nothing of its own; the caller commits."""
+def store_one(session: Session, item: PurchaseIn, now: datetime, key_hash: str) -> Outcome | None:
+    """Store a new order in one statement and move the customer's phase, if `key_hash` is an API key's, known and
+    not revoked; None where the caller must check the key and `store_purchases` answer (SQLite, an unknown key, a
+    known order, an erased customer, a race). The request's first statement. Flushes nothing of its own; the
+    caller commits."""
     if not is_postgresql(session):
         return None  # SQLite runs in the process: the statements of store_purchases cost no round trips
     contact = item.customer
@@ -172,8 +180,9 @@ def store_one(session: Session, item: PurchaseIn, now: datetime) -> Outcome | No
         currency=item.currency,
         category=item.category,
         purchased_at=item.purchased_at,
+        key_hash=key_hash,
     )
-    row = session.execute(_compiled(), params).one_or_none()
+    row = first_statement(session, lambda: session.execute(_compiled(), params).one_or_none())
     if row is None:
         return None
     if row.new_until_purchases is None:  # a database without its rules row: current_rules creates it

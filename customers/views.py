@@ -15,7 +15,7 @@ from customers.one_purchase import store_one
 from customers.privacy import erase_customer, export_customer
 from customers.schemas import CancellationIn, PurchaseIn
 from customers.services import CustomerErased, record_cancellation
-from kundenpuls.apiauth import require_api_key
+from kundenpuls.apiauth import authenticate, key_proven, require_api_key, require_api_key_in_statement
 from kundenpuls.extensions import csrf, db
 from kundenpuls.inputs import error_list, json_body
 from kundenpuls.problems import Problem, problem_body
@@ -52,14 +52,19 @@ def purchase_json(purchase: Purchase | PurchaseIn, purchase_id: int, customer: C
 
 
 @bp.post("/purchases")
-@require_api_key
+@require_api_key_in_statement
 def create_purchase():
     now = utcnow()
     try:
         data = PurchaseIn.model_validate(json_body(), context={"now": now})
     except ValidationError as exc:
         raise Problem(422, "Invalid purchase", _SOME, error_list(exc)) from None
-    outcome = store_one(db.session, data, now) or store_purchases(db.session, [data], now)[0]
+    outcome = store_one(db.session, data, now, g.api_key_hash)
+    if outcome is None:
+        authenticate()
+        outcome = store_purchases(db.session, [data], now)[0]
+    else:
+        key_proven()
     if outcome.status == ERASED:
         raise _erased(data.customer.external_id)
     if outcome.status == CREATED:

@@ -1,4 +1,4 @@
-"""The single purchase call's one-statement path (PostgreSQL) leaves what the general path leaves, in 5 round trips."""
+"""The single purchase call's one-statement path (PostgreSQL) leaves what the general path leaves, in 4 round trips."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +9,7 @@ from customers.lifecycle import current_rules
 from customers.models import Customer, LifecycleChange, Purchase
 from customers.privacy import erase_customer
 from customers.schemas import PurchaseIn
+from kundenpuls.models import ApiKey
 from tests.conftest import purchase_payload
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -64,7 +65,7 @@ def _erase(session, external_id):
     session.commit()
 
 
-def test_single_calls_store_what_the_general_path_stores_in_five_round_trips(app, api, session, postgresql_only):
+def test_single_calls_store_what_the_general_path_stores_in_four_round_trips(app, api, session, postgresql_only):
     current_rules(session)  # as the migrations leave a database (a test database starts without the rules row)
     session.commit()
     statements: list[str] = []
@@ -91,10 +92,10 @@ def test_single_calls_store_what_the_general_path_stores_in_five_round_trips(app
     last = purchase_payload("O-9", "C-1", customer={"email": "x@example.org", "name": None})
     body = api.post("/api/v1/purchases", last).json
     assert body["customer"] == {"external_id": "C-1", "email": "x@example.org", "name": "Anna Becker", "locale": "de"}
-    # New orders of customers who are not erased, with no history to replay: BEGIN, API key, one statement for
+    # New orders of customers who are not erased, with no history to replay: BEGIN, one statement for API key,
     # order, customer and purchase, the recompute, COMMIT.
     in_order = {"O-1", "O-2", "O-3", "O-6", "O-7", "O-8"}
-    assert {order: n for order, status, n in trips if status == 201 and order in in_order} == dict.fromkeys(in_order, 5)
+    assert {order: n for order, status, n in trips if status == 201 and order in in_order} == dict.fromkeys(in_order, 4)
     session.expire_all()
     single = _state(session)
     for table in (LifecycleChange, Purchase, Customer):
@@ -131,7 +132,9 @@ def test_a_new_address_clears_the_mark_of_an_undeliverable_one_and_the_same_addr
     )
 
 
-def test_shops_sending_the_same_single_calls_at_once_store_each_order_once(app, session, concurrently, postgresql_only):
+def test_shops_sending_the_same_single_calls_at_once_store_each_order_once(
+    app, session, api_key, concurrently, postgresql_only
+):
     """Four senders send the same 30 orders of 5 customers, one call each, in different orders: every order is
     created once (the others hear "same order"), no call fails, and each customer's figures count its purchases."""
     from customers.one_purchase import store_one
@@ -148,7 +151,8 @@ def test_shops_sending_the_same_single_calls_at_once_store_each_order_once(app, 
         statuses = {}
         for payload in ordered:
             item = PurchaseIn.model_validate(payload)
-            outcome = store_one(worker_session, item, now) or store_purchases(worker_session, [item], now)[0]
+            outcome = store_one(worker_session, item, now, ApiKey.hash_key(api_key))
+            outcome = outcome or store_purchases(worker_session, [item], now)[0]
             worker_session.commit()
             statuses[item.order_id] = outcome.status
         return [statuses[payload["order_id"]] for payload in payloads]
@@ -163,3 +167,29 @@ def test_shops_sending_the_same_single_calls_at_once_store_each_order_once(app, 
         .order_by(Customer.external_id)
     ).all()
     assert counted == [(f"C-{n}", 6, 6) for n in range(5)]
+
+
+def test_the_statement_checks_the_key_itself_an_unknown_or_revoked_key_gets_401_and_stores_nothing(
+    client, session, api_key
+):
+    """The single call checks its key inside the statement that stores the purchase (no lookup of its own): a key
+    that is unknown, or revoked a moment ago, must still store nothing and hear 401, and a stranger's malformed
+    purchase hears 401 as well, not what the API expects of a purchase."""
+
+    def post(key, payload):
+        return client.post("/api/v1/purchases", json=payload, headers={"Authorization": f"Bearer {key}"})
+
+    assert post(api_key, purchase_payload("O-1", "C-1")).status_code == 201
+    unknown = post("kp_" + "x" * 40, purchase_payload("O-2", "C-2"))
+    assert unknown.status_code == 401 and unknown.headers["WWW-Authenticate"].endswith('error="invalid_token"')
+    assert post("kp_" + "x" * 40, {"order_id": "O-3"}).status_code == 401
+    assert post("kp_" + "x" * 40, purchase_payload("O-1", "C-1")).status_code == 401  # a known order: the fallback
+    session.execute(update(ApiKey).values(revoked_at=NOW))
+    session.commit()
+    revoked = post(api_key, purchase_payload("O-4", "C-1", customer={"name": "Someone Else"}))
+    assert revoked.status_code == 401 and revoked.headers["Content-Type"] == "application/problem+json"
+    assert post(api_key, {"order_id": "O-5"}).status_code == 401
+    session.expire_all()
+    assert session.scalars(select(Purchase.order_id)).all() == ["O-1"]
+    assert session.scalars(select(Customer.external_id)).all() == ["C-1"]
+    assert session.scalar(select(Customer.name).where(Customer.external_id == "C-1")) != "Someone Else"
