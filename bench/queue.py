@@ -3,7 +3,8 @@
 The page is requested through the real app (signed-in agent, Flask test client, no network); the floor is
 the same rows fetched with psycopg directly: cases of the first page joined to customer, owner and answer.
 Target (issue 23): p95 under 25 ms with 8 agents at once, closed loop, under gunicorn (4 sync workers) over
-loopback; the earlier "within 3x of the bare query" target is withdrawn, the ratio is still printed.
+loopback; the earlier "within 3x of the bare query" target is withdrawn, the ratio is still printed. README shows
+why 25 ms is out of reach on 2 cores and proposes p95 under 6x the page alone.
 Also printed, as the floor any staff page of this stack starts from: a signed-in request that does nothing,
 and one that fetches the bare query's rows through the app's SQLAlchemy session and renders nothing.
 """
@@ -194,6 +195,11 @@ def main() -> None:
         f"8 agents at once under gunicorn, {args.seconds:.0f} s closed loop: {agents.rate:.0f} pages/s  "
         f"p50 {agents.percentile(0.5):.1f} ms  p95 {agents.percentile(0.95):.1f} ms  errors {agents.errors} "
         f"(target p95 < 25 ms: {met})"
+    )
+    ratio = agents.percentile(0.95) / page_median
+    print(
+        f"proposed target (README: why 25 ms is out of reach on 2 cores): p95 with 8 agents under 6x the page alone: "
+        f"{ratio:.1f}x ({'met' if ratio < 6 and not agents.errors else 'NOT met'})"
     )
     print("plan of the bare query:\n" + plan)
 
