@@ -51,14 +51,16 @@ def key_proven() -> None:
 
 def require_api_key_in_statement(view):
     """For a view whose first statement checks the key itself and writes nothing unless the key is known and not
-    revoked (customers.one_purchase): the separate lookup would be one of its few round trips. The view gets the
+    revoked (customers.one_purchase): the separate lookup was one of the single purchase call's 5 round trips and
+    0.3 ms of its 3.3 ms (in process; bench/ingest 31% -> 39% of the floor without it). The view gets the
     key's hash as `g.api_key_hash` and must call `key_proven()` or `authenticate()` before it writes or answers;
     this wrapper checks that it did. Whatever the view raises before, the key is looked up first, so an
     unknown key gets its 401 and not a 422 that would tell a stranger what the API expects."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        g.pop("api_key", None), g.pop("api_key_proven", None)  # a request's own: nothing an app context kept
+        for name in ("api_key", "api_key_proven"):  # this request's own, not left in an app context by another
+            g.pop(name, None)
         g.api_key_hash = sent_key_hash()
         try:
             response = view(*args, **kwargs)

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import event, func, select, update
 
 from customers.bulk import store_purchases
@@ -9,7 +10,9 @@ from customers.lifecycle import current_rules
 from customers.models import Customer, LifecycleChange, Purchase
 from customers.privacy import erase_customer
 from customers.schemas import PurchaseIn
+from kundenpuls.apiauth import require_api_key_in_statement
 from kundenpuls.models import ApiKey
+from kundenpuls.problems import Problem
 from tests.conftest import purchase_payload
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -193,3 +196,27 @@ def test_the_statement_checks_the_key_itself_an_unknown_or_revoked_key_gets_401_
     assert session.scalars(select(Purchase.order_id)).all() == ["O-1"]
     assert session.scalars(select(Customer.external_id)).all() == ["C-1"]
     assert session.scalar(select(Customer.name).where(Customer.external_id == "C-1")) != "Someone Else"
+
+
+def test_a_view_that_checks_the_key_in_its_statement_cannot_answer_without_checking_it(app, session, api_key):
+    """The guard of `require_api_key_in_statement`: a view that neither proved nor looked up the key must not
+    answer, and whatever a view raises before, an unknown key is told 401 first."""
+
+    @require_api_key_in_statement
+    def forgetful():
+        return "stored"
+
+    @require_api_key_in_statement
+    def refusing():
+        raise Problem(422, "Invalid purchase", "Some fields are missing or invalid.")
+
+    with app.test_request_context(headers={"Authorization": f"Bearer {api_key}"}):
+        with pytest.raises(RuntimeError, match="forgetful answered without checking the API key"):
+            forgetful()
+        with pytest.raises(Problem) as refused:
+            refusing()
+        assert refused.value.status == 422
+    with app.test_request_context(headers={"Authorization": "Bearer kp_unknown"}):
+        with pytest.raises(Problem) as refused:
+            refusing()
+        assert refused.value.status == 401
