@@ -238,12 +238,13 @@ def main() -> None:
         f"p99 {peak.percentile(0.99):5.1f} ms  errors {peak.errors} {peak.statuses}"
     )
     print(
-        f"ratio: {ratio:.0%} of the floor, median of the rounds' ratios (target >= 60%); "
+        f"ratio: {ratio:.0%} of the floor, median of the rounds' ratios (target >= 60%: "
+        f"{'met' if ratio >= 0.6 else 'NOT met'}); "
         f"median app / median floor: {peak.rate / floor.rate:.0%}"
     )
     print(
         f"at half the peak ({peak.rate / 2:.0f}/s): {half.rate:.0f} answers/s  p50 {half.percentile(0.5):.1f} ms  "
-        f"p99 {half.percentile(0.99):.1f} ms (target p99 < 50 ms)"
+        f"p99 {half.percentile(0.99):.1f} ms (target p99 < 50 ms: {'met' if half.percentile(0.99) < 50 else 'NOT met'})"
     )
     print(
         f"CSAT POST /s/<token> peak:       {csat_peak.rate:7.0f} answers/s  p50 {csat_peak.percentile(0.5):5.1f} ms  "
