@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -151,7 +152,7 @@ def main() -> None:
         sys.exit(f"no figures: requests ran out in {', '.join(dry)} (prepare more with --invitations)")
     rates = [sum(r.ok for r in results.values()) / results[ROUTES[0]].elapsed for results in rounds]
     ratios = [rate / floor.rate for rate, floor in zip(rates, floors, strict=True)]
-    ratio = sorted(ratios)[len(ratios) // 2]
+    ratio = statistics.median_high(ratios)
     errors = sum(r.errors for results in rounds for r in results.values())
     print(f"gunicorn sync workers: {args.workers}; load: 2 processes x 8 threads, new connection per request")
     print(
@@ -164,27 +165,20 @@ def main() -> None:
         f"floor  bare Flask, one INSERT (median round): {floor.rate:7.0f} req/s  "
         f"p50 {floor.percentile(0.5):5.1f} ms  p99 {floor.percentile(0.99):5.1f} ms"
     )
-    print(f"mixed load, median round: {sorted(rates)[len(rates) // 2]:7.0f} req/s in all; per route over all rounds:")
+    print(f"mixed load, median round: {statistics.median_high(rates):7.0f} req/s in all; per route over all rounds:")
     for route in ROUTES:
         merged = [results[route] for results in rounds if route in results]
         if not merged:
             continue
-        latencies = [latency for result in merged for latency in result.latencies]
-        statuses: dict = {}
-        for result in merged:
-            for status, n in result.statuses.items():
-                statuses[status] = statuses.get(status, 0) + n
-        whole = loadgen.Result(
-            len(latencies), sum(r.errors for r in merged), statuses, latencies, sum(r.elapsed for r in merged)
-        )
+        whole = loadgen.combined(merged)
         print(
             f"  {route:24s} {whole.rate:6.0f} req/s  p50 {whole.percentile(0.5):6.1f} ms  "
             f"p95 {whole.percentile(0.95):6.1f} ms  p99 {whole.percentile(0.99):6.1f} ms  "
             f"errors {whole.errors} {whole.statuses}"
         )
-    for share, name in ((0.4, "target"), (0.25, "proposed target (README: where the rest goes)")):
-        met = "met" if ratio >= share and not errors else "NOT met"
-        print(f"{name}: >= {share:.0%} of the floor, no errors: {ratio:.0%}, {errors} errors ({met})")
+    for wanted, name in ((0.4, "target"), (0.25, "proposed target (README: where the rest goes)")):
+        met = "met" if ratio >= wanted and not errors else "NOT met"
+        print(f"{name}: >= {wanted:.0%} of the floor, no errors: {ratio:.0%}, {errors} errors ({met})")
     print(f"answers stored: {stored}; purchases stored: {purchases}")
 
 

@@ -114,6 +114,22 @@ def _result(items: list, elapsed: float) -> Result:
     return Result(len(ok), len(items) - len(ok), statuses, ok, elapsed, dry)
 
 
+def combined(results: list[Result]) -> Result:
+    """Several runs' results as one: their requests, statuses and latencies together over their summed time."""
+    statuses: dict = {}
+    for result in results:
+        for status, n in result.statuses.items():
+            statuses[status] = statuses.get(status, 0) + n
+    return Result(
+        sum(r.ok for r in results),
+        sum(r.errors for r in results),
+        statuses,
+        [latency for result in results for latency in result.latencies],
+        sum(r.elapsed for r in results),
+        any(r.dry for r in results),
+    )
+
+
 def run_labelled(
     port: int, requests: list[tuple[str, bytes]], duration: float, processes: int = 2, threads: int = 8
 ) -> dict[str, Result]:
