@@ -40,6 +40,29 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds (user and system) used so far by a server process with its children (gunicorn's master and
+    workers) and by the PostgreSQL processes, from /proc (Linux): where a closed loop's time goes, per request."""
+    used = {"app": 0.0, "postgres": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name, _, rest = (entry / "stat").read_text().rpartition(")")
+        except OSError:
+            continue  # the process ended meanwhile
+        fields = rest.split()
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+        if int(entry.name) == server_pid or int(fields[1]) == server_pid:  # fields[1]: the parent's pid
+            used["app"] += ticks / _TICKS
+        elif name.endswith("(postgres"):
+            used["postgres"] += ticks / _TICKS
+    return used
+
+
 def migrated(url: str, secret: str = "bench-secret") -> dict[str, str]:
     """Migrate the database at `url` (flask db upgrade, as on a server); returns the app's environment."""
     env = {"DATABASE_URL": url, "SECRET_KEY": secret, "KUNDENPULS_ENV": "development"}

@@ -3,8 +3,10 @@
 The page is requested through the real app (signed-in agent, Flask test client, no network); the floor is
 the same rows fetched with psycopg directly: cases of the first page joined to customer, owner and answer.
 Target (issue 23): p95 under 25 ms with 8 agents at once, closed loop, under gunicorn (4 sync workers) over
-loopback; the earlier "within 3x of the bare query" target is withdrawn, the ratio is still printed. README shows
-why 25 ms is out of reach on 2 cores and proposes p95 under 6x the page alone.
+loopback; the earlier "within 3x of the bare query" target is withdrawn, the ratio is still printed. The CPU the
+app and PostgreSQL spend per page during that loop (from /proc) gives, by Little's law, the wait the cores alone
+explain: 8 agents x CPU per page / cores. README shows why 25 ms is out of reach on 2 cores and proposes p95 under
+1.5x that wait, so that agents wait for the CPU only, never for each other (locks, the connection pool).
 Also printed, as the floor any staff page of this stack starts from: a signed-in request that does nothing,
 and one that fetches the bare query's rows through the app's SQLAlchemy session and renders nothing.
 """
@@ -22,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from bench import loadgen
-from bench.common import migrated, psycopg_url, signed_in_agent, throwaway_database
+from bench.common import cpu_seconds, migrated, psycopg_url, signed_in_agent, throwaway_database
 from bench.submit import gunicorn, stop
 from tests.smtp import free_port
 
@@ -93,16 +95,23 @@ def p95(samples: list[float]) -> float:
     return sorted(samples)[int(len(samples) * 0.95) - 1]
 
 
-def eight_agents(env: dict, cookie: str, seconds: float) -> loadgen.Result:
+AGENTS = 8
+
+
+def eight_agents(env: dict, cookie: str, seconds: float) -> tuple[loadgen.Result, dict[str, float]]:
     """/queue's first page requested by 8 clients at once (2 processes x 4 threads), each as soon as its last page
-    came back, under gunicorn with the bench's usual 4 sync workers."""
+    came back, under gunicorn with the bench's usual 4 sync workers; with the CPU milliseconds per page that
+    gunicorn and PostgreSQL spent meanwhile."""
     port = free_port()
     proc = gunicorn("wsgi:app", port, 4, env)
     try:
         page = f"GET /queue HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nCookie: session={cookie}\r\n\r\n"
         requests = [page.encode()] * 100_000
         loadgen.run(port, requests[:200], 2, 2, 4)  # warm-up
-        return loadgen.run(port, requests, seconds, 2, 4)
+        before = cpu_seconds(proc.pid)
+        result = loadgen.run(port, requests, seconds, 2, AGENTS // 2)
+        after = cpu_seconds(proc.pid)
+        return result, {kind: (after[kind] - before[kind]) * 1000 / result.ok for kind in after}
     finally:
         stop(proc)
 
@@ -175,7 +184,7 @@ def main() -> None:
             bare_ms, page_ms = timed(bare, args.runs), timed(page, args.runs)
             floor_ms = timed(stack_floor, args.runs)
             plan = "\n".join(row[0] for row in conn.execute("EXPLAIN " + BARE).fetchall())
-        agents = eight_agents(env, client.get_cookie("session").value, args.seconds)
+        agents, cpu_ms = eight_agents(env, client.get_cookie("session").value, args.seconds)
     bare_median, page_median = statistics.median(bare_ms), statistics.median(page_ms)
     print(f"open cases: {args.cases}; {args.runs} runs each after warm-up")
     print(f"bare SQL, first page (51 rows, 3 joins): median {bare_median:6.2f} ms  p95 {p95(bare_ms):6.2f} ms")
@@ -190,16 +199,30 @@ def main() -> None:
     )
     print(f"GET /queue, first page (rendered):       median {page_median:6.2f} ms  p95 {p95(page_ms):6.2f} ms")
     print(f"ratio: {page_median / bare_median:.1f}x the bare query (the 3x target is withdrawn)")
-    met = "met" if agents.percentile(0.95) < 25 else "NOT met"
+    p95_ms, mean_ms = agents.percentile(0.95), statistics.mean(agents.latencies) * 1000
+    met = "met" if p95_ms < 25 and not agents.errors else "NOT met"
     print(
-        f"8 agents at once under gunicorn, {args.seconds:.0f} s closed loop: {agents.rate:.0f} pages/s  "
-        f"p50 {agents.percentile(0.5):.1f} ms  p95 {agents.percentile(0.95):.1f} ms  errors {agents.errors} "
+        f"{AGENTS} agents at once under gunicorn, {args.seconds:.0f} s closed loop: {agents.rate:.0f} pages/s  "
+        f"p50 {agents.percentile(0.5):.1f} ms  p95 {p95_ms:.1f} ms  mean {mean_ms:.1f} ms  errors {agents.errors} "
         f"(target p95 < 25 ms: {met})"
     )
-    ratio = agents.percentile(0.95) / page_median
+    cores = len(os.sched_getaffinity(0))
+    page_cpu = sum(cpu_ms.values())
+    wait = AGENTS * page_cpu / cores  # Little's law: each agent waits for the pages of the others ahead of it
     print(
-        f"proposed target (README: why 25 ms is out of reach on 2 cores): p95 with 8 agents under 6x the page alone: "
-        f"{ratio:.1f}x ({'met' if ratio < 6 and not agents.errors else 'NOT met'})"
+        f"CPU per page meanwhile: app (gunicorn) {cpu_ms['app']:.2f} ms + PostgreSQL {cpu_ms['postgres']:.2f} ms "
+        f"= {page_cpu:.2f} ms; on {cores} cores {AGENTS} agents wait {AGENTS} x {page_cpu:.2f} / {cores} = "
+        f"{wait:.1f} ms for the CPU alone (Little's law)"
+    )
+    needed = 25 / (p95_ms / mean_ms) * cores / AGENTS
+    print(
+        f"p95 < 25 ms at this run's spread (p95 {p95_ms / mean_ms:.2f}x the mean) needs at most {needed:.1f} ms "
+        f"of CPU per page, {needed / page_cpu:.0%} of today's"
+    )
+    ratio = p95_ms / wait
+    print(
+        f"proposed target (README: why 25 ms is out of reach on {cores} cores): p95 with {AGENTS} agents under 1.5x "
+        f"the wait the CPU alone explains: {ratio:.2f}x ({'met' if ratio < 1.5 and not agents.errors else 'NOT met'})"
     )
     print("plan of the bare query:\n" + plan)
 
