@@ -96,6 +96,7 @@ def p95(samples: list[float]) -> float:
 
 
 AGENTS = 8
+TARGET_P95_MS = 25  # issue 23
 
 
 def eight_agents(env: dict, cookie: str, seconds: float) -> tuple[loadgen.Result, dict[str, float]]:
@@ -200,11 +201,11 @@ def main() -> None:
     print(f"GET /queue, first page (rendered):       median {page_median:6.2f} ms  p95 {p95(page_ms):6.2f} ms")
     print(f"ratio: {page_median / bare_median:.1f}x the bare query (the 3x target is withdrawn)")
     p95_ms, mean_ms = agents.percentile(0.95), statistics.mean(agents.latencies) * 1000
-    met = "met" if p95_ms < 25 and not agents.errors else "NOT met"
+    met = "met" if p95_ms < TARGET_P95_MS and not agents.errors else "NOT met"
     print(
         f"{AGENTS} agents at once under gunicorn, {args.seconds:.0f} s closed loop: {agents.rate:.0f} pages/s  "
         f"p50 {agents.percentile(0.5):.1f} ms  p95 {p95_ms:.1f} ms  mean {mean_ms:.1f} ms  errors {agents.errors} "
-        f"(target p95 < 25 ms: {met})"
+        f"(target p95 < {TARGET_P95_MS} ms: {met})"
     )
     cores = len(os.sched_getaffinity(0))
     page_cpu = sum(cpu_ms.values())
@@ -214,15 +215,16 @@ def main() -> None:
         f"= {page_cpu:.2f} ms; on {cores} cores {AGENTS} agents wait {AGENTS} x {page_cpu:.2f} / {cores} = "
         f"{wait:.1f} ms for the CPU alone (Little's law)"
     )
-    needed = 25 / (p95_ms / mean_ms) * cores / AGENTS
+    needed = TARGET_P95_MS / (p95_ms / mean_ms) * cores / AGENTS
     print(
-        f"p95 < 25 ms at this run's spread (p95 {p95_ms / mean_ms:.2f}x the mean) needs at most {needed:.1f} ms "
-        f"of CPU per page, {needed / page_cpu:.0%} of today's"
+        f"p95 < {TARGET_P95_MS} ms at this run's spread (p95 {p95_ms / mean_ms:.2f}x the mean) needs at most "
+        f"{needed:.1f} ms of CPU per page, {needed / page_cpu:.0%} of today's"
     )
     ratio = p95_ms / wait
+    proposed = "met" if ratio < 1.5 and not agents.errors else "NOT met"
     print(
-        f"proposed target (README: why 25 ms is out of reach on {cores} cores): p95 with {AGENTS} agents under 1.5x "
-        f"the wait the CPU alone explains: {ratio:.2f}x ({'met' if ratio < 1.5 and not agents.errors else 'NOT met'})"
+        f"proposed target (README: why {TARGET_P95_MS} ms is out of reach on {cores} cores): p95 with {AGENTS} agents "
+        f"under 1.5x the wait the CPU alone explains: {ratio:.2f}x ({proposed})"
     )
     print("plan of the bare query:\n" + plan)
 
